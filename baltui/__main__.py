@@ -1,0 +1,3 @@
+from baltui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""The `baltui` command: flags -> RunConfig -> dashboard or headless run; plus subcommands.
+
+Only the chosen path imports its heavy modules: `--help` and every input error answer at once,
+before TensorFlow or Textual are loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from baltui import __version__
+from baltui.errors import BaltuiError
+
+SUBCOMMANDS = ("bench", "report", "label")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2) instead of the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma list of whole numbers, got '{text}'") from None
+
+
+def _str_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that override a preset; shared by the dashboard and headless paths."""
+    g = parser.add_argument_group("experiment (override the preset)")
+    g.add_argument("--strategies", type=_str_list, help="comma list, e.g. entropy,bald,uniform")
+    g.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
+    g.add_argument("--queries", type=int, help="number of acquisition rounds")
+    g.add_argument("--instances", type=int, help="images labelled per query")
+    g.add_argument("--initial-per-class", type=int, dest="initial_per_class", help="initial labels per class")
+    g.add_argument("--epochs", type=int, help="training epochs per query (from fresh weights)")
+    g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
+    g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
+    g.add_argument("--subset", type=int, help="pool points scored per query")
+    g.add_argument("--beta", type=float, help="power for powerbald/powerentropy")
+    g.add_argument("--dataset", help="digits or mnist")
+    g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="baltui",
+        description="Deep Bayesian active learning (MC dropout + modAL), watched live in the terminal.",
+        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help",
+    )
+    parser.add_argument("--version", action="version", version=f"baltui {__version__}")
+    parser.add_argument("--preset", default=None, help="preset name in presets/ or a .toml path (default: quick)")
+    parser.add_argument("--no-ui", action="store_true", help="run headless: one line per query, results on disk")
+    parser.add_argument("--out", help="run folder (default: runs/<preset>-<timestamp>)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run folder")
+    parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    add_experiment_flags(parser)
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("strategies", "seeds", "queries", "instances", "initial_per_class", "epochs", "batch_size",
+            "mc_samples", "subset", "beta", "dataset", "data")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def default_out(name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path("runs") / f"{name}-{stamp}"
+    n = 1
+    while out.exists():
+        n += 1
+        out = Path("runs") / f"{name}-{stamp}-{n}"
+    return out
+
+
+def _prepare(args: argparse.Namespace):
+    """Build the config and the run folder; everything here fails fast with a BaltuiError."""
+    from baltui.config import DEFAULT_PRESET, EXPERIMENT_KEYS, build_config, load_preset
+    from baltui.results import curves, prepare_out_dir, read_config, read_records
+
+    overrides = overrides_from(args)
+    if args.resume:
+        changed = [k for k in overrides if k in EXPERIMENT_KEYS]
+        if changed or args.preset:
+            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--preset"
+            raise BaltuiError(f"--resume continues the saved experiment; {flags} would change it (drop the flag)")
+        if args.out:
+            raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
+        run_dir = Path(args.resume)
+        saved = read_config(run_dir)
+        saved.pop("out", None)
+        config = build_config(saved)
+        config.out = str(run_dir)
+        records = read_records(run_dir)
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            by_run.setdefault(r["run_id"], []).append(r)
+        prepare_out_dir(run_dir, config.to_dict(), resume=True)
+        done = {rid: c for rid, c in curves(records).items() if c.finished or c.failed}
+        if len(done) == len(config.run_ids):
+            raise BaltuiError(f"every run in {run_dir} has already finished; nothing to resume")
+        return config, run_dir, by_run
+    preset = load_preset(args.preset or DEFAULT_PRESET)
+    config = build_config(preset, overrides)
+    out = Path(args.out) if args.out else default_out(config.name)
+    config.out = str(out)
+    # Fail on bad data before creating a folder for it.
+    dataset = _load_data(config)
+    from baltui.config import check_against_data
+
+    check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
+    prepare_out_dir(out, config.to_dict())
+    return config, out, dataset
+
+
+def _load_data(config):
+    from baltui.data import load_dataset
+
+    return load_dataset(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return _subcommand(argv[0], argv[1:])
+        args = make_parser().parse_args(argv)
+        if args.list_presets:
+            return _list_presets()
+        prepared = _prepare(args)
+        config, out = prepared[0], prepared[1]
+        if args.resume:
+            dataset, resume = _load_data(config), prepared[2]
+        else:
+            dataset, resume = prepared[2], None
+        if args.no_ui:
+            from baltui.headless import run_headless
+
+            return run_headless(config, dataset, out, resume)
+        from baltui.app import make_app
+
+        app = make_app(config, out, dataset=dataset, resume=resume)
+        app.run()
+        return app.return_code or 0
+    except BaltuiError as exc:
+        print(f"baltui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("baltui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _list_presets() -> int:
+    from baltui.config import load_preset, preset_names
+
+    for name in preset_names():
+        values = load_preset(name)
+        print(f"{name:14s} {values.get('description', '')}")
+    return 0
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "report":
+        from baltui.report import main as report_main
+
+        return report_main(argv)
+    if name == "bench":
+        from baltui.bench import main as bench_main
+
+        return bench_main(argv)
+    from baltui.label.cli import main as label_main
+
+    return label_main(argv)

@@ -1,0 +1,212 @@
+"""Experiment configuration: presets (TOML), flag overrides and validation.
+
+Everything a user can get wrong is checked here, before TensorFlow is imported, so a typo costs
+one clear line and exit code 2 rather than a traceback after a slow start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from baltui.acquisition import STRATEGIES
+from baltui.errors import BaltuiError
+
+DATASETS = ("digits", "mnist")
+DEFAULT_PRESET = "quick"
+
+# Keys that change what an experiment computes: refused as overrides on --resume.
+EXPERIMENT_KEYS = (
+    "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
+    "epochs", "batch_size", "mc_samples", "subset", "beta",
+)
+
+
+@dataclass
+class RunConfig:
+    """One experiment: every (strategy, seed) pair is a run sharing these settings."""
+
+    name: str = "custom"
+    description: str = ""
+    dataset: str = "digits"
+    data: str | None = None
+    strategies: list[str] = field(default_factory=lambda: ["entropy", "uniform"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    queries: int = 20
+    instances: int = 10
+    initial_per_class: int = 2
+    epochs: int = 50
+    batch_size: int = 128
+    mc_samples: int = 100
+    subset: int = 2000
+    beta: float = 1.0
+    out: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run_id(s, seed) for seed in self.seeds for s in self.strategies]
+
+
+def run_id(strategy: str, seed: int) -> str:
+    """A run's name in results, worker names and widget ids."""
+    return f"{strategy}-s{seed}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+_INT_KEYS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset")
+
+
+def _closest(key: str, known: list[str]) -> str:
+    match = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def presets_dir() -> Any:
+    """The presets: shipped in the wheel as baltui.presets, or presets/ beside an editable checkout."""
+    try:
+        return resources.files("baltui.presets")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in presets_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _read_toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BaltuiError(f"preset {where} is not valid TOML: {exc}") from None
+
+
+def load_preset(name_or_path: str) -> dict[str, Any]:
+    """Read a preset by name (a file in presets/) or by path; returns its raw values."""
+    path = Path(name_or_path)
+    if name_or_path.endswith(".toml") or path.exists():
+        if not path.is_file():
+            raise BaltuiError(f"preset file {name_or_path} does not exist")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BaltuiError(f"cannot read preset {name_or_path}: {exc}") from None
+        values = _read_toml(text, name_or_path)
+        values.setdefault("name", path.stem)
+        return values
+    known = preset_names()
+    if name_or_path not in known:
+        raise BaltuiError(
+            f"unknown preset '{name_or_path}'{_closest(name_or_path, known)}; "
+            f"known presets: {', '.join(known)} (or give a path to a .toml file)"
+        )
+    text = presets_dir().joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
+    values = _read_toml(text, name_or_path)
+    values.setdefault("name", name_or_path)
+    return values
+
+
+def _check_type(key: str, value: Any) -> Any:
+    """Coerce and type-check one value; presets come from users, so be strict but explain."""
+    if key in _INT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BaltuiError(f"'{key}' must be a whole number, got {value!r}")
+        return value
+    if key == "beta":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BaltuiError(f"'beta' must be a number, got {value!r}")
+        return float(value)
+    if key == "strategies":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BaltuiError(f"'strategies' must be a list of names, got {value!r}")
+        return value
+    if key == "seeds":
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise BaltuiError(f"'seeds' must be a list of whole numbers, got {value!r}")
+        return value
+    if key in ("name", "description", "dataset", "data", "out"):
+        if value is not None and not isinstance(value, str):
+            raise BaltuiError(f"'{key}' must be a string, got {value!r}")
+        return value
+    raise AssertionError(key)
+
+
+def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Merge a preset with flag overrides (flags win) and validate the result."""
+    values: dict[str, Any] = {}
+    for source in (preset, overrides or {}):
+        for key, value in source.items():
+            if value is None and key not in ("data", "out"):
+                continue
+            if key not in _FIELDS:
+                raise BaltuiError(f"unknown preset key '{key}'{_closest(key, list(_FIELDS))}")
+            values[key] = _check_type(key, value)
+    if overrides and overrides.get("data") and "dataset" not in overrides:
+        values["dataset"] = "npz"
+    config = RunConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: RunConfig) -> None:
+    """Refuse impossible settings; data-dependent limits are checked once the data is loaded."""
+    for key in _INT_KEYS:
+        if getattr(config, key) < 1:
+            raise BaltuiError(f"'{key}' must be at least 1, got {getattr(config, key)}")
+    if config.queries < 1:
+        raise BaltuiError("'queries' must be at least 1")
+    if config.beta <= 0:
+        raise BaltuiError(f"'beta' must be positive, got {config.beta}")
+    if not config.strategies:
+        raise BaltuiError("no strategies given; known strategies: " + ", ".join(STRATEGIES))
+    for name in config.strategies:
+        if name not in STRATEGIES:
+            raise BaltuiError(
+                f"unknown strategy '{name}'{_closest(name, list(STRATEGIES))}; known strategies: "
+                + ", ".join(STRATEGIES)
+            )
+    if len(set(config.strategies)) != len(config.strategies):
+        raise BaltuiError("a strategy is listed twice in 'strategies'")
+    if not config.seeds:
+        raise BaltuiError("no seeds given")
+    if any(s < 0 for s in config.seeds):
+        raise BaltuiError("seeds must be 0 or more")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise BaltuiError("a seed is listed twice in 'seeds'")
+    if config.dataset == "npz":
+        if not config.data:
+            raise BaltuiError("dataset 'npz' needs a file: give --data FILE.npz")
+    elif config.dataset not in DATASETS:
+        raise BaltuiError(
+            f"unknown dataset '{config.dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz"
+        )
+    elif config.data:
+        raise BaltuiError(f"--data cannot be combined with dataset '{config.dataset}'; choose one")
+
+
+def check_against_data(config: RunConfig, pool_size: int, n_classes: int, per_class: dict[int, int]) -> None:
+    """Limits that depend on the data: the initial set and all queries must fit in the pool."""
+    short = [c for c, n in per_class.items() if n < config.initial_per_class]
+    if short:
+        raise BaltuiError(
+            f"initial_per_class={config.initial_per_class} but class {short[0]} has only "
+            f"{per_class[short[0]]} images in the pool; lower --initial-per-class"
+        )
+    initial = config.initial_per_class * n_classes
+    needed = initial + config.queries * config.instances
+    if needed > pool_size:
+        raise BaltuiError(
+            f"{config.queries} queries of {config.instances} after {initial} initial labels need "
+            f"{needed} images but the pool holds {pool_size}; lower --queries or --instances"
+        )

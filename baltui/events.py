@@ -1,0 +1,105 @@
+"""The event stream an experiment emits: plain dataclasses, no UI.
+
+The dashboard and the headless printer are two consumers of these same events, which is what keeps
+the engine free of Textual, rich and plotext.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class PhaseChanged:
+    """A run started a new phase; epoch/epochs are set while training."""
+
+    run_id: str
+    query: int
+    phase: str  # "training" | "acquiring" | "evaluating"
+    epoch: int = 0
+    epochs: int = 0
+
+
+@dataclass
+class QueryResult:
+    """Everything about one completed query of one run; query 0 is the model on the initial set."""
+
+    run_id: str
+    strategy: str
+    seed: int
+    query: int
+    n_labelled: int
+    pool_size: int
+    accuracy: float
+    acquisition_s: float
+    training_s: float
+    evaluation_s: float
+    queried_indices: list[int]
+    queried_labels: list[int]
+    queried_scores: list[float] | None
+    # Images of the queried points, [k, H, W] in [0, 1], for previews; not written to disk.
+    queried_images: np.ndarray | None = None
+    # Acquisition scores of the whole scored subset (None for uniform), for histograms.
+    scores: np.ndarray | None = None
+    # Dataset indices of every labelled point after this query, for resume.
+    labelled_indices: list[int] = field(default_factory=list)
+
+    def score_summary(self) -> dict[str, float] | None:
+        if self.scores is None or len(self.scores) == 0:
+            return None
+        s = np.asarray(self.scores, dtype=np.float64)
+        return {
+            "n": int(s.size),
+            "min": float(s.min()),
+            "mean": float(s.mean()),
+            "median": float(np.median(s)),
+            "max": float(s.max()),
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON object written to results.jsonl for this query."""
+        return {
+            "run_id": self.run_id,
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "query": self.query,
+            "n_labelled": self.n_labelled,
+            "pool_size": self.pool_size,
+            "accuracy": self.accuracy,
+            "acquisition_s": round(self.acquisition_s, 4),
+            "training_s": round(self.training_s, 4),
+            "evaluation_s": round(self.evaluation_s, 4),
+            "queried_indices": self.queried_indices,
+            "queried_labels": self.queried_labels,
+            "queried_scores": self.queried_scores,
+            "score_summary": self.score_summary(),
+            "labelled_indices": self.labelled_indices,
+        }
+
+
+@dataclass
+class RunFinished:
+    """A run completed all its queries."""
+
+    run_id: str
+
+
+@dataclass
+class RunFailed:
+    """A run stopped on an error; other runs carry on."""
+
+    run_id: str
+    error: str
+
+
+@dataclass
+class ExperimentFinished:
+    """Every run has finished, failed, or the experiment was cancelled."""
+
+    cancelled: bool
+
+
+Event = PhaseChanged | QueryResult | RunFinished | RunFailed | ExperimentFinished

@@ -1,0 +1,116 @@
+"""An experiment: every (strategy, seed) run of a config, advanced together query by query.
+
+Interleaving the runs (one query of each in turn) makes the comparison build up side by side in the
+dashboard and keeps a cancelled experiment balanced across strategies. Results are written here, not
+in a consumer, so the dashboard and headless mode both keep every completed query on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from baltui.config import RunConfig, run_id
+from baltui.control import Control
+from baltui.errors import RunCancelled
+from baltui.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
+from baltui.results import ResultsWriter
+
+Emit = Callable[[Event], None]
+
+
+class EngineFactory(Protocol):
+    """Builds one run's stream of QueryResults; the real one is baltui.engine.ActiveLearningRun."""
+
+    def __call__(
+        self,
+        config: RunConfig,
+        dataset: Any,
+        strategy: str,
+        seed: int,
+        control: Control,
+        on_phase: Callable[[PhaseChanged], None],
+        resume: list[dict[str, Any]] | None,
+    ) -> Iterator[QueryResult]: ...
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def run_experiment(
+    config: RunConfig,
+    dataset: Any,
+    out_dir: Path,
+    emit: Emit,
+    control: Control,
+    engine_factory: EngineFactory | None = None,
+    resume: dict[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, str]:
+    """Run every (strategy, seed) of `config`, interleaved; returns each run's final state.
+
+    `resume` maps run ids to the query records already on disk; those runs continue after them and
+    runs already finished or failed are not run again.
+    """
+    if engine_factory is None:
+        from baltui.engine import ActiveLearningRun
+
+        engine_factory = ActiveLearningRun
+    resume = resume or {}
+    writer = ResultsWriter(out_dir)
+    states: dict[str, str] = {}
+    streams: dict[str, Iterator[QueryResult]] = {}
+    try:
+        for seed in config.seeds:
+            for strategy in config.strategies:
+                rid = run_id(strategy, seed)
+                done = resume.get(rid, [])
+                final = [r for r in done if r.get("type") in ("run_finished", "run_failed")]
+                if final:
+                    states[rid] = "finished" if final[-1]["type"] == "run_finished" else "failed"
+                    continue
+                queries = [r for r in done if r.get("type", "query") == "query"]
+                streams[rid] = iter(engine_factory(config, dataset, strategy, seed, control, emit, queries or None))
+                states[rid] = "running"
+        while streams:
+            for rid in list(streams):
+                control.checkpoint()
+                try:
+                    result = next(streams[rid])
+                except StopIteration:
+                    del streams[rid]
+                    states[rid] = "finished"
+                    writer.append({"type": "run_finished", "run_id": rid, **_run_key(rid, config)})
+                    emit(RunFinished(rid))
+                    continue
+                except RunCancelled:
+                    raise
+                except Exception as exc:  # one run failing must not stop the others
+                    del streams[rid]
+                    states[rid] = "failed"
+                    reason = _describe(exc)
+                    writer.append({"type": "run_failed", "run_id": rid, "error": reason, **_run_key(rid, config)})
+                    emit(RunFailed(rid, reason))
+                    continue
+                writer.append({"type": "query", **result.to_record()})
+                emit(result)
+    except RunCancelled:
+        for rid in streams:
+            states[rid] = "cancelled"
+        emit(ExperimentFinished(cancelled=True))
+        return states
+    finally:
+        writer.close()
+    emit(ExperimentFinished(cancelled=False))
+    return states
+
+
+def _run_key(rid: str, config: RunConfig) -> dict[str, Any]:
+    for seed in config.seeds:
+        for strategy in config.strategies:
+            if run_id(strategy, seed) == rid:
+                return {"strategy": strategy, "seed": seed}
+    raise KeyError(rid)
