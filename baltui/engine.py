@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,19 @@ from baltui.control import Control
 from baltui.data import Dataset
 from baltui.events import PhaseChanged, QueryResult
 
-# modAL 0.4.2.1 passes scikit-learn's deprecated `force_all_finite`; the pin in pyproject keeps it working.
-warnings.filterwarnings("ignore", message=".*force_all_finite.*", category=FutureWarning)
-# uniform has no scores to return as modAL's query metrics; None is the honest answer.
-warnings.filterwarnings("ignore", message=".*doesn't support return_metrics.*", category=UserWarning)
+
+
+@contextmanager
+def _modal_warnings_silenced() -> Iterator[None]:
+    """Hide two known, harmless modAL warnings around its calls (and only there).
+
+    modAL 0.4.2.1 passes scikit-learn's deprecated `force_all_finite` (the pin in pyproject keeps it
+    working), and uniform has no scores to return as query metrics (None is the honest answer).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*force_all_finite.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*doesn't support return_metrics.*", category=UserWarning)
+        yield
 
 # Streams of randomness per query, so one use never shifts another.
 _INITIAL, _TRAIN, _QUERY = 0, 1, 2
@@ -111,7 +121,8 @@ class ActiveLearningRun:
             clf.rng = np.random.default_rng([self.seed, 0, _TRAIN])
             self._phase(0, "training", 0, cfg.epochs)
             t0 = time.perf_counter()
-            learner = ActiveLearner(clf, strategy, data.x_pool[labelled], data.y_pool[labelled])
+            with _modal_warnings_silenced():
+                learner = ActiveLearner(clf, strategy, data.x_pool[labelled], data.y_pool[labelled])
             training_s = time.perf_counter() - t0
             yield self._evaluate(learner, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
             start = 1
@@ -133,16 +144,18 @@ class ActiveLearningRun:
             strategy.rng = np.random.default_rng([self.seed, query, _QUERY])
             pool_idx = np.flatnonzero(in_pool)
             t0 = time.perf_counter()
-            positions, _, chosen_scores = learner.query(
-                PoolView(data.x_pool, pool_idx), n_instances=cfg.instances, return_metrics=True
-            )
+            with _modal_warnings_silenced():
+                positions, _, chosen_scores = learner.query(
+                    PoolView(data.x_pool, pool_idx), n_instances=cfg.instances, return_metrics=True
+                )
             acquisition_s = time.perf_counter() - t0
             chosen = pool_idx[np.asarray(positions, dtype=np.int64)]
             self.control.checkpoint()
             clf.rng = np.random.default_rng([self.seed, query, _TRAIN])
             self._phase(query, "training", 0, cfg.epochs)
             t0 = time.perf_counter()
-            learner.teach(data.x_pool[chosen], data.y_pool[chosen])
+            with _modal_warnings_silenced():
+                learner.teach(data.x_pool[chosen], data.y_pool[chosen])
             training_s = time.perf_counter() - t0
             in_pool[chosen] = False
             labelled = np.concatenate([labelled, chosen])
