@@ -25,7 +25,6 @@ from baltui.data import Dataset
 from baltui.events import PhaseChanged, QueryResult
 
 
-
 @contextmanager
 def _modal_warnings_silenced() -> Iterator[None]:
     """Hide two known, harmless modAL warnings around its calls (and only there).
