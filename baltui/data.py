@@ -6,6 +6,8 @@ acquisition code never care where the pixels came from.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,10 +130,12 @@ def load_mnist() -> Dataset:
     import keras
 
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        with contextlib.redirect_stdout(io.StringIO()):  # keras prints "Downloading data from ..."
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # keras raises several kinds when offline
+        reason = str(exc).splitlines()[0].split(" -- ")[-1][:120] if str(exc) else type(exc).__name__
         raise BaltuiError(
-            f"cannot download MNIST ({type(exc).__name__}); use a local copy with --data FILE.npz "
+            f"cannot download MNIST and no cached copy ({reason}); use a local copy with --data FILE.npz "
             "(arrays x_train, y_train, x_test, y_test)"
         ) from None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

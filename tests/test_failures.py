@@ -1,0 +1,47 @@
+"""A failing run is recorded with its reason while the others carry on; output problems are one line."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Console
+
+from baltui.cli import main
+from baltui.events import QueryResult
+from baltui.headless import run_headless
+from baltui.results import curves, prepare_out_dir, read_records
+
+
+def fake_engine(config, dataset, strategy, seed, control, on_phase, resume):
+    """Yields made-up results; the 'entropy' run hits a NaN loss at query 2."""
+    for q in range(config.queries + 1):
+        control.checkpoint()
+        if strategy == "entropy" and q == 2:
+            raise FloatingPointError("training loss is not finite (NaN or inf); check the data")
+        yield QueryResult(f"{strategy}-s{seed}", strategy, seed, q, 20 + 10 * q, 1000 - 10 * q, 0.5 + q / 100,
+                          0.0, 0.0, 0.0, [q], [q % 10], None, np.zeros((1, 8, 8)), None, [])
+
+
+def test_one_failing_run_does_not_stop_the_others(tmp_path, tiny, digits):
+    config = tiny(queries=4)
+    out = tmp_path / "run"
+    prepare_out_dir(out, config.to_dict())
+    console = Console(file=open(tmp_path / "log.txt", "w"), width=120)  # noqa: SIM115
+    code = run_headless(config, digits, out, engine_factory=fake_engine, console=console)
+    console.file.close()
+    assert code == 1  # non-zero: a run failed
+    runs = curves(read_records(out))
+    assert runs["entropy-s0"].failed.startswith("FloatingPointError: training loss is not finite")
+    assert len(runs["entropy-s0"].accuracy) == 2  # queries 0 and 1 kept
+    assert runs["uniform-s0"].finished and len(runs["uniform-s0"].accuracy) == 5
+    log = (tmp_path / "log.txt").read_text()
+    assert "[entropy-s0] failed: FloatingPointError" in log and "(failed)" in log
+
+
+def test_unwritable_out_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["--no-ui", "--out", str(blocker / "sub"), "--queries", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write to output folder" in err[0]
+    assert main(["--no-ui", "--out", str(blocker), "--queries", "1"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
