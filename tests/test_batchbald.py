@@ -1,0 +1,71 @@
+"""BatchBALD and power BALD on hand-made MC probabilities (numpy only)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from baltui.acquisition import bald_scores, entropy_scores, gumbel_top_k, top_k
+from baltui.batchbald import batchbald_select, joint_entropy_exact, joint_entropy_sampled
+
+
+def _pool(seed=0, T=20, N=40, C=4):
+    rng = np.random.default_rng(seed)
+    return rng.dirichlet(np.full(C, 0.3), size=(T, N))
+
+
+def test_batch_of_one_is_balds_top_point():
+    P = _pool()
+    assert batchbald_select(P, 1, np.random.default_rng(0)).tolist() == [int(np.argmax(bald_scores(P)))]
+
+
+def test_copies_of_the_most_informative_point_are_taken_once():
+    P = _pool(N=30)
+    best = int(np.argmax(bald_scores(P)))
+    P = np.concatenate([P, np.repeat(P[:, best : best + 1], 4, axis=1)], axis=1)  # 4 exact copies
+    copies = {best, 30, 31, 32, 33}
+    bald_pick = set(top_k(bald_scores(P), 5, np.random.default_rng(0)).tolist())
+    assert bald_pick == copies  # top-k BALD takes all the copies
+    bb = batchbald_select(P, 5, np.random.default_rng(0)).tolist()
+    assert len(set(bb) & copies) == 1 and len(set(bb)) == 5
+
+
+def test_joint_entropy_of_one_point_is_entropy_of_its_mean():
+    P = _pool()
+    assert joint_entropy_exact(P[:, :1]) == pytest.approx(float(entropy_scores(P[:, :1])[0]))
+
+
+def test_sampled_joint_entropy_matches_exact():
+    P = _pool(C=10, N=3)
+    exact = joint_entropy_exact(P)
+    sampled = joint_entropy_sampled(P, 20_000, np.random.default_rng(1))
+    assert sampled == pytest.approx(exact, rel=0.02)
+
+
+def test_selection_is_distinct_deterministic_and_survives_the_switch_to_sampling():
+    P = _pool(N=60, C=10)
+    a = batchbald_select(P, 6, np.random.default_rng(3), max_exact_configs=100, n_config_samples=500)
+    b = batchbald_select(P, 6, np.random.default_rng(3), max_exact_configs=100, n_config_samples=500)
+    assert a.tolist() == b.tolist() and len(set(a.tolist())) == 6
+
+
+def test_paper_sized_batch_is_fast_enough():
+    P = np.random.default_rng(0).dirichlet(np.ones(10), size=(100, 2000))
+    started = time.perf_counter()
+    chosen = batchbald_select(P, 10, np.random.default_rng(0))
+    assert len(set(chosen.tolist())) == 10
+    assert time.perf_counter() - started < 60  # generous: ~a few seconds on an idle 2-core CPU
+
+
+def test_gumbel_top_k_follows_score_to_the_beta():
+    scores = np.array([0.0, 1.0, 2.0, 3.0])
+    rng = np.random.default_rng(0)
+    picks = np.array([gumbel_top_k(scores, 1, rng, beta=1.0)[0] for _ in range(6000)])
+    freq = np.bincount(picks, minlength=4) / len(picks)
+    assert freq[0] == 0.0
+    assert freq[1:] == pytest.approx([1 / 6, 2 / 6, 3 / 6], abs=0.03)
+    big = gumbel_top_k(scores, 2, np.random.default_rng(1), beta=200.0)
+    assert sorted(big.tolist()) == [2, 3]  # large beta approaches top-k
+    assert sorted(gumbel_top_k(scores, 3, np.random.default_rng(2)).tolist()) == [1, 2, 3]
