@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         from baltui.app import make_app
 
         app = make_app(config, out, dataset=dataset, resume=resume)
-        app.run()
-        return app.return_code or 0
+        result = app.run()
+        return result if isinstance(result, int) else app.exit_code
     except BaltuiError as exc:
         print(f"baltui: error: {exc}", file=sys.stderr)
         return 2

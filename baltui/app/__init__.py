@@ -1,0 +1,24 @@
+"""The Textual dashboard. Kept light: importing baltui.app does not import Textual until make_app runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baltui.app.app import BaltuiApp
+    from baltui.config import RunConfig
+    from baltui.experiment import EngineFactory
+
+
+def make_app(
+    config: RunConfig,
+    out_dir: Path,
+    engine_factory: EngineFactory | None = None,
+    dataset: Any = None,
+    resume: dict[str, list[dict[str, Any]]] | None = None,
+) -> BaltuiApp:
+    """The one factory the CLI and the tests use (as posting's make_posting)."""
+    from baltui.app.app import BaltuiApp
+
+    return BaltuiApp(config, Path(out_dir), engine_factory=engine_factory, dataset=dataset, resume=resume)

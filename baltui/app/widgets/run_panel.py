@@ -1,0 +1,108 @@
+"""One run (strategy, seed): status, accuracy and pool charts, score histogram, queried digits."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from baltui.app.widgets.digits import DigitPreviews
+from baltui.app.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
+from baltui.events import PhaseChanged, QueryResult
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class RunPanel(Vertical):
+    """Everything about one run; fed by the app with engine events, on the UI thread only."""
+
+    def __init__(self, run_id: str, strategy: str, seed: int, queries: int, **kwargs) -> None:
+        super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
+        self.run_id = run_id
+        self.strategy = strategy
+        self.seed = seed
+        self.queries = queries
+        self.border_title = f"{strategy} · seed {seed}"
+        self.phase = "waiting"
+        self.current_query = 0
+        self.results: list[QueryResult] = []
+        self.started: float | None = None
+        self.error: str | None = None
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting to start...", classes="status")
+        with Horizontal(classes="charts"):
+            yield AccuracyPlot("test accuracy", "labelled images", classes="accuracy")
+            yield LinePlot("unlabelled pool", "query", classes="pool")
+        if self.strategy == "uniform":
+            yield Static("uniform picks pool images at random: no acquisition scores to show.",
+                         classes="no-scores")
+        else:
+            yield ScoreHistogram(classes="histogram")
+        yield DigitPreviews(classes="digits")
+
+    # ---- events ---------------------------------------------------------------------------------
+    def on_phase(self, event: PhaseChanged) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.current_query = event.query
+        if event.phase == "training" and event.epochs:
+            self.phase = f"training epoch {event.epoch}/{event.epochs}"
+        else:
+            self.phase = event.phase
+        self.refresh_status()
+
+    def on_result(self, result: QueryResult) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.results.append(result)
+        self.query_one(".accuracy", AccuracyPlot).add(result.n_labelled, result.accuracy)
+        self.query_one(".pool", LinePlot).add(result.query, result.pool_size)
+        if result.scores is not None and len(result.scores):
+            self.query_one(ScoreHistogram).show(result.scores, result.queried_scores)
+        if result.query > 0:
+            self.query_one(DigitPreviews).show(result.queried_images, result.queried_labels, result.queried_scores)
+        self.phase = "done" if result.query >= self.queries else "waiting for the other runs"
+        self.refresh_status()
+
+    def on_failed(self, error: str) -> None:
+        self.error = error
+        self.add_class("-failed")
+        self.border_subtitle = "failed"
+        self.refresh_status()
+
+    def on_finished(self) -> None:
+        self.finished = True
+        self.add_class("-finished")
+        self.border_subtitle = "finished"
+        self.phase = "finished"
+        self.refresh_status()
+
+    # ---- status ---------------------------------------------------------------------------------
+    def status_text(self) -> str:
+        if self.error:
+            return f"[b red]failed:[/] {self.error}"
+        last = self.results[-1] if self.results else None
+        done = last.query if last else -1
+        parts = [f"query {max(self.current_query, 0)} of {self.queries}"]
+        if last:
+            parts.append(f"labelled {last.n_labelled}")
+            parts.append(f"acc [b]{last.accuracy:.4f}[/b]")
+        parts.append(self.phase)
+        if self.started is not None:
+            elapsed = time.monotonic() - self.started
+            parts.append(f"elapsed {_clock(elapsed)}")
+            if done >= 1 and not self.finished:
+                remaining = self.queries - done
+                parts.append(f"ETA {_clock(elapsed / (done + 1) * remaining)}")
+        return " · ".join(parts)
+
+    def refresh_status(self) -> None:
+        self.query_one(".status", Static).update(self.status_text())

@@ -1,0 +1,158 @@
+"""The dashboard driven with App.run_test() + Pilot: a fake engine for speed, one real tiny run."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from baltui.app import make_app
+from baltui.app.messages import EngineEvent
+from baltui.app.widgets.digits import DigitPreviews
+from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
+from baltui.app.widgets.run_panel import RunPanel
+from baltui.events import PhaseChanged, QueryResult
+from baltui.results import curves, prepare_out_dir, read_records
+
+
+def make_fake_engine(delay: float = 0.0, fail: str | None = None, gate: threading.Event | None = None):
+    """An engine factory yielding made-up results; `fail` names a strategy that raises at query 2."""
+
+    def factory(config, dataset, strategy, seed, control, on_phase, resume):
+        rng = np.random.default_rng(seed)
+        for q in range(config.queries + 1):
+            for epoch in range(1, 4):
+                control.checkpoint()
+                on_phase(PhaseChanged(f"{strategy}-s{seed}", q, "training", epoch, 3))
+                time.sleep(delay)
+            if gate is not None and q == 1:
+                gate.wait(10)
+            if strategy == fail and q == 2:
+                raise FloatingPointError("training loss is not finite")
+            scores = None if strategy == "uniform" else rng.random(50)
+            k = 0 if q == 0 else config.instances
+            yield QueryResult(f"{strategy}-s{seed}", strategy, seed, q, 20 + k * q, 1000 - k * q, 0.5 + q / 50,
+                              0.01, 0.02, 0.01, list(range(k)), [i % 10 for i in range(k)],
+                              None if scores is None else list(scores[:k]), rng.random((k, 8, 8)), scores, [])
+
+    return factory
+
+
+@pytest.fixture
+def out(tmp_path, tiny):
+    def _out(config):
+        prepare_out_dir(tmp_path / "run", config.to_dict())
+        return tmp_path / "run"
+
+    return _out
+
+
+async def test_panels_charts_and_summary(out, tiny, digits):
+    config = tiny(queries=3)
+    messages = []
+    app = make_app(config, out(config), engine_factory=make_fake_engine(), dataset=digits)
+    async with app.run_test(size=(180, 60), message_hook=messages.append) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panels = list(app.query(RunPanel))
+        assert [p.run_id for p in panels] == ["entropy-s0", "uniform-s0"]
+        entropy = app.query_one("#run-entropy-s0", RunPanel)
+        assert entropy.query_one(".accuracy", AccuracyPlot).xs == [20, 25, 30, 35]
+        assert entropy.query_one(".pool", LinePlot).ys == [1000, 995, 990, 985]
+        hist = entropy.query_one(ScoreHistogram)
+        assert sum(hist.counts) == 50
+        assert not app.query_one("#run-uniform-s0").query(ScoreHistogram)  # says so instead
+        assert "no acquisition scores" in str(app.query_one("#run-uniform-s0 .no-scores").render())
+        previews = entropy.query_one(DigitPreviews)
+        assert previews.labels == [0, 1, 2, 3, 4] and "y=0" in str(previews.render())
+        comparison = app.query_one(ComparisonPlot)
+        assert set(comparison.series()) == {"entropy-s0", "uniform-s0"}
+        assert "labels to 90%" in str(app.query_one("#summary").render())
+        assert sum(isinstance(m, EngineEvent) for m in messages) >= 8
+        assert app.query_one("ProgressBar").progress == 8
+
+
+async def test_keys_toggle_views_pause_help_and_screenshot(out, tiny, digits):
+    config = tiny(queries=50)
+    run_dir = out(config)
+    app = make_app(config, run_dir, engine_factory=make_fake_engine(delay=0.01), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("d")
+        assert app.screen.has_class("-hide-digits")
+        await pilot.press("c")
+        assert not app.query_one(ComparisonPlot).display or app.screen.has_class("-hide-comparison")
+        await pilot.press("p")
+        assert app.control.paused and app.paused
+        await pilot.pause(0.3)
+        done = len(app.query_one("#run-entropy-s0", RunPanel).results)
+        await pilot.pause(0.5)
+        assert len(app.query_one("#run-entropy-s0", RunPanel).results) <= done + 1
+        await pilot.press("p")
+        assert not app.control.paused
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert list(run_dir.glob("*.svg"))
+        await pilot.press("q")
+        await app.workers.wait_for_complete()
+    assert app.control.stopped
+
+
+async def test_quit_mid_run_cancels_promptly_and_keeps_results(out, tiny, digits):
+    config = tiny(queries=500)
+    run_dir = out(config)
+    app = make_app(config, run_dir, engine_factory=make_fake_engine(delay=0.01), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await pilot.pause(0.5)
+        shown = sum(len(p.results) for p in app.query(RunPanel))
+        started = time.perf_counter()
+        await pilot.press("q")
+        await app.workers.wait_for_complete()
+        assert time.perf_counter() - started < 2
+    queries = [r for r in read_records(run_dir) if r["type"] == "query"]
+    assert len(queries) >= shown > 0
+    assert len(queries) < 2 * 501
+
+
+async def test_a_failing_run_shows_its_error_while_the_other_finishes(out, tiny, digits):
+    config = tiny(queries=4)
+    app = make_app(config, out(config), engine_factory=make_fake_engine(fail="entropy"), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        failed = app.query_one("#run-entropy-s0", RunPanel)
+        assert failed.has_class("-failed") and "not finite" in str(failed.query_one(".status").render())
+        assert app.query_one("#run-uniform-s0", RunPanel).finished
+        assert app.exit_code == 1
+    runs = curves(read_records(app.out_dir))
+    assert runs["entropy-s0"].failed and runs["uniform-s0"].finished
+
+
+async def test_real_engine_tiny_digits_run(out, tiny, digits):
+    """Real TensorFlow + modAL behind the real app: charts fill from real queries."""
+    config = tiny(queries=2)
+    app = make_app(config, out(config), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for panel in app.query(RunPanel):
+            assert len(panel.query_one(".accuracy", AccuracyPlot).xs) == 3
+            assert panel.finished
+    assert len([r for r in read_records(app.out_dir) if r["type"] == "query"]) == 6
+
+
+def test_renderer_keeps_8x8_and_28x28_legible():
+    from baltui.render import SHADES, shaded
+
+    img = np.zeros((28, 28))
+    img[4:24, 12:16] = 1.0  # a "1"
+    lines = shaded(img, 14)
+    assert len(lines) == 7 and all(len(line) == 14 for line in lines)
+    assert all(line[6:8] == SHADES[-1] * 2 for line in lines[1:6]) and lines[3][0] == " "
+    small = shaded(np.eye(8), 14)
+    assert small[0][0] != " " and small[-1][-1] != " " and small[0][-1] == " " and small[-1][0] == " "
