@@ -1,0 +1,96 @@
+"""`baltui report` and the aggregation arithmetic, on results files written by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from baltui.aggregate import normalised_auc, summarise
+from baltui.report import main
+from baltui.results import curves, read_records
+
+
+def _write_run(path, runs, dataset="digits", torn=False):
+    """runs: {(strategy, seed): [acc at 20, 30, 40, ...]}"""
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"dataset": dataset, "initial_per_class": 2}))
+    lines = []
+    for (strategy, seed), accs in runs.items():
+        for q, acc in enumerate(accs):
+            lines.append(json.dumps({"type": "query", "run_id": f"{strategy}-s{seed}", "strategy": strategy,
+                                     "seed": seed, "query": q, "n_labelled": 20 + 10 * q, "accuracy": acc}))
+    text = "\n".join(lines) + "\n"
+    if torn:
+        text += '{"type": "query", "run_id": "ent'
+    (path / "results.jsonl").write_text(text)
+    return path
+
+
+RUNS = {
+    ("entropy", 0): [0.5, 0.91, 0.96],  # 90% at 30, 95% at 40
+    ("entropy", 1): [0.5, 0.85, 0.92],  # 90% at 40, 95% never
+    ("uniform", 0): [0.5, 0.70, 0.80],
+    ("uniform", 1): [0.5, 0.80, 0.90],  # 90% at 40
+}
+
+
+def test_summary_arithmetic(tmp_path):
+    run = _write_run(tmp_path / "a", RUNS)
+    summary = {s.strategy: s for s in summarise(list(curves(read_records(run)).values()))}
+    e, u = summary["entropy"], summary["uniform"]
+    assert e.runs == 2 and e.final_mean == pytest.approx(0.94) and e.final_std == pytest.approx(0.02)
+    assert e.reach[0].values == [30, 40] and e.reach[0].text() == "35 ± 5"
+    assert e.reach[1].values == [40] and e.reach[1].text() == "40 ± 0 (1/2 reached)"
+    assert u.reach[0].text() == "40 ± 0 (1/2 reached)" and u.reach[1].text() == "not reached (0/2)"
+    assert e.x == [20, 30, 40] and e.mean == pytest.approx([0.5, 0.88, 0.94]) and e.count == [2, 2, 2]
+    # trapezoid area over [20, 40] divided by the span
+    assert normalised_auc([20, 30, 40], [0.5, 0.91, 0.96]) == pytest.approx((0.705 * 10 + 0.935 * 10) / 20)
+
+
+def test_formats_parse(tmp_path, capsys):
+    run = _write_run(tmp_path / "a", RUNS)
+    assert main([str(run), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["strategy"] for r in rows] == ["entropy", "uniform"] and rows[0]["labels to 90%"] == "35 ± 5"
+    assert main([str(run), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["labels_to_90"] == [30, 40] and data[0]["curve"]["n_labelled"] == [20, 30, 40]
+    assert main([str(run), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "| entropy | 2 | 0.9400 ± 0.0200 |" in md and "paper" not in md
+    assert main([str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "entropy" in out and "mean test accuracy over seeds" in out
+
+
+def test_mnist_runs_show_the_paper_and_interrupted_runs_count(tmp_path, capsys):
+    run = _write_run(tmp_path / "m", {("bald", 0): [0.6, 0.9]}, dataset="mnist", torn=True)
+    with pytest.warns(UserWarning, match="torn"):
+        assert main([str(run), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "165 / 355" in md  # 145 / 335 acquired + 20 initial
+
+
+def test_several_folders_merge(tmp_path, capsys):
+    a = _write_run(tmp_path / "a", {("entropy", 0): [0.5, 0.95]})
+    b = _write_run(tmp_path / "b", {("entropy", 0): [0.5, 0.85]})
+    assert main([str(a), str(b), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["runs"] == "2"
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    assert main([str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
+    assert "not a baltui run folder" in capsys.readouterr().err
+
+
+def test_png_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    run = _write_run(tmp_path / "a", RUNS)
+    assert main([str(run), "--format", "csv", "--plot", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
