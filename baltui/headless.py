@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from baltui.aggregate import summarise
 from baltui.config import RunConfig
 from baltui.control import Control
 from baltui.events import Event, ExperimentFinished, QueryResult, RunFailed, RunFinished
@@ -68,6 +69,20 @@ def summary_table(out_dir: Path) -> Table:
     return table
 
 
+def strategy_table(out_dir: Path) -> Table | None:
+    """With several seeds: per strategy, mean +- std over seeds (the reproduction issue's table)."""
+    summaries = summarise(list(curves(read_records(out_dir)).values()))
+    if not any(s.runs > 1 for s in summaries):
+        return None
+    table = Table(title="Over seeds (labels include the initial set)", title_justify="left")
+    for column in ("strategy", "runs", "final acc", "labels to 90%", "labels to 95%", "AUC"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for s in summaries:
+        table.add_row(s.strategy, str(s.runs), f"{s.final_mean:.4f} ± {s.final_std:.4f}",
+                      s.reach[0].text(), s.reach[1].text(), f"{s.auc:.4f}")
+    return table
+
+
 def run_headless(
     config: RunConfig,
     dataset: Any,
@@ -105,6 +120,9 @@ def run_headless(
         for s, handler in previous.items():
             signal.signal(s, handler)
     console.print(summary_table(out_dir))
+    by_strategy = strategy_table(out_dir)
+    if by_strategy is not None:
+        console.print(by_strategy)
     console.print(f"results: {out_dir / 'results.jsonl'} ({time.perf_counter() - started:.0f} s)", highlight=False)
     if "failed" in states.values():
         return 1
