@@ -26,7 +26,7 @@ from baltui.events import PhaseChanged, QueryResult
 
 
 @contextmanager
-def _modal_warnings_silenced() -> Iterator[None]:
+def modal_warnings_silenced() -> Iterator[None]:
     """Hide two known, harmless modAL warnings around its calls (and only there).
 
     modAL 0.4.2.1 passes scikit-learn's deprecated `force_all_finite` (the pin in pyproject keeps it
@@ -120,7 +120,7 @@ class ActiveLearningRun:
             clf.rng = np.random.default_rng([self.seed, 0, _TRAIN])
             self._phase(0, "training", 0, cfg.epochs)
             t0 = time.perf_counter()
-            with _modal_warnings_silenced():
+            with modal_warnings_silenced():
                 learner = ActiveLearner(clf, strategy, data.x_pool[labelled], data.y_pool[labelled])
             training_s = time.perf_counter() - t0
             yield self._evaluate(learner, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
@@ -143,7 +143,7 @@ class ActiveLearningRun:
             strategy.rng = np.random.default_rng([self.seed, query, _QUERY])
             pool_idx = np.flatnonzero(in_pool)
             t0 = time.perf_counter()
-            with _modal_warnings_silenced():
+            with modal_warnings_silenced():
                 positions, _, chosen_scores = learner.query(
                     PoolView(data.x_pool, pool_idx), n_instances=cfg.instances, return_metrics=True
                 )
@@ -153,7 +153,7 @@ class ActiveLearningRun:
             clf.rng = np.random.default_rng([self.seed, query, _TRAIN])
             self._phase(query, "training", 0, cfg.epochs)
             t0 = time.perf_counter()
-            with _modal_warnings_silenced():
+            with modal_warnings_silenced():
                 learner.teach(data.x_pool[chosen], data.y_pool[chosen])
             training_s = time.perf_counter() - t0
             in_pool[chosen] = False

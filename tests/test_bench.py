@@ -1,0 +1,68 @@
+"""`baltui bench` on tiny settings: it runs end to end, prints the table and writes sane figures.
+
+The real benchmark (MNIST, T=100, 50 epochs) takes minutes and belongs in the README, not the suite;
+this only proves the command works and its figures are well-formed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from baltui.bench import main
+from baltui.cli import main as cli_main
+from baltui.errors import BaltuiError
+
+
+def _numbers(tree):
+    if isinstance(tree, dict):
+        for value in tree.values():
+            yield from _numbers(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _numbers(value)
+    elif isinstance(tree, int | float) and not isinstance(tree, bool):
+        yield tree
+
+
+def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for row in ("seed's way", "split head", "speed-up", "round / its training", "train / matmul", "traces"):
+        assert row in printed, row
+    figures = json.loads(out.read_text())
+    acq, rd, tr = figures["acquisition"], figures["round"], figures["training"]
+    for value in (acq["seed_way_s"], acq["split_head_s"], acq["speedup"], tr["epoch_s"], tr["flops"],
+                  figures["evaluation"]["s"], rd["ratio"], rd["training_s"], rd["arithmetic_floor"],
+                  figures["matmul_flops"], tr["fraction_of_matmul"]):
+        assert value > 0 and math.isfinite(value)
+    assert all(math.isfinite(v) for v in _numbers(figures) if v != acq["mean_prob_max_z"])
+    assert rd["ratio"] >= 1.0 and rd["round_s"] >= rd["training_s"]
+    assert isinstance(acq["met"], bool) and isinstance(rd["met"], bool)
+    assert acq["path"] in ("compact", "tiled")
+    assert figures["data"]["name"] == "digits" and figures["settings"]["mc_samples"] == 10
+    assert not figures["retraced"] and max(figures["tracing_counts"].values()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "/nonexistent/mnist.npz"], "does not exist"),
+        (["--quick", "--epochs", "0"], "--epochs must be at least 1"),
+        (["--quick", "--labelled", "1300"], "lower them"),
+        (["--quick", "--json", "/nonexistent/dir/out.json"], "does not exist"),
+        (["--no-such-flag"], "unrecognized arguments"),
+    ],
+)
+def test_bad_input_is_a_baltui_error(argv, message):
+    with pytest.raises(BaltuiError, match=message):
+        main(argv)
+
+
+def test_the_cli_reports_bench_errors_in_one_line(capsys):
+    assert cli_main(["bench", "--data", "/nonexistent/mnist.npz"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
