@@ -156,3 +156,27 @@ def test_renderer_keeps_8x8_and_28x28_legible():
     assert all(line[6:8] == SHADES[-1] * 2 for line in lines[1:6]) and lines[3][0] == " "
     small = shaded(np.eye(8), 14)
     assert small[0][0] != " " and small[-1][-1] != " " and small[0][-1] == " " and small[-1][0] == " "
+
+
+async def test_resume_shows_saved_queries_and_continues(out, tiny, digits):
+    config = tiny(queries=3)
+    run_dir = out(config)
+    saved = {"entropy-s0": [{"type": "query", "run_id": "entropy-s0", "strategy": "entropy", "seed": 0,
+                             "query": q, "n_labelled": 20 + 5 * q, "pool_size": 1000 - 5 * q, "accuracy": 0.4,
+                             "queried_indices": [], "queried_labels": [], "queried_scores": None}
+                            for q in range(2)]}
+
+    def engine(config, dataset, strategy, seed, control, on_phase, resume):
+        start = resume[-1]["query"] + 1 if resume else 0
+        for result in make_fake_engine()(config, dataset, strategy, seed, control, on_phase, None):
+            if result.query >= start:
+                yield result
+
+    app = make_app(config, run_dir, engine_factory=engine, dataset=digits, resume=saved)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panel = app.query_one("#run-entropy-s0", RunPanel)
+        assert panel.query_one(".accuracy", AccuracyPlot).xs == [20, 25, 30, 35]
+        assert panel.resumed == 2
+        assert app.query_one("ProgressBar").progress == 8

@@ -93,8 +93,20 @@ class BaltuiApp(App[int]):
     def on_mount(self) -> None:
         self.started = time.monotonic()
         self.query_one("#runs").styles.grid_size_columns = min(2, len(self.config.run_ids))
+        self._show_resumed()
         self.run_worker_experiment()
         self.set_interval(1.0, self._tick)
+
+    def _show_resumed(self) -> None:
+        """On --resume, draw the queries already on disk so curves and progress continue where they were."""
+        for rid, records in (self.resume or {}).items():
+            for r in sorted((r for r in records if r.get("type", "query") == "query"), key=lambda r: r["query"]):
+                result = QueryResult(rid, r["strategy"], r["seed"], r["query"], r["n_labelled"], r["pool_size"],
+                                     r["accuracy"], 0.0, 0.0, 0.0, r["queried_indices"], r["queried_labels"],
+                                     r.get("queried_scores"))
+                self.panel(rid).show_saved(result)
+                self.query_one(ComparisonPlot).add(rid, result.strategy, result.n_labelled, result.accuracy)
+                self.query_one(ProgressBar).advance(1)
 
     def panel(self, rid: str) -> RunPanel:
         return self.query_one(f"#run-{rid}", RunPanel)

@@ -35,6 +35,7 @@ class RunPanel(Vertical):
         self.started: float | None = None
         self.error: str | None = None
         self.finished = False
+        self.resumed = 0  # results shown from disk on --resume: not part of this session's pace
 
     def compose(self) -> ComposeResult:
         yield Static("waiting to start...", classes="status")
@@ -72,6 +73,12 @@ class RunPanel(Vertical):
         self.phase = "done" if result.query >= self.queries else "waiting for the other runs"
         self.refresh_status()
 
+    def show_saved(self, result: QueryResult) -> None:
+        """A query completed in an earlier session (--resume): drawn like a new one, not timed."""
+        self.on_result(result)
+        self.resumed += 1
+        self.started = None
+
     def on_failed(self, error: str) -> None:
         self.error = error
         self.add_class("-failed")
@@ -99,9 +106,10 @@ class RunPanel(Vertical):
         if self.started is not None:
             elapsed = time.monotonic() - self.started
             parts.append(f"elapsed {_clock(elapsed)}")
-            if done >= 1 and not self.finished:
+            new = len(self.results) - self.resumed
+            if new >= 2 and not self.finished:
                 remaining = self.queries - done
-                parts.append(f"ETA {_clock(elapsed / (done + 1) * remaining)}")
+                parts.append(f"ETA {_clock(elapsed / new * remaining)}")
         return " · ".join(parts)
 
     def refresh_status(self) -> None:
