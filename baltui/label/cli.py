@@ -1,0 +1,135 @@
+"""`baltui label SOURCE --out DIR`: label your own images; `--oracle` answers for tests and demos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from baltui.errors import BaltuiError
+from baltui.label.session import SESSION_FILE, LabelSession, parse_classes
+from baltui.label.sources import load_source
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="baltui label", description="Label your own images; the model picks which ones.")
+    p.add_argument("source", nargs="?", help="a folder of PNG/JPEG/BMP images, or an .npz with x_train")
+    p.add_argument("--out", help="session folder (labels.jsonl); the same --out resumes")
+    p.add_argument("--classes", default="0,1,2,3,4,5,6,7,8,9", help="comma list of class names")
+    p.add_argument("--initial", type=int, default=20, help="first batch, chosen at random")
+    p.add_argument("--instances", type=int, default=10, help="images per later batch")
+    p.add_argument("--strategy", default="bald", help="acquisition function")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=128, dest="batch_size")
+    p.add_argument("--mc-samples", type=int, default=100, dest="mc_samples")
+    p.add_argument("--subset", type=int, default=2000)
+    p.add_argument("--test", help="an .npz of labelled images (x_test/y_test, or x_train/y_train) for accuracy")
+    p.add_argument("--oracle", help="an .npz whose y_train answers instead of a person")
+    p.add_argument("--no-ui", action="store_true", help="headless (needs --oracle): one line per round")
+    p.add_argument("--rounds", type=int, help="stop after N more rounds")
+    p.add_argument("--save-model", help="save the trained model (.keras) when leaving")
+    p.add_argument("--export", metavar="DIR", help="write the labelled set of session DIR and exit")
+    p.add_argument("--format", choices=("csv", "npz"), default="csv", help="with --export")
+    p.add_argument("--to", help="with --export: the file to write (default DIR/labels.csv or .npz)")
+    return p
+
+
+def _labelled_npz(path: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    from baltui.data import _scale
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            for x_key, y_key in (("x_test", "y_test"), ("x_train", "y_train")):
+                if x_key in f.files and y_key in f.files:
+                    return _scale(f[x_key]), f[y_key].astype(np.int64)
+    except (OSError, ValueError, EOFError) as exc:
+        raise BaltuiError(f"{what} {path} is not a readable .npz ({exc})") from None
+    raise BaltuiError(f"{what} {path} needs x_test/y_test or x_train/y_train arrays")
+
+
+def _export(args: argparse.Namespace) -> int:
+    run = Path(args.export)
+    try:
+        saved = json.loads((run / SESSION_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise BaltuiError(f"{run} is not a baltui label session (no readable {SESSION_FILE})") from None
+    session = LabelSession(load_source(saved["source_path"]), run, saved["classes"])
+    target = Path(args.to) if args.to else run / f"labels.{args.format}"
+    n = session.export(args.format, target)
+    session.close()
+    print(f"wrote {n} labels to {target}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        if args.export:
+            return _export(args)
+        if not args.source or not args.out:
+            raise BaltuiError("give a SOURCE (folder or .npz) and --out DIR, or --export DIR")
+        if args.no_ui and not args.oracle:
+            raise BaltuiError("--no-ui needs --oracle FILE.npz to answer (a person needs the screen)")
+        if args.rounds is not None and args.rounds < 1:
+            raise BaltuiError("--rounds must be at least 1")
+        classes = parse_classes(args.classes)
+        source = load_source(args.source)
+        oracle = None
+        if args.oracle:
+            _, oracle = _labelled_npz(args.oracle, "--oracle")
+            if len(oracle) < len(source.items):
+                raise BaltuiError(f"--oracle has {len(oracle)} labels for {len(source.items)} images")
+            if oracle[: len(source.items)].max() >= len(classes) or oracle.min() < 0:
+                raise BaltuiError(f"--oracle labels go beyond the {len(classes)} classes")
+        test = _labelled_npz(args.test, "--test") if args.test else None
+        if test is not None and test[0].shape[1:] != source.images.shape[1:]:
+            raise BaltuiError(f"--test images are {test[0].shape[1:3]} but the source's are "
+                              f"{source.images.shape[1:3]}; they must match")
+        session = LabelSession(source, Path(args.out), classes, args.strategy, args.initial, args.instances,
+                               args.epochs, args.batch_size, args.mc_samples, args.subset, test=test)
+        if source.skipped:
+            names = ", ".join(f"{item} ({why})" for item, why in source.skipped[:5])
+            more = f" and {len(source.skipped) - 5} more" if len(source.skipped) > 5 else ""
+            print(f"skipped {len(source.skipped)} unreadable image(s): {names}{more}", file=sys.stderr)
+            (Path(args.out) / "skipped.log").write_text(
+                "".join(f"{item}\t{why}\n" for item, why in source.skipped), encoding="utf-8")
+        if args.no_ui:
+            return run_oracle(session, oracle, args.rounds, args.save_model)
+        from baltui.label.app import LabelApp
+
+        app = LabelApp(session, oracle=oracle, rounds=args.rounds, save_model=args.save_model)
+        app.run()
+        return 0
+    except BaltuiError as exc:
+        print(f"baltui label: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_oracle(session: LabelSession, oracle: np.ndarray, rounds: int | None, save_model: str | None) -> int:
+    """The whole loop without a person: the oracle's label for every asked image."""
+    session.start()
+    done = 0
+    while rounds is None or done < rounds:
+        while (item := session.current()) is not None:
+            session.label(int(oracle[item]))
+        if not len(session.unlabelled) and not session.pending:
+            break
+        result = session.train_and_acquire()
+        done += 1
+        acc = f", test accuracy {result.accuracy:.4f}" if result.accuracy is not None else ""
+        print(f"round {result.round}: {result.n_labelled} labels{acc} ({result.seconds:.1f} s)", flush=True)
+        if not session.pending:
+            break
+    if save_model and session.clf is not None:
+        session.clf.model.save(save_model)
+        print(f"saved model to {save_model}")
+    session.close()
+    return 0
