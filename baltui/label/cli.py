@@ -42,12 +42,14 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _labelled_npz(path: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _labelled_npz(path: str, what: str, prefer: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """--test reads x_test/y_test (else x_train/y_train); --oracle answers from y_train, like the source."""
     from baltui.data import _scale
 
+    splits = ["test", "train"] if prefer == "test" else ["train", "test"]
     try:
         with np.load(path, allow_pickle=False) as f:
-            for x_key, y_key in (("x_test", "y_test"), ("x_train", "y_train")):
+            for x_key, y_key in ((f"x_{s}", f"y_{s}") for s in splits):
                 if x_key in f.files and y_key in f.files:
                     return _scale(f[x_key]), f[y_key].astype(np.int64)
     except (OSError, ValueError, EOFError) as exc:
@@ -84,7 +86,7 @@ def main(argv: list[str]) -> int:
         source = load_source(args.source)
         oracle = None
         if args.oracle:
-            _, oracle = _labelled_npz(args.oracle, "--oracle")
+            _, oracle = _labelled_npz(args.oracle, "--oracle", prefer="train")
             if len(oracle) < len(source.items):
                 raise BaltuiError(f"--oracle has {len(oracle)} labels for {len(source.items)} images")
             if oracle[: len(source.items)].max() >= len(classes) or oracle.min() < 0:
