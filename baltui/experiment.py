@@ -63,6 +63,8 @@ def run_experiment(
     writer = ResultsWriter(out_dir)
     states: dict[str, str] = {}
     streams: dict[str, Iterator[QueryResult]] = {}
+    keys = {run_id(strategy, seed): {"strategy": strategy, "seed": seed}
+            for seed in config.seeds for strategy in config.strategies}
     try:
         for seed in config.seeds:
             for strategy in config.strategies:
@@ -83,7 +85,7 @@ def run_experiment(
                 except StopIteration:
                     del streams[rid]
                     states[rid] = "finished"
-                    writer.append({"type": "run_finished", "run_id": rid, **_run_key(rid, config)})
+                    writer.append({"type": "run_finished", "run_id": rid, **keys[rid]})
                     emit(RunFinished(rid))
                     continue
                 except RunCancelled:
@@ -92,7 +94,7 @@ def run_experiment(
                     del streams[rid]
                     states[rid] = "failed"
                     reason = _describe(exc)
-                    writer.append({"type": "run_failed", "run_id": rid, "error": reason, **_run_key(rid, config)})
+                    writer.append({"type": "run_failed", "run_id": rid, "error": reason, **keys[rid]})
                     emit(RunFailed(rid, reason))
                     continue
                 writer.append({"type": "query", **result.to_record()})
@@ -106,11 +108,3 @@ def run_experiment(
         writer.close()
     emit(ExperimentFinished(cancelled=False))
     return states
-
-
-def _run_key(rid: str, config: RunConfig) -> dict[str, Any]:
-    for seed in config.seeds:
-        for strategy in config.strategies:
-            if run_id(strategy, seed) == rid:
-                return {"strategy": strategy, "seed": seed}
-    raise KeyError(rid)

@@ -15,14 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from baltui.aggregate import summarise
+from baltui.aggregate import THRESHOLDS, summarise
 from baltui.config import RunConfig
 from baltui.control import Control
 from baltui.events import Event, ExperimentFinished, QueryResult, RunFailed, RunFinished
 from baltui.experiment import EngineFactory, run_experiment
 from baltui.results import curves, read_records
-
-THRESHOLDS = (0.90, 0.95)
 
 
 class HeadlessPrinter:

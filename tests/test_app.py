@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from baltui.app import make_app
 from baltui.app.messages import EngineEvent
@@ -69,7 +71,10 @@ async def test_panels_charts_and_summary(out, tiny, digits):
         assert previews.labels == [0, 1, 2, 3, 4] and "y=0" in str(previews.render())
         comparison = app.query_one(ComparisonPlot)
         assert set(comparison.series()) == {"entropy-s0", "uniform-s0"}
-        assert "labels to 90%" in str(app.query_one("#summary").render())
+        console = Console(width=150, record=True, file=io.StringIO())
+        console.print(app.summary_text())
+        summary = console.export_text()
+        assert "labels to 90%" in summary and "entropy-s0" in summary
         assert sum(isinstance(m, EngineEvent) for m in messages) >= 8
         assert app.query_one("ProgressBar").progress == 8
 

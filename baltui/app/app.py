@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -26,10 +27,9 @@ from baltui.config import RunConfig, run_id
 from baltui.control import Control
 from baltui.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
 from baltui.experiment import EngineFactory, run_experiment
-from baltui.results import curves, read_records
+from baltui.headless import summary_table
 
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
-THRESHOLDS = (0.90, 0.95)
 
 
 class BaltuiApp(App[int]):
@@ -182,15 +182,9 @@ class BaltuiApp(App[int]):
         self.query_one("#overall", Static).update(
             f"[b]experiment finished[/b] in {time.monotonic() - self.started:.0f} s · results in {self.out_dir}")
 
-    def summary_text(self) -> str:
-        lines = ["[b]Summary[/b] (labels include the initial set)",
-                 f"{'run':<22}{'final acc':>10}{'labels to 90%':>16}{'labels to 95%':>16}"]
-        for rid, curve in curves(read_records(self.out_dir)).items():
-            reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
-            final = f"{curve.final_accuracy:.4f}" if curve.final_accuracy is not None else "-"
-            lines.append(f"{rid + (' (failed)' if curve.failed else ''):<22}{final:>10}"
-                         + "".join(f"{(str(r) if r is not None else 'not reached'):>16}" for r in reach))
-        return "\n".join(lines)
+    def summary_text(self) -> Table:
+        """The same per-run table headless mode prints (labels to reach 90% / 95%)."""
+        return summary_table(self.out_dir)
 
     def _tick(self) -> None:
         """Once a second: elapsed times move on even while a long epoch runs."""
