@@ -63,6 +63,11 @@ class LabelApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        skipped = self.session.source.skipped
+        if skipped:
+            names = ", ".join(item for item, _ in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+            self.notify(f"skipped {len(skipped)} unreadable image(s): {names} (listed in skipped.log)",
+                        severity="warning", timeout=15)
         self.session.start()
         if self.session.current() is None:
             self.start_round()
