@@ -177,9 +177,14 @@ class LabelApp(App[int]):
         self.query_one(BatchStrip).show([images[i] for i in batch], captions,
                                         s.position if item is not None else None)
         spl = s.seconds_per_label()
-        state = Text(f"round {s.round} · image {min(s.position + 1, len(batch))} of {len(batch)} · "
-                     f"{len(s.usable)} labelled · {sum(v is None for v in s.labels.values())} unusable · "
-                     f"{spl:.1f} s per label" if spl else f"round {s.round} · {len(s.usable)} labelled")
+        parts = [f"round {s.round}"]
+        if item is not None:
+            parts.append(f"image {s.position + 1} of {len(batch)}")
+        parts.append(f"{len(s.usable)} labelled")
+        parts.append(f"{sum(v is None for v in s.labels.values())} unusable")
+        if spl:
+            parts.append(f"{spl:.1f} s per label")
+        state = Text(" · ".join(parts))
         self.query_one("#state", Static).update(state)
         stats = Text()
         stats.append_text(bars(s.classes, s.class_counts(), "labelled per class"))
