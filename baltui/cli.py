@@ -85,8 +85,8 @@ def default_out(name: str) -> Path:
     return out
 
 
-def _prepare(args: argparse.Namespace):
-    """Build the config and the run folder; everything here fails fast with a BaltuiError."""
+def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[dict[str, Any]]] | None]:
+    """Config, run folder, data and (on --resume) the records so far; fails fast with a BaltuiError."""
     from baltui.config import DEFAULT_PRESET, EXPERIMENT_KEYS, build_config, load_preset
     from baltui.results import curves, prepare_out_dir, read_config, read_records
 
@@ -111,7 +111,7 @@ def _prepare(args: argparse.Namespace):
         done = {rid: c for rid, c in curves(records).items() if c.finished or c.failed}
         if len(done) == len(config.run_ids):
             raise BaltuiError(f"every run in {run_dir} has already finished; nothing to resume")
-        return config, run_dir, by_run
+        return config, run_dir, _load_data(config), by_run
     preset = load_preset(args.preset or DEFAULT_PRESET)
     config = build_config(preset, overrides)
     out = Path(args.out) if args.out else default_out(config.name)
@@ -122,7 +122,7 @@ def _prepare(args: argparse.Namespace):
 
     check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
     prepare_out_dir(out, config.to_dict())
-    return config, out, dataset
+    return config, out, dataset, None
 
 
 def _load_data(config):
@@ -139,12 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.list_presets:
             return _list_presets()
-        prepared = _prepare(args)
-        config, out = prepared[0], prepared[1]
-        if args.resume:
-            dataset, resume = _load_data(config), prepared[2]
-        else:
-            dataset, resume = prepared[2], None
+        config, out, dataset, resume = _prepare(args)
         if args.no_ui:
             from baltui.headless import run_headless
 

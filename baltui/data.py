@@ -44,7 +44,7 @@ class Dataset:
         return {c: int(n) for c, n in enumerate(counts)}
 
 
-def _scale(x: np.ndarray) -> np.ndarray:
+def scale_images(x: np.ndarray) -> np.ndarray:
     """uint8 (or 0..255 floats) to [0, 1] float32, with a channel axis."""
     x = np.asarray(x)
     if x.ndim == 3:
@@ -115,9 +115,9 @@ def load_npz(path: str | Path, name: str | None = None) -> Dataset:
     _check_arrays(where, arrays)
     return Dataset(
         name or ("mnist" if arrays["x_train"].shape[1:3] == (28, 28) else path.stem),
-        _scale(arrays["x_train"]),
+        scale_images(arrays["x_train"]),
         arrays["y_train"].astype(np.int64),
-        _scale(arrays["x_test"]),
+        scale_images(arrays["x_test"]),
         arrays["y_test"].astype(np.int64),
     )
 
@@ -140,7 +140,8 @@ def load_mnist() -> Dataset:
         ) from None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     _check_arrays("mnist", arrays)
-    return Dataset("mnist", _scale(x_train), y_train.astype(np.int64), _scale(x_test), y_test.astype(np.int64))
+    return Dataset("mnist", scale_images(x_train), y_train.astype(np.int64),
+                   scale_images(x_test), y_test.astype(np.int64))
 
 
 def load_dataset(config: object) -> Dataset:

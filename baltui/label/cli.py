@@ -44,14 +44,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _labelled_npz(path: str, what: str, prefer: str = "test") -> tuple[np.ndarray, np.ndarray]:
     """--test reads x_test/y_test (else x_train/y_train); --oracle answers from y_train, like the source."""
-    from baltui.data import _scale
+    from baltui.data import scale_images
 
     splits = ["test", "train"] if prefer == "test" else ["train", "test"]
     try:
         with np.load(path, allow_pickle=False) as f:
             for x_key, y_key in ((f"x_{s}", f"y_{s}") for s in splits):
                 if x_key in f.files and y_key in f.files:
-                    return _scale(f[x_key]), f[y_key].astype(np.int64)
+                    return scale_images(f[x_key]), f[y_key].astype(np.int64)
     except (OSError, ValueError, EOFError) as exc:
         raise BaltuiError(f"{what} {path} is not a readable .npz ({exc})") from None
     raise BaltuiError(f"{what} {path} needs x_test/y_test or x_train/y_train arrays")

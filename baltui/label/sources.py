@@ -73,7 +73,7 @@ def load_folder(folder: Path, size: int = 28) -> Source:
 
 
 def load_npz_images(path: Path) -> Source:
-    from baltui.data import _scale
+    from baltui.data import scale_images
 
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -86,7 +86,7 @@ def load_npz_images(path: Path) -> Source:
         raise BaltuiError(f"{path} is not a readable .npz file ({exc})") from None
     if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 1) or len(x) == 0:
         raise BaltuiError(f"{path}: x_train has shape {x.shape}; expected (N, H, W) grayscale images")
-    images = _scale(x)
+    images = scale_images(x)
     identity = f"npz:{path.resolve()}:{len(x)}"
     return Source(identity, [str(i) for i in range(len(x))], images, [], str(path))
 
