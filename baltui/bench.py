@@ -127,12 +127,14 @@ def agreement_z(P_new: np.ndarray, P_old: np.ndarray) -> float:
 
 
 def round_floor(clf: Any, figures: dict[str, Any], n_train: int, n_test: int, subset: int, T: int,
-                density: float) -> float:
+                density: float, path: str) -> float:
     """The round / training ratio if evaluation and acquisition ran at training's FLOP/s, with no overhead.
 
     Counts FLOPs as `forward_macs` does: training 3 x 2 x MACs per image-epoch; evaluation 2 x MACs
-    per test image; acquisition 2 x prefix MACs per scored image plus T x 2 x head MACs, where the
-    compact head only multiplies the non-zero share (`density`) of the first Dense's inputs.
+    per test image (in float32); acquisition 2 x prefix MACs per scored image plus T x 2 x head MACs,
+    where the compact head only multiplies the non-zero share (`density`) of the first Dense's
+    inputs, and the sparse head a full sum once per point plus, per sample, only the dropped share
+    (min(rate, 1 - rate)) of those.
     """
     import keras
 
@@ -140,9 +142,12 @@ def round_floor(clf: Any, figures: dict[str, Any], n_train: int, n_test: int, su
     total = forward_macs(clf.model)
     head_dense = [layer for layer in clf.head.layers if isinstance(layer, keras.layers.Dense)]
     first = int(np.prod(head_dense[0].kernel.shape)) if head_dense else 0
-    head = forward_macs(clf.head) - (1.0 - density) * first
+    rate = float(clf.head.layers[0].rate) if path == "sparse" else 0.0
+    share = {"compact": density, "sparse": density * min(rate, 1.0 - rate)}.get(path, 1.0)
+    head = forward_macs(clf.head) - (1.0 - share) * first
+    once = density * first if path == "sparse" else 0.0
     train = 3 * 2 * total * n_train * epochs
-    extra = 2 * total * n_test + 2 * subset * forward_macs(clf.prefix) + 2 * T * subset * head
+    extra = 2 * total * n_test + 2 * subset * (forward_macs(clf.prefix) + once) + 2 * T * subset * head
     return 1.0 + extra / train
 
 
@@ -217,14 +222,29 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
         "fraction_of_matmul": train_flop / fit_s / figures["matmul_flops"],
     }
 
-    # Evaluation on the whole test set, as the engine scores every query.
-    clf.score(dataset.x_test[:16], dataset.y_test[:16])  # warm-up (traces inference)
-    eval_s = best_time(lambda: clf.score(dataset.x_test, dataset.y_test), repeats)
+    # Evaluation on the whole test set, as the engine scores every query: float32, and (where the CPU
+    # runs bfloat16 natively) the bfloat16 pass with float32 rechecks that the engine then uses.
+    from baltui.checked_eval import bfloat16_is_native
+
+    def evaluate(precision: str) -> tuple[float, np.ndarray]:
+        clf.eval_precision = precision
+        clf.predict(dataset.x_test[:16])  # warm-up (traces inference)
+        return timed(lambda: clf.predict(dataset.x_test), repeats)
+
+    eval_s, labels32 = evaluate("float32")
     figures["evaluation"] = {
         "images": int(len(dataset.y_test)), "s": eval_s,
         "flops": 2 * macs * len(dataset.y_test) / eval_s,
-        "accuracy": clf.score(dataset.x_test, dataset.y_test),
+        "accuracy": float((labels32 == dataset.y_test).mean()), "bfloat16_native": bfloat16_is_native(),
     }
+    if bfloat16_is_native():
+        checked_s, labels16 = evaluate("bfloat16")
+        figures["evaluation"].update(
+            checked_s=checked_s, checked_speedup=eval_s / checked_s,
+            checked_rechecked=clf._checked.last_rechecked if clf._checked else 0,
+            checked_differ=int((labels16 != labels32).sum()),
+        )
+    clf.eval_precision = "auto"
 
     # Acquisition, both ways: MC probabilities, then the entropy scores and top-k the engine takes.
     # Different seeds, so the two estimates are independent for the agreement check.
@@ -235,6 +255,15 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
             return P
 
         return go
+
+    def forced(path: str) -> Callable[..., np.ndarray]:
+        def mc(X: np.ndarray, T: int, seed: int) -> np.ndarray:
+            clf.mc_path = path
+            try:
+                return clf.mc_predict_proba(X, T, seed=seed)
+            finally:
+                clf.mc_path = "auto"
+        return mc
 
     fast_way, seed_way = acquire(clf.mc_predict_proba, 3), acquire(clf.mc_predict_proba_full, 4)
     fast_way()  # warm-ups: the split head at the real T (which picks its path), the seed's at T=2
@@ -249,6 +278,10 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
         "mean_prob_max_z": agreement_z(P_new, P_old),
         "mean_prob_max_z_noise": math.sqrt(2 * math.log(subset * dataset.n_classes)),
     }
+    if path == "sparse":  # the TensorFlow-only compact head it replaced, for the record
+        compact_way = acquire(forced("compact"), 5)
+        compact_way()
+        figures["acquisition"]["compact_head_s"] = best_time(compact_way, repeats)
 
     # One query round as the engine runs it, on the model trained above (query -> teach -> score);
     # each repeat starts again from the same labelled set, and the fastest round is kept.
@@ -290,7 +323,7 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
     finally:
         del clf.fit
     figures["round"]["arithmetic_floor"] = round_floor(
-        clf, figures, labelled + instances, len(dataset.y_test), subset, T, density if path == "compact" else 1.0
+        clf, figures, labelled + instances, len(dataset.y_test), subset, T, density, path
     )
     figures["tracing_counts"] = clf.tracing_counts()
     figures["retraced"] = any(c > 1 for c in figures["tracing_counts"].values())
@@ -329,21 +362,27 @@ def render(figures: dict[str, Any]) -> Any:
     table.add_column("target", justify="right")
     table.add_column("", justify="left")
     table.add_row(f"acquire, seed's way ({acq['T']} full passes)", _fmt_s(acq["seed_way_s"]))
+    if "compact_head_s" in acq:
+        table.add_row("acquire, split head (compact, TensorFlow)", _fmt_s(acq["compact_head_s"]))
     table.add_row(f"acquire, split head ({acq['path']})", _fmt_s(acq["split_head_s"]))
     table.add_row("  speed-up", f"{acq['speedup']:.1f}x", f">= {acq['target_speedup']:.0f}x", _mark(acq["met"]))
     table.add_row("  same mean P? max |z| old vs new", f"{acq['mean_prob_max_z']:.1f}",
                   f"~{acq['mean_prob_max_z_noise']:.1f} (noise)")
     table.add_row(f"train, per epoch ({tr['images']:,} images)", _fmt_s(tr["epoch_s"]))
     table.add_row(f"train, whole fit ({tr['epochs']} epochs)", _fmt_s(tr["fit_s"]))
-    table.add_row(f"evaluate ({ev['images']:,} images)", _fmt_s(ev["s"]), "", f"acc {ev['accuracy']:.3f}")
+    table.add_row(f"evaluate ({ev['images']:,} images, float32)", _fmt_s(ev["s"]), "", f"acc {ev['accuracy']:.3f}")
+    if "checked_s" in ev:
+        table.add_row("evaluate (bfloat16 + float32 rechecks)", _fmt_s(ev["checked_s"]), "",
+                      f"{ev['checked_speedup']:.1f}x; {ev['checked_rechecked']:,} rechecked, "
+                      f"{ev['checked_differ']} labels differ")
     table.add_row("round: acquire", _fmt_s(rd["acquire_s"]))
     table.add_row("round: teach (retrain)", _fmt_s(rd["teach_s"]), "", f"fit {_fmt_s(rd['training_s'])}")
     table.add_row("round: evaluate", _fmt_s(rd["evaluate_s"]))
     table.add_row("  round / its training", f"{rd['ratio']:.2f}x", f"<= {rd['target_ratio']:.1f}x",
                   _mark(rd["met"]))
-    table.add_row("  floor: extra FLOPs at train's rate", f"{rd['arithmetic_floor']:.2f}x")
+    table.add_row("  floor: extra float32 FLOPs at train's rate", f"{rd['arithmetic_floor']:.2f}x")
     table.add_row("train arithmetic rate", _gflops(tr["flops"]), "", f"{tr['flop'] / 1e9:.3g} GFLOP")
-    table.add_row("evaluate arithmetic rate", _gflops(ev["flops"]))
+    table.add_row("evaluate arithmetic rate (float32)", _gflops(ev["flops"]))
     table.add_row(f"float32 matmul {s['matmul']}x{s['matmul']}", _gflops(figures["matmul_flops"]))
     table.add_row("  train / matmul", f"{tr['fraction_of_matmul']:.0%}")
     traces = figures["tracing_counts"]

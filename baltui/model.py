@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from baltui import sparse_head
+from baltui.checked_eval import CheckedPredictor, bfloat16_is_native
 from baltui.control import Control
 from baltui.tf_setup import quiet_tensorflow
 
@@ -55,6 +57,15 @@ STOCHASTIC_LAYERS: tuple[type, ...] = (
 # (sample, non-zero feature) plus, once per point, 0.28 per gathered weight (non-zero features x units).
 COMPACT_SAMPLE_COST = 0.64
 COMPACT_GATHER_COST = 0.28
+# The sparse head (`sparse_head`, numba) beats both from a few thousand (point, sample) pairs on, but
+# compiles for ~5 s once per process: "auto" takes it only for queries with at least this many
+# (point x sample x non-zero feature) terms, ~0.2 s of compact-head work (MNIST at T=100: 3.7e8).
+SPARSE_MIN_TERMS = 1e8
+# Fewest images for which "auto" predicts with the bfloat16 twin (`checked_eval`): below a few
+# thousand float32 takes milliseconds and the twin's second pass and rechecks are not worth it.
+CHECKED_MIN_IMAGES = 2048
+# Points x samples per call of the sparse head: bounds its [points, T, units] output (~130 MB here).
+SPARSE_CHUNK_ROWS = 262_144
 
 
 def build_cnn(input_shape: tuple[int, int, int], n_classes: int = 10, dropout: tuple[float, float] = (0.25, 0.5)):
@@ -210,6 +221,10 @@ class MCDropoutClassifier:
         self.last_mc_density: float | None = None
         self._compile_functions()
         self.fitted = False
+        # "auto": predict()/score() use the bfloat16 twin with float32 rechecks where the CPU runs
+        # bfloat16 natively (see checked_eval); "float32" or "bfloat16" force one way (bench, tests).
+        self.eval_precision = "auto"
+        self._checked: CheckedPredictor | None = None
 
     # ---- compiled functions: traced once per classifier, with shapes left open -------------------
     def _compile_functions(self) -> None:
@@ -287,6 +302,8 @@ class MCDropoutClassifier:
         self._tiled_sample = tiled_sample
         self._compact_sample = None
         self._compact_dense = None
+        self._rest_sample = None
+        self._sparse_relu = None  # set below when the sparse head applies: is its Dense a ReLU?
         if self._dense_at is None:
             return
 
@@ -319,8 +336,24 @@ class MCDropoutClassifier:
             h = tf.reshape(h, tf.concat([[b * k], tf.shape(h)[2:]], 0))
             return tf.reshape(apply_stochastic(rest, h, seeds[1:]), [b, k, n_classes])
 
+        # The sparse head also draws a plain Dropout right after the Dense (the seed's 0.5) itself.
+        folded = 1 if rest and _is_plain_dropout(rest[0]) else 0
+        self._sparse_out_rate = float(rest[0].rate) if folded else 0.0
+        after = rest[folded:]
+        n_after = sum(_is_plain_dropout(layer) for layer in after)
+
+        @tf.function(input_signature=[value, seed])
+        def rest_sample(h, seed):
+            """The layers after the sparse head's part, in training mode, on [rows, units]."""
+            seeds = tf.random.experimental.stateless_split(seed, max(n_after, 1))
+            return apply_stochastic(after, h, seeds)
+
         self._compact_dense = compact_dense
         self._compact_sample = compact_sample
+        self._rest_sample = rest_sample
+        activation = getattr(dense.activation, "__name__", "")
+        if activation in ("relu", "linear") and 0.0 < rate < 1.0 and sparse_head.available():
+            self._sparse_relu: bool | None = activation == "relu"
 
     def tracing_counts(self) -> dict[str, int]:
         """How often each tf.function was traced: each should stay at 1 however N, T or n change."""
@@ -328,8 +361,12 @@ class MCDropoutClassifier:
             "train_epoch": self._train_epoch, "infer": self._infer, "features": self._features,
             "full_sample": self._full_sample, "tiled_sample": self._tiled_sample,
             "compact_sample": self._compact_sample, "compact_dense": self._compact_dense,
+            "rest_sample": self._rest_sample,
         }
-        return {name: fn.experimental_get_tracing_count() for name, fn in fns.items() if fn is not None}
+        counts = {name: fn.experimental_get_tracing_count() for name, fn in fns.items() if fn is not None}
+        if self._checked is not None:
+            counts["checked_infer"] = self._checked.tracing_count()
+        return counts
 
     # ---- state resets ---------------------------------------------------------------------------
     def reinitialise(self) -> None:
@@ -387,7 +424,13 @@ class MCDropoutClassifier:
         return self._batched(self._infer, X, (self.n_classes,))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.predict_proba(X).argmax(axis=1)
+        """Class labels, always float32's: bfloat16 with float32 rechecks where that is faster."""
+        auto = self.eval_precision == "auto"
+        if self.eval_precision == "float32" or (auto and (len(X) < CHECKED_MIN_IMAGES or not bfloat16_is_native())):
+            return self.predict_proba(X).argmax(axis=1)
+        if self._checked is None:
+            self._checked = CheckedPredictor(self.model, tf)
+        return self._checked.predict(X, lambda fn, x: self._batched(fn, x, (self.n_classes,)), self._infer)
 
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         return float((self.predict(X) == np.asarray(y)).mean())
@@ -419,9 +462,11 @@ class MCDropoutClassifier:
         k = min(T, MC_CHUNK_ROWS)  # samples per call
         per_call = max(1, MC_CHUNK_ROWS // k)  # points per call
         density = float(np.count_nonzero(feats)) / feats.size
-        path = self._choose_path(density, T)
+        path = self._choose_path(density, T, n)
         self.last_mc_path, self.last_mc_density = path, density
-        if path == "compact":
+        if path == "sparse":
+            self._sparse_fill(out, feats.reshape(n, -1), T)
+        elif path == "compact":
             flat = feats.reshape(n, -1)
             nonzero = flat != 0
             counts = nonzero.sum(axis=1)
@@ -446,17 +491,45 @@ class MCDropoutClassifier:
             probs = sample(np.int32(kk), _seed_pair(self.rng)).numpy()  # [B, kk, C]
             out[t : t + kk, pts] = probs.transpose(1, 0, 2)
 
-    def _choose_path(self, density: float, T: int) -> str:
-        """The compact head when it applies and is cheaper, else the tiled one (same distribution).
+    def _sparse_fill(self, out: np.ndarray, flat: np.ndarray, T: int) -> None:
+        """The sparse head: Dropout, Dense and a following Dropout in numba, the rest in TensorFlow."""
+        dropout, dense = self._head_layers[0], self._head_layers[self._dense_at]
+        kernel = dense.kernel.numpy()
+        bias = None if dense.bias is None else dense.bias.numpy()
+        per_call = max(1, SPARSE_CHUNK_ROWS // T)
+        for start in range(0, len(flat), per_call):
+            if self.control is not None:
+                self.control.checkpoint()
+            chunk = flat[start : start + per_call]
+            seed = int(self.rng.integers(2**62))
+            h = sparse_head.sample_first_dense(chunk, kernel, bias, T, float(dropout.rate), bool(self._sparse_relu),
+                                               seed, first=start, out_rate=self._sparse_out_rate)
+            probs = self._rest_sample(h.reshape(len(chunk) * T, -1), _seed_pair(self.rng)).numpy()
+            out[:, start : start + len(chunk)] = probs.reshape(len(chunk), T, -1).transpose(1, 0, 2)
 
-        Per point, tiled ~ T x F and compact ~ 0.28 x d x F x H + 0.64 x T x d x F for a share d of
-        non-zero features and H units: compact wins for T above ~20 at MNIST's d = 0.44 (2x faster at
-        T=100), only above ~100 for dense features, and never for T of a few.
+    def _choose_path(self, density: float, T: int, n: int = 0) -> str:
+        """The cheapest head that applies (all three sample the same distribution).
+
+        - sparse (numba, `sparse_head`): a quarter of the compact head's arithmetic at rate 0.25 and
+          no mask tensor, ~2x faster on MNIST at T=100; taken for at least SPARSE_MIN_TERMS terms,
+          so a small query never waits ~5 s for its compilation;
+        - compact vs tiled: per point, tiled ~ T x F and compact ~ 0.28 x d x F x H + 0.64 x T x d x F
+          for a share d of non-zero features and H units: compact wins for T above ~20 at MNIST's
+          d = 0.44, only above ~100 for dense features, and never for T of a few.
+
+        `mc_path` forces one ("sparse" falls back to "compact" where the head's Dense is not ReLU or
+        linear); "auto" chooses.
         """
         if self._compact_sample is None or self.mc_path == "tiled":
             return "tiled"
+        sparse_ok = self._sparse_relu is not None
+        if self.mc_path == "sparse":
+            return "sparse" if sparse_ok else "compact"
         if self.mc_path == "compact":
             return "compact"
+        features = int(np.prod(self.prefix.output_shape[1:]))
+        if sparse_ok and n * T * density * features >= SPARSE_MIN_TERMS:
+            return "sparse"
         units = int(self._head_layers[self._dense_at].units)
         compact = COMPACT_GATHER_COST * density * units + COMPACT_SAMPLE_COST * T * density
         return "compact" if compact < T else "tiled"

@@ -22,7 +22,7 @@ from baltui.model import (
 )
 
 keras = pytest.importorskip("keras")
-PATHS = ("compact", "tiled")
+PATHS = ("compact", "tiled", "sparse")
 
 
 def _no_dropout(shape, n_classes):
@@ -42,7 +42,7 @@ def trained(digits):
     return clf
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", ["compact", "tiled"])  # the sparse head needs 0 < rate < 1: own tests
 def test_fast_path_equals_full_passes_when_dropout_rates_are_zero(digits, path):
     clf = MCDropoutClassifier(digits.input_shape, 10, epochs=2, batch_size=32, model_fn=_no_dropout)
     clf.rng = np.random.default_rng(1)
@@ -123,6 +123,7 @@ def test_chunking_over_points_and_samples_covers_every_entry(trained, digits, mo
     import baltui.model as model_module
 
     monkeypatch.setattr(model_module, "MC_CHUNK_ROWS", 7)
+    monkeypatch.setattr(model_module, "SPARSE_CHUNK_ROWS", 7)
     for path in PATHS:
         trained.mc_path = path
         P = trained.mc_predict_proba(digits.x_pool[:23], 11, seed=1)
@@ -219,5 +220,9 @@ def test_nothing_retraces_when_n_t_or_the_labelled_set_change(digits):
             clf.mc_predict_proba(digits.x_pool[:n], T, seed=n)
         clf.mc_predict_proba_full(digits.x_pool[:n], 2, seed=n)
         clf.predict_proba(digits.x_test[: n + 5])
+        clf.eval_precision = "bfloat16"
+        clf.predict(digits.x_test[: n + 5])
+        clf.eval_precision = "auto"
     counts = clf.tracing_counts()
+    assert {"rest_sample", "checked_infer"} <= set(counts)
     assert counts and all(c == 1 for c in counts.values()), counts

@@ -1,0 +1,91 @@
+"""The sparse MC-dropout head (numba): exact arithmetic for its masks, Keras's keep rate, and
+random numbers that do not depend on how the points are chunked.
+
+The distribution-level check against T full passes is in test_model (path "sparse").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from baltui import sparse_head
+from baltui.sparse_head import drop_masks, drop_rule, sample_first_dense
+
+
+@pytest.fixture(scope="module")
+def layer():
+    """Features with ~half zeros (as after ReLU + max-pooling) and a Dense of 40 units (a whole
+    register block and a remainder), so both the compaction and the remainder loop run."""
+    rng = np.random.default_rng(0)
+    feats = np.maximum(rng.normal(size=(37, 150)), 0).astype(np.float32)
+    kernel = rng.normal(size=(150, 40)).astype(np.float32) / 10
+    bias = rng.normal(size=40).astype(np.float32)
+    return feats, kernel, bias
+
+
+@pytest.mark.parametrize("rate, rule", [(0.25, (1, 2)), (0.5, (1, 1)), (0.75, (3, 2)), (0.0, (0, 0)),
+                                        (0.3, (math.ceil(0.3 * 2**23), 23))])
+def test_drop_rule_gives_keras_probability_with_fewest_bits(rate, rule):
+    m, bits = drop_rule(rate)
+    assert (m, bits) == rule
+    # Keras drops when a 23-bit uniform k < ceil(rate * 2^23)
+    assert m / 2**bits == math.ceil(rate * 2**23) / 2**23
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.5, 0.7, 0.1])
+@pytest.mark.parametrize("relu", [True, False])
+def test_samples_equal_the_dense_layer_on_the_kernels_own_masks(layer, rate, relu):
+    feats, kernel, bias = layer
+    T = 6
+    dropped = drop_masks(feats, T, rate, seed=11)
+    got = sample_first_dense(feats, kernel, bias, T, rate, relu, seed=11)
+    x = feats[:, None, :].astype(np.float64) * ~dropped / (1 - rate)
+    want = x @ kernel.astype(np.float64) + bias
+    if relu:
+        want = np.maximum(want, 0)
+    assert got.shape == (37, T, 40) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_zero_features_never_drop_and_the_drop_rate_is_the_layers(layer):
+    feats, _, _ = layer
+    T = 400
+    dropped = drop_masks(feats, T, 0.25, seed=3)
+    nonzero = np.broadcast_to(feats[:, None, :] != 0, dropped.shape)
+    assert not dropped[~nonzero].any()
+    n = nonzero.sum()
+    assert abs(dropped[nonzero].mean() - 0.25) < 4 * math.sqrt(0.25 * 0.75 / n)
+    # independent across samples and points: neighbouring decisions are uncorrelated
+    d = dropped.astype(np.float64)
+    for a, b in ((d[:, 1:], d[:, :-1]), (d[1:], d[:-1])):
+        both = (a > -1) & np.broadcast_to(nonzero[: a.shape[0], : a.shape[1]], a.shape) & \
+            np.broadcast_to(nonzero[-a.shape[0]:, -a.shape[1]:], a.shape)
+        corr = np.corrcoef(a[both], b[both])[0, 1]
+        assert abs(corr) < 0.02, corr
+
+
+def test_the_following_dropout_zeroes_a_share_and_scales_the_rest(layer):
+    feats, kernel, bias = layer
+    plain = sample_first_dense(feats, kernel, bias, 50, 0.25, False, seed=5)
+    both = sample_first_dense(feats, kernel, bias, 50, 0.25, False, seed=5, out_rate=0.5)
+    kept = both != 0
+    assert abs(kept.mean() - 0.5) < 0.01
+    np.testing.assert_allclose(both[kept], 2 * plain[kept], rtol=1e-6)
+
+
+def test_random_numbers_do_not_depend_on_chunking(layer):
+    feats, kernel, bias = layer
+    whole = sample_first_dense(feats, kernel, bias, 4, 0.25, True, seed=9, out_rate=0.5)
+    tail = sample_first_dense(feats[20:], kernel, bias, 4, 0.25, True, seed=9, first=20, out_rate=0.5)
+    assert np.array_equal(whole[20:], tail)
+    assert not np.array_equal(whole, sample_first_dense(feats, kernel, bias, 4, 0.25, True, seed=10))
+
+
+def test_the_kernels_compile_once(layer):
+    feats, kernel, bias = layer
+    sample_first_dense(feats, kernel, bias, 2, 0.25, True, seed=1)
+    sample, masks = sparse_head.kernels()
+    assert len(sample.signatures) == 1 and len(masks.signatures) == 1
