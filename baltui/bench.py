@@ -357,32 +357,32 @@ def render(figures: dict[str, Any]) -> Any:
         f"{s['epochs']} epochs at batch {s['batch_size']}; round = query + teach ({rd['labelled_after']:,} images) "
         f"+ score; best of {s['repeats']}",
     )
-    table.add_column("figure")
+    table.add_column("figure", no_wrap=True)
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
     table.add_column("", justify="left")
     table.add_row(f"acquire, seed's way ({acq['T']} full passes)", _fmt_s(acq["seed_way_s"]))
     if "compact_head_s" in acq:
-        table.add_row("acquire, split head (compact, TensorFlow)", _fmt_s(acq["compact_head_s"]))
+        table.add_row("acquire, split head (compact, TF)", _fmt_s(acq["compact_head_s"]))
     table.add_row(f"acquire, split head ({acq['path']})", _fmt_s(acq["split_head_s"]))
     table.add_row("  speed-up", f"{acq['speedup']:.1f}x", f">= {acq['target_speedup']:.0f}x", _mark(acq["met"]))
     table.add_row("  same mean P? max |z| old vs new", f"{acq['mean_prob_max_z']:.1f}",
                   f"~{acq['mean_prob_max_z_noise']:.1f} (noise)")
     table.add_row(f"train, per epoch ({tr['images']:,} images)", _fmt_s(tr["epoch_s"]))
     table.add_row(f"train, whole fit ({tr['epochs']} epochs)", _fmt_s(tr["fit_s"]))
-    table.add_row(f"evaluate ({ev['images']:,} images, float32)", _fmt_s(ev["s"]), "", f"acc {ev['accuracy']:.3f}")
+    table.add_row(f"evaluate, f32 ({ev['images']:,} images)", _fmt_s(ev["s"]), "", f"acc {ev['accuracy']:.3f}")
     if "checked_s" in ev:
-        table.add_row("evaluate (bfloat16 + float32 rechecks)", _fmt_s(ev["checked_s"]), "",
-                      f"{ev['checked_speedup']:.1f}x; {ev['checked_rechecked']:,} rechecked, "
+        table.add_row("evaluate, bf16 + f32 rechecks", _fmt_s(ev["checked_s"]), "",
+                      f"{ev['checked_speedup']:.1f}x, {ev['checked_rechecked']:,} rechecked, "
                       f"{ev['checked_differ']} labels differ")
     table.add_row("round: acquire", _fmt_s(rd["acquire_s"]))
     table.add_row("round: teach (retrain)", _fmt_s(rd["teach_s"]), "", f"fit {_fmt_s(rd['training_s'])}")
     table.add_row("round: evaluate", _fmt_s(rd["evaluate_s"]))
     table.add_row("  round / its training", f"{rd['ratio']:.2f}x", f"<= {rd['target_ratio']:.1f}x",
                   _mark(rd["met"]))
-    table.add_row("  floor: extra float32 FLOPs at train's rate", f"{rd['arithmetic_floor']:.2f}x")
+    table.add_row("  floor: f32 FLOPs at train's rate", f"{rd['arithmetic_floor']:.2f}x")
     table.add_row("train arithmetic rate", _gflops(tr["flops"]), "", f"{tr['flop'] / 1e9:.3g} GFLOP")
-    table.add_row("evaluate arithmetic rate (float32)", _gflops(ev["flops"]))
+    table.add_row("evaluate arithmetic rate, f32", _gflops(ev["flops"]))
     table.add_row(f"float32 matmul {s['matmul']}x{s['matmul']}", _gflops(figures["matmul_flops"]))
     table.add_row("  train / matmul", f"{tr['fraction_of_matmul']:.0%}")
     traces = figures["tracing_counts"]
