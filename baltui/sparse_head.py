@@ -36,8 +36,9 @@ BLOCK = 32
 # Features per slab: a slab's rows of a BLOCK of W (128 x 32 floats = 16 KB) stay in L1 while all T
 # samples of a point use them.
 SLAB = 128
-# Points per parallel task: scratch is allocated once per task, not once per point.
-POINTS_PER_TASK = 8
+# Parallel tasks per thread: each task allocates its scratch (up to T x F entries, MBs) once, so a
+# few tasks per thread keep page faults off the hot path while still balancing uneven points.
+TASKS_PER_THREAD = 4
 _compile_lock = threading.Lock()
 
 
@@ -118,13 +119,14 @@ def sample_dense(feats, W, b, T, m, bits, scale, relu, out_m, out_bits, out_scal
     out_key = mix(key ^ np.uint64(0x5DEECE66D))
     out_words = (H + 63) // 64
     subtract = m * 2 < (1 << bits)  # dropping fewer than half: start from the full sum, subtract drops
-    tasks = (N + POINTS_PER_TASK - 1) // POINTS_PER_TASK
+    tasks = max(1, min(N, nb.get_num_threads() * TASKS_PER_THREAD))
+    per_task = (N + tasks - 1) // tasks
     for task in nb.prange(tasks):
         nz = np.empty(F, dtype=np.int64)
         acc = np.empty((T, H), dtype=np.float32)
         offsets = np.empty(T * F + 64, dtype=np.uint64)
         values = np.empty(T * F + 64, dtype=np.float32)
-        for n in range(task * POINTS_PER_TASK, min(N, (task + 1) * POINTS_PER_TASK)):
+        for n in range(task * per_task, min(N, (task + 1) * per_task)):
             f = feats[n]
             K = 0
             for j in range(F):
@@ -207,7 +209,7 @@ def kernels() -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
     from numba.cpython.unsafe.numbers import trailing_zeros
 
     namespace: dict[str, Any] = {"nb": nb, "np": np, "trailing_zeros": trailing_zeros, "SLAB": SLAB,
-                                 "BLOCK": BLOCK, "POINTS_PER_TASK": POINTS_PER_TASK}
+                                 "BLOCK": BLOCK, "TASKS_PER_THREAD": TASKS_PER_THREAD}
     exec(compile(_source(), "<baltui.sparse_head kernel>", "exec"), namespace)  # noqa: S102 - our own source
     sample, masks = namespace["sample_dense"], namespace["drop_masks"]
     with _compile_lock:
