@@ -497,11 +497,11 @@ class MCDropoutClassifier:
         kernel = dense.kernel.numpy()
         bias = None if dense.bias is None else dense.bias.numpy()
         per_call = max(1, SPARSE_CHUNK_ROWS // T)
+        seed = int(self.rng.integers(2**62))  # one for the call: `first` numbers the points across chunks
         for start in range(0, len(flat), per_call):
             if self.control is not None:
                 self.control.checkpoint()
             chunk = flat[start : start + per_call]
-            seed = int(self.rng.integers(2**62))
             h = sparse_head.sample_first_dense(chunk, kernel, bias, T, float(dropout.rate), bool(self._sparse_relu),
                                                seed, first=start, out_rate=self._sparse_out_rate)
             probs = self._rest_sample(h.reshape(len(chunk) * T, -1), _seed_pair(self.rng)).numpy()

@@ -226,10 +226,11 @@ def kernels() -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
 
 
 def available() -> bool:
-    """numba is a dependency, but a broken LLVM install should cost speed, not the run."""
+    """numba is a dependency, but if it cannot load (missing, or llvmlite's library fails to load) the
+    TensorFlow heads still sample the same distribution, so that costs speed, not the run."""
     try:
         import numba  # noqa: F401
-    except ImportError:
+    except (ImportError, OSError):
         return False
     return True
 
