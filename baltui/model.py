@@ -137,6 +137,10 @@ def _is_plain_dropout(layer: Any) -> bool:
     return type(layer) is keras.layers.Dropout and layer.noise_shape is None
 
 
+def _activation_name(layer: Any) -> str:
+    return getattr(layer.activation, "__name__", "") if layer.activation is not None else "linear"
+
+
 def _is_plain_dense(layer: Any) -> bool:
     return type(layer) is keras.layers.Dense and not getattr(layer, "lora_enabled", False) and (
         layer.kernel.dtype == "float32"
@@ -304,6 +308,7 @@ class MCDropoutClassifier:
         self._compact_dense = None
         self._rest_sample = None
         self._sparse_relu = None  # set below when the sparse head applies: is its Dense a ReLU?
+        self._sparse_final = None  # the output Dense the sparse kernel applies itself, if it can
         if self._dense_at is None:
             return
 
@@ -351,7 +356,11 @@ class MCDropoutClassifier:
         self._compact_dense = compact_dense
         self._compact_sample = compact_sample
         self._rest_sample = rest_sample
-        activation = getattr(dense.activation, "__name__", "")
+        # The seed's head ends Dense(10, softmax): the sparse kernel applies that itself.
+        last = after[0] if len(after) == 1 else None
+        fusable = last is not None and _is_plain_dense(last)
+        self._sparse_final = last if fusable and _activation_name(last) in sparse_head.FINAL_ACTIVATIONS else None
+        activation = _activation_name(dense)
         if activation in ("relu", "linear") and 0.0 < rate < 1.0 and sparse_head.available():
             self._sparse_relu: bool | None = activation == "relu"
 
@@ -492,20 +501,25 @@ class MCDropoutClassifier:
             out[t : t + kk, pts] = probs.transpose(1, 0, 2)
 
     def _sparse_fill(self, out: np.ndarray, flat: np.ndarray, T: int) -> None:
-        """The sparse head: Dropout, Dense and a following Dropout in numba, the rest in TensorFlow."""
+        """The sparse head: Dropout, Dense, a following Dropout and (where it is a plain linear or softmax
+        Dense) the output layer in numba; any other layers after them in TensorFlow."""
         dropout, dense = self._head_layers[0], self._head_layers[self._dense_at]
         kernel = dense.kernel.numpy()
         bias = None if dense.bias is None else dense.bias.numpy()
         per_call = max(1, SPARSE_CHUNK_ROWS // T)
+        last = self._sparse_final
+        final = None if last is None else (
+            last.kernel.numpy(), None if last.bias is None else last.bias.numpy(), _activation_name(last))
         seed = int(self.rng.integers(2**62))  # one for the call: `first` numbers the points across chunks
         for start in range(0, len(flat), per_call):
             if self.control is not None:
                 self.control.checkpoint()
             chunk = flat[start : start + per_call]
             h = sparse_head.sample_first_dense(chunk, kernel, bias, T, float(dropout.rate), bool(self._sparse_relu),
-                                               seed, first=start, out_rate=self._sparse_out_rate)
-            probs = self._rest_sample(h.reshape(len(chunk) * T, -1), _seed_pair(self.rng)).numpy()
-            out[:, start : start + len(chunk)] = probs.reshape(len(chunk), T, -1).transpose(1, 0, 2)
+                                               seed, first=start, out_rate=self._sparse_out_rate, final=final)
+            if final is None:
+                h = self._rest_sample(h.reshape(len(chunk) * T, -1), _seed_pair(self.rng)).numpy()
+            out[:, start : start + len(chunk)] = h.reshape(len(chunk), T, -1).transpose(1, 0, 2)
 
     def _choose_path(self, density: float, T: int, n: int = 0) -> str:
         """The cheapest head that applies (all three sample the same distribution).

@@ -118,6 +118,39 @@ def test_mc_shapes_probabilities_and_seeding(trained, digits, path):
     assert trained.mc_predict_proba_full(X, 3, seed=0).shape == (3, 37, 10)
 
 
+def test_sparse_head_with_tensorflow_layers_after_it_agrees_with_full_passes(digits):
+    """A head the kernel cannot finish (an extra Dense before the output) hands the rest to TensorFlow.
+
+    The seed's head ends in Dense(softmax), which the kernel applies itself; here the layers after
+    the kernel's part go through `rest_sample`, and the distribution must still be T full passes'.
+    """
+
+    def deeper(shape, n_classes):
+        return keras.Sequential([
+            keras.Input(shape), keras.layers.Conv2D(8, (3, 3), activation="relu"), keras.layers.Dropout(0.25),
+            keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"), keras.layers.Dropout(0.5),
+            keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(n_classes, activation="softmax"),
+        ])
+
+    clf = MCDropoutClassifier(digits.input_shape, 10, epochs=6, batch_size=32, model_fn=deeper)
+    clf.rng = np.random.default_rng(3)
+    clf.fit(digits.x_pool[:300], digits.y_pool[:300])
+    assert clf._sparse_final is None
+    clf.mc_path = "sparse"
+    T, X = 2000, digits.x_pool[500:530]
+    fast = clf.mc_predict_proba(X, T, seed=10).astype(np.float64)
+    assert clf.last_mc_path == "sparse" and clf.tracing_counts()["rest_sample"] == 1
+    full = clf.mc_predict_proba_full(X, T, seed=11).astype(np.float64)
+    se = np.sqrt((fast.var(axis=0) + full.var(axis=0)) / T)
+    z = np.abs(fast.mean(axis=0) - full.mean(axis=0)) / np.maximum(se, 1e-9)
+    assert z.max() < 5.0, z.max()
+    assert 0.9 < fast.var(axis=0).sum() / full.var(axis=0).sum() < 1.1
+
+
+def test_the_seed_head_output_layer_runs_in_the_sparse_kernel(trained):
+    assert trained._sparse_final is trained.model.layers[-1]
+
+
 def test_chunking_over_points_and_samples_covers_every_entry(trained, digits, monkeypatch):
     """Small chunks (several point and sample chunks) still fill every [t, n] with a distribution."""
     import baltui.model as model_module
@@ -225,4 +258,5 @@ def test_nothing_retraces_when_n_t_or_the_labelled_set_change(digits):
         clf.eval_precision = "auto"
     counts = clf.tracing_counts()
     assert {"rest_sample", "checked_infer"} <= set(counts)
+    assert counts.pop("rest_sample") == 0  # the seed's output layer runs inside the sparse kernel
     assert counts and all(c == 1 for c in counts.values()), counts

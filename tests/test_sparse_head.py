@@ -76,6 +76,25 @@ def test_the_following_dropout_zeroes_a_share_and_scales_the_rest(layer):
     np.testing.assert_allclose(both[kept], 2 * plain[kept], rtol=1e-6)
 
 
+@pytest.mark.parametrize("activation", ["softmax", "linear"])
+def test_the_fused_output_layer_equals_applying_it_afterwards(layer, activation):
+    """The same samples, then Dense(W2, b2): only float rounding (and zero-unit skipping) differs."""
+    feats, kernel, bias = layer
+    rng = np.random.default_rng(8)
+    W2 = rng.normal(size=(kernel.shape[1], 7)).astype(np.float32)
+    b2 = rng.normal(size=7).astype(np.float32)
+    hidden = sample_first_dense(feats, kernel, bias, 6, 0.25, True, seed=3, out_rate=0.5)
+    got = sample_first_dense(feats, kernel, bias, 6, 0.25, True, seed=3, out_rate=0.5, final=(W2, b2, activation))
+    want = hidden.astype(np.float64) @ W2 + b2
+    if activation == "softmax":
+        want = np.exp(want - want.max(axis=-1, keepdims=True))
+        want /= want.sum(axis=-1, keepdims=True)
+    assert got.shape == (len(feats), 6, 7)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    no_bias = sample_first_dense(feats, kernel, bias, 6, 0.25, True, seed=3, out_rate=0.5, final=(W2, None, "linear"))
+    np.testing.assert_allclose(no_bias, hidden.astype(np.float64) @ W2, rtol=1e-5, atol=1e-5)
+
+
 def test_random_numbers_do_not_depend_on_chunking(layer):
     feats, kernel, bias = layer
     whole = sample_first_dense(feats, kernel, bias, 4, 0.25, True, seed=9, out_rate=0.5)
