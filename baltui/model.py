@@ -58,8 +58,9 @@ STOCHASTIC_LAYERS: tuple[type, ...] = (
 COMPACT_SAMPLE_COST = 0.64
 COMPACT_GATHER_COST = 0.28
 # The sparse head (`sparse_head`, numba) beats both from a few thousand (point, sample) pairs on, but
-# compiles for ~5 s once per process: "auto" takes it only for queries with at least this many
-# (point x sample x non-zero feature) terms, ~0.2 s of compact-head work (MNIST at T=100: 3.7e8).
+# compiles for ~15 s once per machine (later processes load it from numba's disk cache): "auto" takes
+# it only for queries with at least this many (point x sample x non-zero feature) terms, ~0.2 s of
+# compact-head work (MNIST at T=100: 3.7e8).
 SPARSE_MIN_TERMS = 1e8
 # Fewest images for which "auto" predicts with the bfloat16 twin (`checked_eval`): below a few
 # thousand float32 takes milliseconds and the twin's second pass and rechecks are not worth it.
@@ -526,7 +527,7 @@ class MCDropoutClassifier:
 
         - sparse (numba, `sparse_head`): a quarter of the compact head's arithmetic at rate 0.25 and
           no mask tensor, ~2x faster on MNIST at T=100; taken for at least SPARSE_MIN_TERMS terms,
-          so a small query never waits ~5 s for its compilation;
+          so a small query never waits for its first compilation;
         - compact vs tiled: per point, tiled ~ T x F and compact ~ 0.28 x d x F x H + 0.64 x T x d x F
           for a share d of non-zero features and H units: compact wins for T above ~20 at MNIST's
           d = 0.44, only above ~100 for dense features, and never for T of a few.

@@ -17,12 +17,12 @@ from baltui.sparse_head import drop_masks, drop_rule, sample_first_dense
 
 @pytest.fixture(scope="module")
 def layer():
-    """Features with ~half zeros (as after ReLU + max-pooling) and a Dense of 40 units (a whole
-    register block and a remainder), so both the compaction and the remainder loop run."""
+    """Features with ~half zeros (as after ReLU + max-pooling) and a Dense of 168 units (one register
+    block of 128, one of 32 and 8 more), so the compaction and every block loop run."""
     rng = np.random.default_rng(0)
     feats = np.maximum(rng.normal(size=(37, 150)), 0).astype(np.float32)
-    kernel = rng.normal(size=(150, 40)).astype(np.float32) / 10
-    bias = rng.normal(size=40).astype(np.float32)
+    kernel = rng.normal(size=(150, 168)).astype(np.float32) / 10
+    bias = rng.normal(size=168).astype(np.float32)
     return feats, kernel, bias
 
 
@@ -46,7 +46,7 @@ def test_samples_equal_the_dense_layer_on_the_kernels_own_masks(layer, rate, rel
     want = x @ kernel.astype(np.float64) + bias
     if relu:
         want = np.maximum(want, 0)
-    assert got.shape == (37, T, 40) and got.dtype == np.float32
+    assert got.shape == (37, T, 168) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
@@ -108,3 +108,26 @@ def test_the_kernels_compile_once(layer):
     sample_first_dense(feats, kernel, bias, 2, 0.25, True, seed=1)
     sample, masks = sparse_head.kernels()
     assert len(sample.signatures) == 1 and len(masks.signatures) == 1
+
+
+def test_a_second_process_loads_the_compiled_kernels_from_the_disk_cache(layer):
+    """The kernels take ~15 s to compile: the first process compiles and caches, later ones load."""
+    import subprocess
+    import sys
+
+    sparse_head.kernels()  # compiled (or loaded) here, so the cache holds them
+    files = list(sparse_head.cache_dir().glob("sparse_kernel_*.py"))
+    assert files and any(sparse_head.cache_dir().glob("__pycache__/sparse_kernel_*.nbi"))
+    code = "import time; from baltui import sparse_head; t = time.perf_counter(); sparse_head.kernels(); " \
+           "print(time.perf_counter() - t)"
+    seconds = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert seconds < 5.0, seconds
+
+
+def test_an_unwritable_cache_directory_falls_back_to_a_temporary_one(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("BALTUI_CACHE_DIR", str(blocked / "cache"))
+    path = sparse_head._kernel_file("x = 1\n")
+    assert path.read_text() == "x = 1\n" and blocked not in path.parents
+    assert sparse_head._kernel_file("x = 1\n").name == path.name  # named by the source's hash
