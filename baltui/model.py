@@ -435,12 +435,17 @@ class MCDropoutClassifier:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class labels, always float32's: bfloat16 with float32 rechecks where that is faster."""
-        auto = self.eval_precision == "auto"
-        if self.eval_precision == "float32" or (auto and (len(X) < CHECKED_MIN_IMAGES or not bfloat16_is_native())):
+        if not self.checks_bfloat16(len(X)):
             return self.predict_proba(X).argmax(axis=1)
         if self._checked is None:
             self._checked = CheckedPredictor(self.model, tf)
         return self._checked.predict(X, lambda fn, x: self._batched(fn, x, (self.n_classes,)), self._infer)
+
+    def checks_bfloat16(self, n: int) -> bool:
+        """Whether `predict` on n images goes through the bfloat16 twin with float32 rechecks."""
+        if self.eval_precision == "auto":
+            return n >= CHECKED_MIN_IMAGES and bfloat16_is_native()
+        return self.eval_precision == "bfloat16"
 
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         return float((self.predict(X) == np.asarray(y)).mean())

@@ -37,10 +37,12 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
     acq, rd, tr = figures["acquisition"], figures["round"], figures["training"]
     for value in (acq["seed_way_s"], acq["split_head_s"], acq["speedup"], tr["epoch_s"], tr["flops"],
                   figures["evaluation"]["s"], rd["ratio"], rd["training_s"], rd["arithmetic_floor"],
+                  rd["acquire_floor_s"], rd["evaluate_f32_s"], rd["ratio_f32_evaluation"],
                   figures["matmul_flops"], tr["fraction_of_matmul"]):
         assert value > 0 and math.isfinite(value)
     assert all(math.isfinite(v) for v in _numbers(figures) if v != acq["mean_prob_max_z"])
-    assert rd["ratio"] >= 1.0 and rd["round_s"] >= rd["training_s"]
+    assert rd["ratio"] >= 1.0 and rd["round_s"] >= rd["training_s"] and rd["ratio_f32_evaluation"] >= 1.0
+    assert rd["checked_evaluation"] is False  # 497 digits test images: below the bfloat16 twin's threshold
     assert isinstance(acq["met"], bool) and isinstance(rd["met"], bool)
     assert acq["path"] in ("compact", "tiled")  # digits at T=10: far below the sparse head's threshold
     assert figures["data"]["name"] == "digits" and figures["settings"]["mc_samples"] == 10
