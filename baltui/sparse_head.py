@@ -48,9 +48,6 @@ import numpy as np
 # Output units accumulated in registers at once: blocks of 128 (16 AVX2 / 8 AVX-512 vectors) while
 # they fit, then of 32, then one by one. On MNIST (128 units) one 128-block beat 4 x 32 by 1.5x.
 BLOCKS = (128, 32)
-# Features per slab: a slab's rows of W (64 x 128 floats = 32 KB) stay in L1 while all T samples
-# of a point use them. Must be a multiple of 64 (one word of drop decisions).
-SLAB = 64
 # Parallel tasks per thread: each task allocates its scratch (up to T x F entries, MBs) once, so a
 # few tasks per thread keep page faults off the hot path while still balancing uneven points.
 TASKS_PER_THREAD = 4
@@ -100,6 +97,18 @@ def drop_word(key, counter, m, bits):
     return lt
 
 
+@nb.njit(inline="always")
+def drops(key, counter, m, bits, subtract, last, K):
+    """The features of one word whose rows the sample adds: its drops, or its keeps when it
+    drops more than it keeps; lanes past the K non-zero features are cleared."""
+    d = drop_word(key, counter, m, bits)
+    if not subtract:
+        d = ~d
+    if last and K % 64:
+        d &= (np.uint64(1) << np.uint64(K % 64)) - np.uint64(1)
+    return d
+
+
 @nb.njit(parallel=True, cache=True)
 def drop_masks(feats, T, m, bits, seed, first):
     """The kernel's drop decisions as a [N, T, F] bool array (zero features never drop): for tests."""
@@ -146,8 +155,8 @@ def sample_dense(feats, W, b, T, m, bits, scale, relu, out_m, out_bits, out_scal
         accf = acc.ravel()
         hidden = np.empty(H, dtype=np.float32)
         logits = np.empty(max(C, 1), dtype=np.float32)
-        offsets = np.empty(T * F + 64, dtype=np.uint64)
-        values = np.empty(T * F + 64, dtype=np.float32)
+        offsets = np.empty(F, dtype=np.uint64)
+        values = np.empty(F, dtype=np.float32)
         for n in range(task * per_task, min(N, (task + 1) * per_task)):
             f = feats[n]
             K = 0
@@ -167,32 +176,19 @@ def sample_dense(feats, W, b, T, m, bits, scale, relu, out_m, out_bits, out_scal
                 for h in range(H):
                     acc[t, h] = acc[0, h]
             words = (K + 63) // 64
-            slabs = (K + SLAB - 1) // SLAB
-            starts = np.empty((slabs, T + 1), dtype=np.uint64)
-            count = 0
-            for c in range(slabs):  # entries grouped by (slab, sample), in feature order
-                for t in range(T):
-                    starts[c, t] = np.uint64(count)
-                    for w in range(c * SLAB // 64, min(words, ((c + 1) * SLAB + 63) // 64)):
-                        d = drop_word(key, ((first + n) * T + t) * words + w, m, bits)
-                        if not subtract:
-                            d = ~d
-                        if w == words - 1 and K % 64:
-                            d &= (np.uint64(1) << np.uint64(K % 64)) - np.uint64(1)
-                        while d:
-                            j = nz[w * 64 + trailing_zeros(d)]
-                            d &= d - np.uint64(1)
-                            offsets[count] = np.uint64(j * H)
-                            values[count] = -f[j] if subtract else f[j]
-                            count += 1
-                starts[c, T] = np.uint64(count)
-            for c in range(slabs):
-                done = 0
+            for q in range(K):  # the signed values and row offsets of the non-zero features, in order
+                values[q] = -f[nz[q]] if subtract else f[nz[q]]
+                offsets[q] = np.uint64(nz[q] * H)
+            done = 0
 {blocks}
-                for h in range(done, H):  # units beyond the last whole block
+            for h in range(done, H):  # units beyond the last whole block
+                for w in range(words):
                     for t in range(T):
-                        for e in range(starts[c, t], starts[c, t + 1]):
-                            acc[t, h] += values[e] * Wf[offsets[e] + np.uint64(h)]
+                        d = drops(key, ((first + n) * T + t) * words + w, m, bits, subtract, w == words - 1, K)
+                        while d:
+                            q = w * 64 + trailing_zeros(d)
+                            d &= d - np.uint64(1)
+                            acc[t, h] += values[q] * Wf[offsets[q] + np.uint64(h)]
             for t in range(T):
                 for w in range(out_words):
                     d = drop_word(out_key, ((first + n) * T + t) * out_words + w, out_m, out_bits)
@@ -231,26 +227,32 @@ def sample_dense(feats, W, b, T, m, bits, scale, relu, out_m, out_bits, out_scal
 def _block_loop(width: int) -> str:
     """The kernel's loop over whole `width`-unit blocks from unit `done` on, its accumulators spelled
     out as scalars s0, s1, ...: numba has no register arrays, and separate scalars let LLVM's SLP
-    vectoriser keep them in vector registers for the whole entry loop (1.5x faster than
-    accumulating in memory). Indices are unsigned, so no negative-index wraparound code is emitted
-    in the hot loop, and the accumulator row is read as one contiguous run (vector loads, not gathers).
+    vectoriser keep them in vector registers for the whole loop over a word's set bits (1.5x faster
+    than accumulating in memory). A word covers 64 features, whose W rows (32 KB) stay in L1 while
+    all T samples use them; each block pass draws its words again (2 hashes per word at rate 0.25),
+    which is cheaper than storing the decisions. Indices are unsigned, so no negative-index
+    wraparound code is emitted, and the accumulator row is one contiguous run (vector loads).
     """
     pad = " " * 24
     load = "\n".join(f"{pad}s{i} = accf[base + np.uint64({i})]" for i in range(width))
     update = "\n".join(f"{pad}    s{i} += a * Wf[o + np.uint64({i})]" for i in range(width))
     store = "\n".join(f"{pad}accf[base + np.uint64({i})] = s{i}" for i in range(width))
     return f"""\
-                stop = done + (H - done) // {width} * {width}
-                for hb in range(done, stop, {width}):
+            stop = done + (H - done) // {width} * {width}
+            for hb in range(done, stop, {width}):
+                for w in range(words):
                     for t in range(T):
+                        d = drops(key, ((first + n) * T + t) * words + w, m, bits, subtract, w == words - 1, K)
                         base = np.uint64(t * H + hb)
 {load}
-                        for e in range(starts[c, t], starts[c, t + 1]):
-                            a = values[e]
-                            o = offsets[e] + np.uint64(hb)
+                        while d:
+                            q = w * 64 + trailing_zeros(d)
+                            d &= d - np.uint64(1)
+                            a = values[q]
+                            o = offsets[q] + np.uint64(hb)
 {update}
 {store}
-                done = stop"""
+            done = stop"""
 
 
 def _source() -> str:
@@ -258,7 +260,7 @@ def _source() -> str:
     header = (
         '"""Generated by baltui.sparse_head; numba caches the compiled kernels beside this file."""\n'
         "import numba as nb\nimport numpy as np\nfrom numba.cpython.unsafe.numbers import trailing_zeros\n\n"
-        f"SLAB = {SLAB}\nTASKS_PER_THREAD = {TASKS_PER_THREAD}\n"
+        f"TASKS_PER_THREAD = {TASKS_PER_THREAD}\n"
     )
     return header + _KERNEL_SOURCE.replace("{blocks}", "\n".join(_block_loop(width) for width in BLOCKS))
 
