@@ -15,9 +15,10 @@ never the distribution: every (sample, point, feature) still gets its own indepe
 exactly as T full passes would draw them.
 
 Costs on MNIST at T=100, 2,000 points (2 CPU cores): the seed's way is ~3.5 TFLOP of convolutions plus
-775M dropout random numbers (~29 s); the split way is one conv pass (33 GFLOP) plus ~87 GFLOP of
-batched matmul and ~340M mask bytes (~2.1 s, of which ~1 s is memory-bound mask/gather work that
-TensorFlow cannot fuse on CPU). `baltui bench` measures both side by side.
+775M dropout random numbers (~13 s); the compact head is one conv pass (33 GFLOP) plus ~87 GFLOP of
+batched matmul and ~340M mask bytes (~1 s, much of it memory-bound mask/gather work that TensorFlow
+cannot fuse on CPU); the sparse head (`sparse_head`, numba) does the same conv pass plus ~22 GFLOP of
+row updates, and the output layer, in ~0.4 s. `baltui bench` measures them side by side.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ STOCHASTIC_LAYERS: tuple[type, ...] = (
 COMPACT_SAMPLE_COST = 0.64
 COMPACT_GATHER_COST = 0.28
 # The sparse head (`sparse_head`, numba) beats both from a few thousand (point, sample) pairs on, but
-# compiles for ~15 s once per machine (later processes load it from numba's disk cache): "auto" takes
+# compiles for ~20 s once per machine (later processes load it from numba's disk cache): "auto" takes
 # it only for queries with at least this many (point x sample x non-zero feature) terms, ~0.2 s of
 # compact-head work (MNIST at T=100: 3.7e8).
 SPARSE_MIN_TERMS = 1e8

@@ -25,7 +25,7 @@ kernel applies it too and returns class probabilities: the [N, T, 128] activatio
 MNIST) never leave the cache, which inside a query round measured 0.25 s faster than handing them
 to TensorFlow.
 
-Compilation takes ~15 s (LLVM vectorising 128 scalar accumulators), so the kernels are written to
+Compilation takes ~20 s (LLVM vectorising 128 scalar accumulators), so the kernels are written to
 a file in the user's cache directory and compiled with numba's `cache=True`: once per machine and
 version; later processes load them in under a second.
 """
@@ -296,7 +296,7 @@ def _kernel_file(source: str) -> Path:
 
 @lru_cache(maxsize=1)
 def kernels() -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
-    """(sample_dense, drop_masks): loaded from numba's disk cache, or compiled (~15 s, once per machine
+    """(sample_dense, drop_masks): loaded from numba's disk cache, or compiled (~20 s, once per machine
     and version) with SLP vectorisation on."""
     import numba as nb
 
