@@ -131,3 +131,11 @@ def test_an_unwritable_cache_directory_falls_back_to_a_temporary_one(tmp_path, m
     path = sparse_head._kernel_file("x = 1\n")
     assert path.read_text() == "x = 1\n" and blocked not in path.parents
     assert sparse_head._kernel_file("x = 1\n").name == path.name  # named by the source's hash
+
+
+def test_wide_vectors_never_override_the_users_numba_cpu_features(monkeypatch):
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx2")
+    assert sparse_head._allow_wide_vectors() is False
+    assert config.CPU_FEATURES == "+avx2"
