@@ -46,9 +46,10 @@ from pathlib import Path
 import numpy as np
 
 # Output units accumulated in registers at once: blocks of 128 (16 AVX2 / 8 AVX-512 vectors) while
-# they fit, then of 32, then one by one. On MNIST (128 units) one 128-block beat 4 x 32 by 1.5x.
+# they fit, then of 32, then one by one. On MNIST (128 units) one 128-block beat 4 x 32: 0.29 s
+# against 0.32-0.38 s per query.
 BLOCKS = (128, 32)
-# Parallel tasks per thread: each task allocates its scratch (up to T x F entries, MBs) once, so a
+# Parallel tasks per thread: each task allocates its scratch (T x H accumulators, ~50 KB) once, so a
 # few tasks per thread keep page faults off the hot path while still balancing uneven points.
 TASKS_PER_THREAD = 4
 _compile_lock = threading.Lock()
