@@ -140,12 +140,19 @@ def _is_plain_dropout(layer: Any) -> bool:
 
 
 def _activation_name(layer: Any) -> str:
-    return getattr(layer.activation, "__name__", "") if layer.activation is not None else "linear"
+    """"relu", "softmax" or "linear" only for Keras's own functions (a user's function of the same
+    name may compute something else), "" for anything else."""
+    known = {"relu": keras.activations.relu, "softmax": keras.activations.softmax, "linear": keras.activations.linear}
+    if layer.activation is None:
+        return "linear"
+    return next((name for name, fn in known.items() if layer.activation is fn), "")
 
 
 def _is_plain_dense(layer: Any) -> bool:
+    """A float32 Dense computed as x @ kernel + bias: not LoRA, not quantized, not mixed precision."""
     return type(layer) is keras.layers.Dense and not getattr(layer, "lora_enabled", False) and (
-        layer.kernel.dtype == "float32"
+        layer.kernel.dtype == "float32" and getattr(layer, "quantization_mode", None) is None
+        and layer.compute_dtype == "float32"
     )
 
 

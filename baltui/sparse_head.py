@@ -119,9 +119,10 @@ def drop_masks(feats, T, m, bits, seed, first):
     for n in nb.prange(N):
         nz = np.flatnonzero(feats[n])
         words = (len(nz) + 63) // 64
+        stride = (F + 63) // 64  # counters per (point, sample): the same for every point, so none overlap
         for t in range(T):
             for w in range(words):
-                d = drop_word(key, ((first + n) * T + t) * words + w, m, bits)
+                d = drop_word(key, ((first + n) * T + t) * stride + w, m, bits)
                 for s in range(64):
                     q = w * 64 + s
                     if q < len(nz) and (d >> np.uint64(s)) & np.uint64(1):
@@ -147,6 +148,7 @@ def sample_dense(feats, W, b, T, m, bits, scale, relu, out_m, out_bits, out_scal
     key = mix(np.uint64(seed))
     out_key = mix(key ^ np.uint64(0x5DEECE66D))
     out_words = (H + 63) // 64
+    stride = (F + 63) // 64  # counters per (point, sample): the same for every point, so none overlap
     subtract = m * 2 < (1 << bits)  # dropping fewer than half: start from the full sum, subtract drops
     tasks = max(1, min(N, threads * TASKS_PER_THREAD))  # threads: an argument, as a cached kernel must not call numba
     per_task = (N + tasks - 1) // tasks
@@ -185,7 +187,7 @@ def sample_dense(feats, W, b, T, m, bits, scale, relu, out_m, out_bits, out_scal
             for h in range(done, H):  # units beyond the last whole block
                 for w in range(words):
                     for t in range(T):
-                        d = drops(key, ((first + n) * T + t) * words + w, m, bits, subtract, w == words - 1, K)
+                        d = drops(key, ((first + n) * T + t) * stride + w, m, bits, subtract, w == words - 1, K)
                         while d:
                             q = w * 64 + trailing_zeros(d)
                             d &= d - np.uint64(1)
@@ -243,7 +245,7 @@ def _block_loop(width: int) -> str:
             for hb in range(done, stop, {width}):
                 for w in range(words):
                     for t in range(T):
-                        d = drops(key, ((first + n) * T + t) * words + w, m, bits, subtract, w == words - 1, K)
+                        d = drops(key, ((first + n) * T + t) * stride + w, m, bits, subtract, w == words - 1, K)
                         base = np.uint64(t * H + hb)
 {load}
                         while d:
@@ -280,17 +282,17 @@ def _kernel_file(source: str) -> Path:
     import numba
 
     digest = hashlib.sha256(f"{numba.__version__}\n{source}".encode()).hexdigest()[:16]
-    for folder in (cache_dir(), None):
-        try:
-            folder = folder or Path(tempfile.mkdtemp(prefix="baltui-"))
+    for attempt in ("cache", "temporary"):
+        try:  # Path.home() raises RuntimeError where the user has no home directory
+            folder = cache_dir() if attempt == "cache" else Path(tempfile.mkdtemp(prefix="baltui-"))
             path = folder / f"sparse_kernel_{digest}.py"
             if not path.is_file() or path.read_text() != source:
                 folder.mkdir(parents=True, exist_ok=True)
-                partial = path.with_suffix(f".{os.getpid()}.tmp")
+                partial = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
                 partial.write_text(source)
                 os.replace(partial, path)
             return path
-        except OSError:
+        except (OSError, RuntimeError):
             continue
     raise OSError("no writable directory for the sparse head's kernel")
 

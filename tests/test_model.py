@@ -151,6 +151,21 @@ def test_the_seed_head_output_layer_runs_in_the_sparse_kernel(trained):
     assert trained._sparse_final is trained.model.layers[-1]
 
 
+def test_only_keras_own_softmax_is_fused(digits):
+    """A user's function named softmax may compute something else: TensorFlow applies it."""
+
+    def softmax(x):
+        return keras.activations.softmax(x / 5.0)
+
+    def tempered(shape, n_classes):
+        model = build_cnn(shape, n_classes)
+        model.layers[-1].activation = softmax
+        return model
+
+    clf = MCDropoutClassifier(digits.input_shape, 10, epochs=1, batch_size=32, model_fn=tempered)
+    assert clf._sparse_final is None and clf._sparse_relu is True
+
+
 def test_chunking_over_points_and_samples_covers_every_entry(trained, digits, monkeypatch):
     """Small chunks (several point and sample chunks) still fill every [t, n] with a distribution."""
     import baltui.model as model_module

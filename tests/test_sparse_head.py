@@ -139,3 +139,25 @@ def test_wide_vectors_never_override_the_users_numba_cpu_features(monkeypatch):
     monkeypatch.setattr(config, "CPU_FEATURES", "+avx2")
     assert sparse_head._allow_wide_vectors() is False
     assert config.CPU_FEATURES == "+avx2"
+
+
+def test_points_with_different_feature_counts_never_share_random_words():
+    """Every (point, sample, word) has its own counter: points with 128 and 64 non-zero features (2 and
+    1 words) used to overlap, which correlated different points' masks."""
+    rng = np.random.default_rng(2)
+    counts = [128, 64, 192, 64, 128]
+    feats = np.zeros((len(counts), 256), np.float32)
+    for n, k in enumerate(counts):
+        feats[n, :k] = rng.random(k) + 0.1  # non-zero features first: word w is features 64w..64w+63
+    dropped = drop_masks(feats, 8, 0.25, seed=3)
+    words = [np.packbits(dropped[n, t, 64 * w : 64 * w + 64]).tobytes()
+             for n, k in enumerate(counts) for t in range(8) for w in range(k // 64)]
+    assert len(set(words)) == len(words)
+
+
+def test_a_missing_home_directory_falls_back_to_a_temporary_cache(monkeypatch):
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(sparse_head, "cache_dir", no_home)
+    assert sparse_head._kernel_file("y = 2\n").read_text() == "y = 2\n"
