@@ -7,6 +7,7 @@ acquisition code never care where the pixels came from.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ class Dataset:
     y_pool: np.ndarray  # [N] int64 in 0..9
     x_test: np.ndarray
     y_test: np.ndarray
+    # sha256 of the arrays as stored (`content_hash`): says which data a run used whatever its file is
+    # called, so references and resumes follow the content, not a name or a shape.
+    content_sha256: str = ""
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -42,6 +46,16 @@ class Dataset:
     def class_counts(self) -> dict[int, int]:
         counts = np.bincount(self.y_pool, minlength=N_CLASSES)
         return {c: int(n) for c, n in enumerate(counts)}
+
+
+def content_hash(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over x_train, y_train, x_test, y_test as stored (dtype, shape and bytes of each)."""
+    h = hashlib.sha256()
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def scale_images(x: np.ndarray) -> np.ndarray:
@@ -62,7 +76,8 @@ def load_digits() -> Dataset:
     y = bunch.target.astype(np.int64)
     order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(y))
     test, pool = order[:DIGITS_TEST_SIZE], order[DIGITS_TEST_SIZE:]
-    return Dataset("digits", x[pool], y[pool], x[test], y[test])
+    arrays = {"x_train": x[pool], "y_train": y[pool], "x_test": x[test], "y_test": y[test]}
+    return Dataset("digits", *arrays.values(), content_sha256=content_hash(arrays))
 
 
 def _check_arrays(where: str, arrays: dict[str, np.ndarray]) -> None:
@@ -119,6 +134,7 @@ def load_npz(path: str | Path, name: str | None = None) -> Dataset:
         arrays["y_train"].astype(np.int64),
         scale_images(arrays["x_test"]),
         arrays["y_test"].astype(np.int64),
+        content_sha256=content_hash(arrays),
     )
 
 
@@ -141,7 +157,7 @@ def load_mnist() -> Dataset:
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     _check_arrays("mnist", arrays)
     return Dataset("mnist", scale_images(x_train), y_train.astype(np.int64),
-                   scale_images(x_test), y_test.astype(np.int64))
+                   scale_images(x_test), y_test.astype(np.int64), content_sha256=content_hash(arrays))
 
 
 def load_dataset(config: object) -> Dataset:
