@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from baltui.aggregate import THRESHOLDS, summarise
+from baltui.aggregate import STD_NOTE, THRESHOLDS, summarise
 from baltui.config import RunConfig
 from baltui.control import Control
 from baltui.events import Event, ExperimentFinished, QueryResult, RunFailed, RunFinished
@@ -68,16 +68,23 @@ def summary_table(out_dir: Path) -> Table:
 
 
 def strategy_table(out_dir: Path) -> Table | None:
-    """With several seeds: per strategy, mean +- std over seeds (the reproduction issue's table)."""
+    """With several seeds: per strategy, mean ± sample std over seeds (the reproduction issue's table).
+
+    The same arithmetic as `baltui report`: final accuracy at the largest labelled count every run of the
+    strategy reached (a cancelled run must not be averaged with finished ones at another count), failed
+    runs counted but not averaged in, and the caption says what ± is.
+    """
     summaries = summarise(list(curves(read_records(out_dir)).values()))
-    if not any(s.runs > 1 for s in summaries):
+    if not any(s.total > 1 for s in summaries):
         return None
-    table = Table(title="Over seeds (labels include the initial set)", title_justify="left")
-    for column in ("strategy", "runs", "final acc", "labels to 90%", "labels to 95%", "AUC"):
+    table = Table(title="Over seeds (labels include the initial set)", title_justify="left", caption=STD_NOTE,
+                  caption_justify="left")
+    for column in ("strategy", "runs", "final acc (at labels)", "labels to 90%", "labels to 95%", "AUC"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for s in summaries:
-        table.add_row(s.strategy, str(s.runs), f"{s.final_mean:.4f} ± {s.final_std:.4f}",
-                      s.reach[0].text(), s.reach[1].text(), f"{s.auc:.4f}")
+        final = f"{s.final_text()} ({s.final_at})" if s.final_at is not None else "-"
+        table.add_row(s.strategy, s.runs_text(), final, s.reach[0].text(), s.reach[1].text(),
+                      f"{s.auc:.4f}" if s.auc is not None else "-")
     return table
 
 

@@ -1,0 +1,212 @@
+"""`baltui report`'s statistics and labelling, on run folders written by hand the way baltui writes them.
+
+No TensorFlow: config.json holds RunConfig.to_dict()'s keys (written out here, so a test states exactly
+which keys a folder has: older folders lack model, mc_masks, provenance) and every results line comes from
+QueryResult.to_record() or is a run_finished / run_failed record as baltui.experiment writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from baltui.events import QueryResult
+from baltui.headless import strategy_table
+from baltui.references import MNIST_SHA256
+from baltui.report import main
+
+NOTE = "± is the sample standard deviation over runs (ddof=1)"
+NOT_MNIST = "5" * 64  # some other 28x28 set's content hash
+
+
+def write_folder(path, runs, failed=(), unfinished=(), provenance=None, **config):
+    """A run folder. runs: {(strategy, seed): [accuracy at query 0, 1, ...]} with n_labelled = 20 + 10 q.
+
+    Runs end with run_finished unless listed in `failed` (run_failed after their last query) or
+    `unfinished` (no final record: the experiment was interrupted).
+    """
+    path.mkdir(parents=True)
+    cfg = {"name": "custom", "description": "", "dataset": "digits", "data": None, "strategies": [], "seeds": [],
+           "queries": 20, "instances": 10, "initial_per_class": 2, "epochs": 50, "batch_size": 128,
+           "mc_samples": 100, "subset": 2000, "beta": 1.0, "out": str(path), **config}
+    cfg["strategies"] = sorted({s for s, _ in runs})
+    cfg["seeds"] = sorted({seed for _, seed in runs})
+    if provenance is not None:
+        cfg["provenance"] = provenance
+    (path / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    lines = []
+    for (strategy, seed), accuracies in runs.items():
+        rid = f"{strategy}-s{seed}"
+        for q, accuracy in enumerate(accuracies):
+            queried = list(range(10 * q + 10, 10 * q + 20)) if q else []
+            result = QueryResult(run_id=rid, strategy=strategy, seed=seed, query=q, n_labelled=20 + 10 * q,
+                                 pool_size=1000 - 10 * q, accuracy=accuracy, acquisition_s=0.1, training_s=1.0,
+                                 evaluation_s=0.2, queried_indices=queried, queried_labels=[i % 10 for i in queried],
+                                 queried_scores=None, labelled_indices=list(range(20 + 10 * q)))
+            lines.append({"type": "query", **result.to_record()})
+        if (strategy, seed) in failed:
+            lines.append({"type": "run_failed", "run_id": rid, "error": "FloatingPointError: NaN loss",
+                          "strategy": strategy, "seed": seed})
+        elif (strategy, seed) not in unfinished:
+            lines.append({"type": "run_finished", "run_id": rid, "strategy": strategy, "seed": seed})
+    (path / "results.jsonl").write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in lines))
+    return path
+
+
+def report(capsys, *args):
+    assert main([str(a) for a in args]) == 0
+    return capsys.readouterr().out
+
+
+def as_json(capsys, *folders):
+    return json.loads(report(capsys, *folders, "--format", "json"))
+
+
+def markdown_rows(md):
+    """The table's rows as {header: cell}."""
+    lines = [line for line in md.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
+
+
+# three seeds: 90% at 40, 50, 40 labels; 95% at 60 only for seed 2
+THREE = {("entropy", 0): [0.5, 0.8, 0.91, 0.93, 0.94],
+         ("entropy", 1): [0.5, 0.7, 0.85, 0.92, 0.93],
+         ("entropy", 2): [0.5, 0.8, 0.90, 0.94, 0.96]}
+
+
+def test_plus_minus_is_the_sample_std(tmp_path, capsys):
+    run = write_folder(tmp_path / "a", THREE)
+    row = as_json(capsys, run)[0]
+    finals = [0.94, 0.93, 0.96]
+    assert row["final_accuracy"]["std"] == pytest.approx(np.std(finals, ddof=1))
+    assert row["reach"]["90%"]["std"] == pytest.approx(np.std([40, 50, 40], ddof=1))
+    assert row["curve"]["std"][2] == pytest.approx(np.std([0.91, 0.85, 0.90], ddof=1))
+    assert row["±"] == "sample standard deviation over runs (ddof=1)"
+    md = report(capsys, run, "--format", "markdown")
+    cells = markdown_rows(md)[0]
+    assert cells["accuracy at 60 labels"] == f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1):.4f}"
+    assert cells["labels to 90%"].startswith(f"43 ± {np.std([40, 50, 40], ddof=1):.0f},")  # 6, where ddof=0 gives 5
+    assert NOTE in md.splitlines()
+    assert NOTE in report(capsys, run, "--no-chart").splitlines()
+    rows = list(csv.DictReader(io.StringIO(report(capsys, run, "--format", "csv"))))
+    assert rows[0]["±"] == "sample standard deviation over runs (ddof=1)"
+
+
+def test_labels_to_reach_has_the_median_and_no_plus_minus_for_one_run(tmp_path, capsys):
+    runs = {("bald", s): [0.5] * k + [0.91] for s, k in enumerate((2, 3, 3, 7))}  # 90% at 40, 50, 50, 90
+    runs[("bald", 4)] = [0.5, 0.6, 0.7]  # never
+    run = write_folder(tmp_path / "a", runs)
+    row = as_json(capsys, run)[0]
+    values = [40, 50, 50, 90]
+    assert row["reach"]["90%"]["median"] == np.median(values) == 50
+    expected = f"{np.mean(values):.0f} ± {np.std(values, ddof=1):.0f}, median 50 (4/5 reached)"
+    assert row["labels to 90%"] == expected == "58 ± 22, median 50 (4/5 reached)"
+    assert row["labels to 95%"] == "not reached (0/5)"
+    single = write_folder(tmp_path / "b", {("bald", 0): [0.5, 0.96], ("bald", 1): [0.5, 0.8]})
+    row = as_json(capsys, single)[0]
+    assert row["labels to 90%"] == "30 (1/2 reached)" and row["reach"]["90%"]["std"] is None
+    assert not re.search(r"± 0(?![.\d])", report(capsys, single, "--format", "markdown"))
+
+
+def test_final_accuracy_is_at_a_count_every_run_reached(tmp_path, capsys):
+    runs = {("entropy", 0): [0.5, 0.8, 0.9, 0.95], ("entropy", 1): [0.5, 0.7, 0.85]}
+    run = write_folder(tmp_path / "a", runs, unfinished=[("entropy", 1)])
+    row = as_json(capsys, run)[0]
+    assert row["final_accuracy"] == {"n_labelled": 40, "values": [0.9, 0.85], "mean": pytest.approx(0.875),
+                                     "std": pytest.approx(np.std([0.9, 0.85], ddof=1))}
+    assert row["runs"] == "2 (1 unfinished)" and row["accuracy at 40 labels"].startswith("0.8750 ± ")
+    # rows stopped at different counts: the count goes into each cell
+    both = write_folder(tmp_path / "b", {**runs, ("uniform", 0): [0.5, 0.6]}, unfinished=[("entropy", 1)])
+    cells = markdown_rows(report(capsys, both, "--format", "markdown"))
+    assert cells[0]["final accuracy"].endswith(" at 40") and cells[1]["final accuracy"] == "0.6000 at 30"
+
+
+def test_failed_runs_are_marked_and_left_out(tmp_path, capsys):
+    runs = {**THREE, ("entropy", 3): [0.5, 0.2]}
+    run = write_folder(tmp_path / "a", runs, failed=[("entropy", 3)])
+    row = as_json(capsys, run)[0]
+    assert row["runs"] == "4 (1 failed)" and row["runs_failed"] == 1 and row["runs_in_statistics"] == 3
+    # the failed run neither drags the comparison count back to 30 nor counts as "not reached"
+    assert row["final_accuracy"]["n_labelled"] == 60 and row["reach"]["90%"]["runs"] == 3
+    md = report(capsys, run, "--format", "markdown")
+    assert markdown_rows(md)[0]["runs"] == "4 (1 failed)" and "left out of every statistic" in md
+    # a strategy whose only run failed before its first result still gets a row that says so
+    broken = write_folder(tmp_path / "b", {**THREE, ("bald", 0): []}, failed=[("bald", 0)])
+    rows = markdown_rows(report(capsys, broken, "--format", "markdown"))
+    assert list(rows[1].values()) == ["bald", "1 (1 failed)", "-", "-", "-", "-"]
+
+
+def test_a_non_mnist_hash_gets_no_reference_whatever_the_name(tmp_path, capsys):
+    runs = {("entropy", 0): [0.5, 0.96], ("uniform", 0): [0.5, 0.8]}
+    lookalike = write_folder(tmp_path / "fashion", runs, dataset="mnist", data="fashion-28x28.npz",
+                             provenance={"data_sha256": NOT_MNIST, "n_classes": 10})
+    no_provenance = write_folder(tmp_path / "old", runs, dataset="mnist")
+    for folder in (lookalike, no_provenance):
+        md = report(capsys, folder, "--format", "markdown")
+        header = md.splitlines()[0]
+        assert "Gal" not in md and "Kirsch" not in md and "paper" not in md
+        assert header == "| strategy | runs | accuracy at 30 labels | labels to 90% | labels to 95% | AUC |"
+        assert as_json(capsys, folder)[0]["reference"] is None
+
+
+def test_the_mnist_hash_with_two_per_class_shows_gal_2017(tmp_path, capsys):
+    runs = {("entropy", 0): [0.5, 0.96], ("uniform", 0): [0.5, 0.8], ("powerbald", 0): [0.5, 0.7]}
+    run = write_folder(tmp_path / "m", runs, dataset="npz", data="../shared/data/mnist.npz",
+                       provenance={"data_sha256": MNIST_SHA256, "n_classes": 10})
+    md = report(capsys, run, "--format", "markdown")
+    cells = {r["strategy"]: r for r in markdown_rows(md)}
+    assert cells["entropy"]["Gal 2017 90% / 95%"] == "185 / 375"  # 165 / 355 acquired + 20 initial
+    assert cells["uniform"]["Gal 2017 90% / 95%"] == "275 / 855"
+    assert cells["powerbald"]["Gal 2017 90% / 95%"] == "-"
+    assert "Gal, Islam & Ghahramani (2017), Table 1" in md and MNIST_SHA256[:12] in md
+    # the same data under another protocol (3 per class: 30 initial) is not the paper's experiment
+    three = write_folder(tmp_path / "m3", runs, dataset="npz", initial_per_class=3,
+                         provenance={"data_sha256": MNIST_SHA256})
+    assert "Gal" not in report(capsys, three, "--format", "markdown")
+
+
+def test_folders_are_grouped_by_the_settings_that_differ(tmp_path, capsys):
+    runs = {("entropy", 0): [0.5, 0.9], ("entropy", 1): [0.5, 0.8]}
+    prov = {"data_sha256": MNIST_SHA256}
+    independent = write_folder(tmp_path / "ind", runs, dataset="mnist", provenance=prov)  # no mc_masks: the default
+    shared = write_folder(tmp_path / "shr", runs, dataset="mnist", provenance=prov, mc_masks="shared")
+    again = write_folder(tmp_path / "ind2", runs, dataset="mnist", provenance=prov, mc_masks="independent")
+    md = report(capsys, independent, shared, again, "--format", "markdown")
+    rows = markdown_rows(md)
+    assert [(r["strategy"], r["mc_masks"], r["runs"]) for r in rows] == [
+        ("entropy", "independent", "4"), ("entropy", "shared", "2")]
+    assert list(rows[0])[:3] == ["strategy", "mc_masks", "runs"]
+    assert "epochs" not in rows[0] and "data" not in rows[0]  # the same everywhere: said once, below
+    assert "Same for every row: data mnist (sha256 " in md and "model seed" in md
+    # each folder's own config: a folder on other data gets its own rows and no paper column
+    other = write_folder(tmp_path / "oth", runs, dataset="mnist", provenance={"data_sha256": NOT_MNIST})
+    rows = markdown_rows(report(capsys, independent, other, "--format", "markdown"))
+    assert [r["data"] for r in rows] == [f"mnist (sha256 {MNIST_SHA256[:12]})", f"mnist (sha256 {NOT_MNIST[:12]})"]
+    assert [r["Gal 2017 90% / 95%"] for r in rows] == ["185 / 375", "-"]
+
+
+def test_piped_output_has_no_escape_codes(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # even when the environment asks rich for colour
+    run = write_folder(tmp_path / "a", THREE, unfinished=[("entropy", 2)])
+    out = report(capsys, run)
+    assert "mean test accuracy over runs" in out
+    assert any(0x2800 < ord(c) <= 0x28FF for c in out)  # the chart's braille curve is there
+    assert "\x1b" not in out
+    for fmt in ("markdown", "csv", "json"):
+        assert "\x1b" not in report(capsys, run, "--format", fmt)
+
+
+def test_the_headless_strategy_table_uses_the_same_statistics(tmp_path):
+    run = write_folder(tmp_path / "a", THREE)
+    console = Console(record=True, width=200, color_system=None)
+    console.print(strategy_table(run))
+    text = console.export_text()
+    finals = [0.94, 0.93, 0.96]
+    assert f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1):.4f} (60)" in text and NOTE in text
