@@ -82,6 +82,15 @@ class Acquisition:
     description: str
     score: Callable[[np.ndarray], Scores] | None  # None: uniform, no model needed
     select: SelectFn
+    # Needs one dropout mask per sample shared by all points (a joint over points, as BatchBALD's).
+    needs_consistent_masks: bool = False
+    # Reads `beta` (the power of the stochastic batch strategies).
+    uses_beta: bool = False
+
+    @property
+    def has_scores(self) -> bool:
+        """Whether it scores the pool (and so has a histogram and per-point scores to show)."""
+        return self.score is not None
 
 
 def _select_top(P: np.ndarray, scores: Scores, k: int, rng: np.random.Generator, beta: float) -> np.ndarray:
@@ -107,11 +116,11 @@ STRATEGIES: dict[str, Acquisition] = {
         Acquisition("var_ratios", "1 - share of MC samples voting for the modal class", var_ratios_scores, _select_top),
         Acquisition("mean_std", "mean over classes of the MC standard deviation", mean_std_scores, _select_top),
         Acquisition("batchbald", "greedy joint mutual information of the batch (Kirsch 2019)", bald_scores,
-                    _select_batchbald),
+                    _select_batchbald, needs_consistent_masks=True),
         Acquisition("powerbald", "sample the batch with probability ~ BALD^beta (Kirsch 2023)", bald_scores,
-                    _select_power),
+                    _select_power, uses_beta=True),
         Acquisition("powerentropy", "sample the batch with probability ~ entropy^beta", entropy_scores,
-                    _select_power),
+                    _select_power, uses_beta=True),
     )
 }
 
@@ -119,8 +128,9 @@ STRATEGIES: dict[str, Acquisition] = {
 class QueryStrategy:
     """A modAL query strategy: score a random subset of the pool with MC dropout, return the batch.
 
-    Always returns `(positions, scores)`: modAL's `query` re-runs a strategy whose result does not
-    unpack into two values, which would run the expensive MC pass twice.
+    The engine calls it directly, not through modAL's `ActiveLearner.query`: that wraps the call in a
+    bare `except:` and calls the strategy again on any exception, so a bug would run twice (its
+    traceback coming from the retry) and a KeyboardInterrupt or a Ray cancellation would be swallowed.
     """
 
     def __init__(self, name: str, mc_samples: int, subset: int, beta: float = 1.0) -> None:

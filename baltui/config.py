@@ -23,8 +23,11 @@ DEFAULT_PRESET = "quick"
 # Keys that change what an experiment computes: refused as overrides on --resume.
 EXPERIMENT_KEYS = (
     "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
-    "epochs", "batch_size", "mc_samples", "subset", "beta",
+    "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks",
 )
+MC_MASKS = ("auto", "consistent", "independent")
+# What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
+AUTO_MC_MASKS = "independent"
 
 
 @dataclass
@@ -45,6 +48,9 @@ class RunConfig:
     mc_samples: int = 100
     subset: int = 2000
     beta: float = 1.0
+    # MC-dropout masks: "consistent" (one per sample for all points), "independent" (per point), or
+    # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
+    mc_masks: str = "auto"
     out: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +59,13 @@ class RunConfig:
     @property
     def run_ids(self) -> list[str]:
         return [run_id(s, seed) for seed in self.seeds for s in self.strategies]
+
+
+def mc_masks_for(config: RunConfig, strategy: str) -> str:
+    """The mask mode a strategy's runs use: the config's, with "auto" resolved per strategy."""
+    if config.mc_masks != "auto":
+        return config.mc_masks
+    return "consistent" if STRATEGIES[strategy].needs_consistent_masks else AUTO_MC_MASKS
 
 
 def run_id(strategy: str, seed: int) -> str:
@@ -135,7 +148,7 @@ def _check_type(key: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise BaltuiError(f"'seeds' must be a list of whole numbers, got {value!r}")
         return value
-    if key in ("name", "description", "dataset", "data", "out"):
+    if key in ("name", "description", "dataset", "data", "out", "mc_masks"):
         if value is not None and not isinstance(value, str):
             raise BaltuiError(f"'{key}' must be a string, got {value!r}")
         return value
@@ -178,6 +191,15 @@ def validate(config: RunConfig) -> None:
             )
     if len(set(config.strategies)) != len(config.strategies):
         raise BaltuiError("a strategy is listed twice in 'strategies'")
+    if config.mc_masks not in MC_MASKS:
+        raise BaltuiError(f"'mc_masks' must be one of {', '.join(MC_MASKS)}, got '{config.mc_masks}'")
+    if config.mc_masks == "independent":
+        needing = [s for s in config.strategies if STRATEGIES[s].needs_consistent_masks]
+        if needing:
+            raise BaltuiError(
+                f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
+                "independent ones); drop --mc-masks independent or run it separately"
+            )
     if not config.seeds:
         raise BaltuiError("no seeds given")
     if any(s < 0 for s in config.seeds):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from baltui.acquisition import QueryStrategy
-from baltui.config import RunConfig, check_against_data, run_id
+from baltui.config import RunConfig, check_against_data, mc_masks_for, run_id
 from baltui.control import Control
 from baltui.data import Dataset
 from baltui.events import PhaseChanged, QueryResult
@@ -30,11 +30,10 @@ def modal_warnings_silenced() -> Iterator[None]:
     """Hide two known, harmless modAL warnings around its calls (and only there).
 
     modAL 0.4.2.1 passes scikit-learn's deprecated `force_all_finite` (the pin in pyproject keeps it
-    working), and uniform has no scores to return as query metrics (None is the honest answer).
+    working).
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*force_all_finite.*", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=".*doesn't support return_metrics.*", category=UserWarning)
         yield
 
 # Streams of randomness per query, so one use never shifts another.
@@ -102,6 +101,7 @@ class ActiveLearningRun:
         clf = MCDropoutClassifier(
             data.input_shape, data.n_classes, cfg.epochs, cfg.batch_size, control=self.control,
             on_epoch=lambda e, n: self._phase(query, "training", e, n),
+            mc_masks=mc_masks_for(cfg, self.strategy_name),
         )
         strategy = QueryStrategy(self.strategy_name, cfg.mc_samples, cfg.subset, cfg.beta)
         in_pool = np.ones(len(data.y_pool), dtype=bool)
@@ -143,10 +143,8 @@ class ActiveLearningRun:
             strategy.rng = np.random.default_rng([self.seed, query, _QUERY])
             pool_idx = np.flatnonzero(in_pool)
             t0 = time.perf_counter()
-            with modal_warnings_silenced():
-                positions, _, chosen_scores = learner.query(
-                    PoolView(data.x_pool, pool_idx), n_instances=cfg.instances, return_metrics=True
-                )
+            # Not learner.query: modAL retries a strategy that raises (see QueryStrategy).
+            positions, chosen_scores = strategy(learner, PoolView(data.x_pool, pool_idx), n_instances=cfg.instances)
             acquisition_s = time.perf_counter() - t0
             chosen = pool_idx[np.asarray(positions, dtype=np.int64)]
             self.control.checkpoint()

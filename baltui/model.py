@@ -31,6 +31,7 @@ import numpy as np
 from baltui import sparse_head
 from baltui.checked_eval import CheckedPredictor, bfloat16_is_native
 from baltui.control import Control
+from baltui.mc import consistent
 from baltui.tf_setup import quiet_tensorflow
 
 tf = quiet_tensorflow()
@@ -66,6 +67,8 @@ SPARSE_MIN_TERMS = 1e8
 # Fewest images for which "auto" predicts with the bfloat16 twin (`checked_eval`): below a few
 # thousand float32 takes milliseconds and the twin's second pass and rechecks are not worth it.
 CHECKED_MIN_IMAGES = 2048
+# Ways to draw MC-dropout masks (see `baltui.mc.consistent`).
+MC_MASKS = ("consistent", "independent")
 # Points x samples per call of the sparse head: bounds its [points, T, units] output (~130 MB here).
 SPARSE_CHUNK_ROWS = 262_144
 
@@ -187,6 +190,13 @@ def compact_rows(flat: np.ndarray, nonzero: np.ndarray, counts: np.ndarray) -> t
     return idx, vals
 
 
+def _bias_of(layer: Any) -> np.ndarray:
+    """A Dense layer's bias as float32 numpy, zeros when it has none."""
+    if layer.bias is None:
+        return np.zeros(layer.units, dtype=np.float32)
+    return layer.bias.numpy()
+
+
 def _seed_pair(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 2**31 - 1, size=2, dtype=np.int64)
 
@@ -210,6 +220,7 @@ class MCDropoutClassifier:
         model_fn: Callable[..., Any] = build_cnn,
         control: Control | None = None,
         on_epoch: Callable[[int, int], None] | None = None,
+        mc_masks: str = "independent",
     ) -> None:
         self.input_shape = tuple(input_shape)
         self.n_classes = n_classes
@@ -227,7 +238,12 @@ class MCDropoutClassifier:
         head_layers = list(self.head.layers)
         self._dense_at = _compact_head_start(head_layers)
         self._head_layers = head_layers
-        # "auto" picks per call; tests and `baltui bench` may force "compact" or "tiled".
+        # "consistent": one dropout mask per sample for every point of a call (BatchBALD needs it);
+        # "independent": a mask per (sample, point), as T separate passes per point would draw.
+        if mc_masks not in MC_MASKS:
+            raise ValueError(f"mc_masks must be one of {', '.join(MC_MASKS)}, got {mc_masks!r}")
+        self.mc_masks = mc_masks
+        # "auto" picks per call; tests and `baltui bench` may force "compact" or "tiled" (independent masks).
         self.mc_path = "auto"
         self.last_mc_path: str | None = None
         # Share of non-zero prefix features in the last mc_predict_proba call (what the compact head saves).
@@ -308,6 +324,9 @@ class MCDropoutClassifier:
             x = tf.reshape(tiled, tf.concat([[b * k], tf.shape(f)[1:]], 0))
             return tf.reshape(apply_stochastic(head_layers, x, seeds), [b, k, n_classes])
 
+        self._masked_head: Any = None  # built with the head's mask shapes on first consistent use
+        self._mask_shapes: list[tuple[tuple[int, ...], float]] | None = None
+        self._consistent_dense = False
         self._train_epoch = train_epoch
         self._infer = infer
         self._features = features
@@ -370,6 +389,7 @@ class MCDropoutClassifier:
         fusable = last is not None and _is_plain_dense(last)
         self._sparse_final = last if fusable and _activation_name(last) in sparse_head.FINAL_ACTIVATIONS else None
         activation = _activation_name(dense)
+        self._consistent_dense = activation in ("relu", "linear") and rate < 1.0 and self._sparse_final is not None
         if activation in ("relu", "linear") and 0.0 < rate < 1.0 and sparse_head.available():
             self._sparse_relu: bool | None = activation == "relu"
 
@@ -379,7 +399,7 @@ class MCDropoutClassifier:
             "train_epoch": self._train_epoch, "infer": self._infer, "features": self._features,
             "full_sample": self._full_sample, "tiled_sample": self._tiled_sample,
             "compact_sample": self._compact_sample, "compact_dense": self._compact_dense,
-            "rest_sample": self._rest_sample,
+            "rest_sample": self._rest_sample, "masked_head": self._masked_head,
         }
         counts = {name: fn.experimental_get_tracing_count() for name, fn in fns.items() if fn is not None}
         if self._checked is not None:
@@ -482,6 +502,10 @@ class MCDropoutClassifier:
             self.last_mc_path = self.last_mc_density = None
             return out
         feats = self._batched(self._features, X, tuple(self.prefix.output_shape[1:]))
+        if self.mc_masks == "consistent":
+            self.last_mc_density = float(np.count_nonzero(feats)) / feats.size
+            self._consistent_fill(out, feats, T)
+            return out
         k = min(T, MC_CHUNK_ROWS)  # samples per call
         per_call = max(1, MC_CHUNK_ROWS // k)  # points per call
         density = float(np.count_nonzero(feats)) / feats.size
@@ -505,6 +529,80 @@ class MCDropoutClassifier:
                 chunk = feats[s : s + per_call]
                 self._fill(out, pts, T, k, lambda kk, sd, chunk=chunk: self._tiled_sample(chunk, kk, sd))
         return out
+
+    def _consistent_fill(self, out: np.ndarray, feats: np.ndarray, T: int) -> None:
+        """Consistent masks: one mask per (sample, Dropout layer), drawn here once for all points.
+
+        The seed's head (Dropout, Flatten, Dense, Dropout, Dense) is a few GEMMs per sample in numpy
+        (`consistent.dense_head`); any other head of Dropout layers runs in TensorFlow with each
+        sample's masks broadcast over the points.
+        """
+        checkpoint = self.control.checkpoint if self.control is not None else (lambda: None)
+        if self._consistent_dense:
+            dropout, dense = self._head_layers[0], self._head_layers[self._dense_at]
+            last = self._sparse_final
+            keep = consistent.keep_masks(self.rng, T, (dense.kernel.shape[0],), float(dropout.rate))
+            keep_out = None
+            if self._sparse_out_rate:
+                keep_out = consistent.keep_masks(self.rng, T, (dense.units,), self._sparse_out_rate)
+            self.last_mc_path = "consistent-dense"
+            out[...] = consistent.dense_head(
+                feats.reshape(len(feats), -1), dense.kernel.numpy(), _bias_of(dense), _activation_name(dense),
+                keep, float(dropout.rate), keep_out, self._sparse_out_rate, last.kernel.numpy(), _bias_of(last),
+                _activation_name(last), checkpoint,
+            )
+            return
+        masks = [consistent.keep_masks(self.rng, T, shape, rate).astype(np.float32) / np.float32(1.0 - rate)
+                 for shape, rate in self._consistent_masks()]
+        self.last_mc_path = "consistent-tf"
+        for t in range(T):
+            checkpoint()
+            sample = [tf.constant(m[t][None]) for m in masks]
+            for start in range(0, len(feats), EVAL_BATCH):
+                chunk = feats[start : start + EVAL_BATCH]
+                out[t, start : start + EVAL_BATCH] = self._masked_head(chunk, sample).numpy()
+
+    def _consistent_masks(self) -> list[tuple[tuple[int, ...], float]]:
+        """(mask shape without the batch axis, rate) of each Dropout of the head, in order.
+
+        A spatial Dropout's mask covers whole channels, so its shape has 1 for the spatial axes.
+        """
+        if self._mask_shapes is None:
+            shapes = []
+            x = tf.zeros([1, *self.prefix.output_shape[1:]])
+            for layer in self._head_layers:
+                if isinstance(layer, keras.layers.Dropout):
+                    noise = layer._get_noise_shape(x) if type(layer) is not keras.layers.Dropout else None
+                    shape = tuple(int(d) for d in (noise if noise is not None else x.shape))[1:]
+                    shapes.append((shape, float(layer.rate)))
+                elif isinstance(layer, STOCHASTIC_LAYERS):
+                    raise ValueError(
+                        f"consistent MC dropout supports Dropout layers only, not {type(layer).__name__}; "
+                        "use --mc-masks independent"
+                    )
+                x = layer(x, training=False)
+            self._mask_shapes = shapes
+            self._masked_head = self._compile_masked_head(shapes)
+        return self._mask_shapes
+
+    def _compile_masked_head(self, shapes: list[tuple[tuple[int, ...], float]]) -> Any:
+        """The head on features with each Dropout's mask given (scaled, broadcast over the points)."""
+        head_layers = self._head_layers
+        feature = tf.TensorSpec([None, *self.prefix.output_shape[1:]], tf.float32)
+        masks_spec = [tf.TensorSpec([1, *shape], tf.float32) for shape, _ in shapes]
+
+        @tf.function(input_signature=[feature, masks_spec])
+        def masked_head(f, masks):
+            x, i = f, 0
+            for layer in head_layers:
+                if isinstance(layer, keras.layers.Dropout):
+                    x = x * masks[i]
+                    i += 1
+                else:
+                    x = layer(x, training=False)
+            return x
+
+        return masked_head
 
     def _fill(self, out: np.ndarray, pts: np.ndarray, T: int, k: int, sample: Callable[[int, Any], Any]) -> None:
         for t in range(0, T, k):

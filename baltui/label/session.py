@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from baltui.acquisition import STRATEGIES, QueryStrategy
+from baltui.config import AUTO_MC_MASKS
 from baltui.control import Control
 from baltui.errors import BaltuiError
 from baltui.label.sources import Source
@@ -251,8 +252,9 @@ class LabelSession:
         started = time.perf_counter()
         images = self.source.images
         if self.clf is None:
+            masks = "consistent" if STRATEGIES[self.strategy].needs_consistent_masks else AUTO_MC_MASKS
             self.clf = MCDropoutClassifier(images.shape[1:], len(self.classes), self.epochs, self.batch_size,
-                                           control=self.control)
+                                           control=self.control, mc_masks=masks)
         usable = self.usable
         if not usable:
             raise BaltuiError("nothing to train on: every labelled image was marked unusable")
@@ -266,7 +268,8 @@ class LabelSession:
             n = min(self.instances, len(pool))
             chosen: list[int] = []
             if n:
-                positions, _, _ = learner.query(PoolView(images, pool), n_instances=n, return_metrics=True)
+                # The strategy itself, not learner.query, whose bare except would retry it on any error.
+                positions, _ = strategy(learner, PoolView(images, pool), n_instances=n)
                 chosen = [int(pool[p]) for p in np.asarray(positions, dtype=np.int64)]
         self.probs = self.clf.predict_proba(images)
         accuracy = None

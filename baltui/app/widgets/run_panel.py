@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from baltui.acquisition import STRATEGIES
 from baltui.app.widgets.digits import DigitPreviews
 from baltui.app.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
 from baltui.events import PhaseChanged, QueryResult
@@ -42,8 +43,9 @@ class RunPanel(Vertical):
         with Horizontal(classes="charts"):
             yield AccuracyPlot("test accuracy", "labelled images", classes="accuracy")
             yield LinePlot("unlabelled pool", "query", classes="pool")
-        if self.strategy == "uniform":
-            yield Static("uniform picks pool images at random: no acquisition scores to show.",
+        acquisition = STRATEGIES.get(self.strategy)
+        if acquisition is not None and not acquisition.has_scores:
+            yield Static(f"{self.strategy} picks pool images without scoring them: no acquisition scores to show.",
                          classes="no-scores")
         else:
             yield ScoreHistogram(classes="histogram")
