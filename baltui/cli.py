@@ -15,7 +15,7 @@ from typing import Any
 from baltui import __version__
 from baltui.errors import BaltuiError
 
-SUBCOMMANDS = ("bench", "report", "label")
+SUBCOMMANDS = ("bench", "report", "label", "watch")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,6 +175,10 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from baltui.bench import main as bench_main
 
         return bench_main(argv)
+    if name == "watch":
+        from baltui.watch.cli import main as watch_main
+
+        return watch_main(argv)
     from baltui.label.cli import main as label_main
 
     return label_main(argv)

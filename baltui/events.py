@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+SCORE_HISTOGRAM_BINS = 20  # bins of the per-query score histogram written to results.jsonl
+
 
 @dataclass
 class PhaseChanged:
@@ -59,6 +61,27 @@ class QueryResult:
             "max": float(s.max()),
         }
 
+    def score_histogram(self) -> dict[str, Any] | None:
+        """The scored subset's scores binned for results.jsonl (so a watcher can draw them), or None.
+
+        `threshold` is the lowest score that still made the batch; when every score is equal, all
+        counts are in the first bin.
+        """
+        if self.scores is None:
+            return None
+        s = np.asarray(self.scores, dtype=np.float64)
+        s = s[np.isfinite(s)]
+        if s.size == 0:
+            return None
+        lo, hi = float(s.min()), float(s.max())
+        if hi > lo:
+            counts = np.histogram(s, bins=SCORE_HISTOGRAM_BINS, range=(lo, hi))[0]
+        else:
+            counts = np.zeros(SCORE_HISTOGRAM_BINS, dtype=np.int64)
+            counts[0] = s.size
+        chosen = [float(v) for v in self.queried_scores or [] if np.isfinite(v)]
+        return {"lo": lo, "hi": hi, "counts": [int(c) for c in counts], "threshold": min(chosen) if chosen else None}
+
     def to_record(self) -> dict[str, Any]:
         """The JSON object written to results.jsonl for this query."""
         return {
@@ -76,6 +99,7 @@ class QueryResult:
             "queried_labels": self.queried_labels,
             "queried_scores": self.queried_scores,
             "score_summary": self.score_summary(),
+            "score_histogram": self.score_histogram(),
             "labelled_indices": self.labelled_indices,
         }
 

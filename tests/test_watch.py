@@ -1,0 +1,327 @@
+"""`baltui watch`: the follower (UI-free) and the dashboard on folders a test appends to, driven by Pilot.
+
+No training: config.json and the rows are written by hand, rows in the format the experiment writes
+(QueryResult.to_record plus "type": "query"). Everything is written into tmp_path only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from baltui.cli import main as cli_main
+from baltui.config import RunConfig
+from baltui.events import SCORE_HISTOGRAM_BINS, QueryResult
+from baltui.watch.folders import open_folders
+from baltui.watch.follower import FolderFollower, LineFollower, RecordedQuery, record_to_event
+from baltui.watch.state import FAILED, FINISHED, RUNNING, STALLED, StallClock, WriterProbe
+
+QUERIES = 4
+
+
+def make_run(root: Path, name: str = "run", dataset: str = "digits", data: str | None = None,
+             strategies: tuple[str, ...] = ("entropy", "uniform")) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    config = RunConfig(name="watched", dataset=dataset, data=data, strategies=list(strategies), seeds=[0],
+                       queries=QUERIES, instances=3, out=str(folder))
+    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    (folder / "results.jsonl").touch()
+    return folder
+
+
+def query_row(strategy: str, q: int, seed: int = 0) -> dict:
+    """A row as run_experiment writes it, from a real QueryResult."""
+    rng = np.random.default_rng(q)
+    k = 0 if q == 0 else 3
+    scores = None if strategy == "uniform" else rng.random(60)
+    chosen = None if scores is None else sorted(scores.tolist(), reverse=True)[:k]
+    result = QueryResult(f"{strategy}-s{seed}", strategy, seed, q, 20 + k * q, 1000 - k * q, 0.5 + q / 10,
+                         0.01, 0.5, 0.02, [5 * q + i for i in range(k)], [(q + i) % 10 for i in range(k)],
+                         chosen, None, scores, list(range(20 + k * q)))
+    return {"type": "query", **result.to_record()}
+
+
+def end_row(strategy: str, kind: str = "run_finished", seed: int = 0, error: str = "") -> dict:
+    row = {"type": kind, "run_id": f"{strategy}-s{seed}", "strategy": strategy, "seed": seed}
+    if error:
+        row["error"] = error
+    return row
+
+
+def append(folder: Path, *rows: dict, text: str = "") -> None:
+    with open(folder / "results.jsonl", "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows) + text)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+# ---- UI-free --------------------------------------------------------------------------------------
+
+def test_record_has_a_score_histogram_of_the_scored_subset():
+    row = query_row("entropy", 2)
+    hist = row["score_histogram"]
+    assert len(hist["counts"]) == SCORE_HISTOGRAM_BINS and sum(hist["counts"]) == 60
+    scores = np.random.default_rng(2).random(60)
+    assert hist["lo"] == pytest.approx(scores.min()) and hist["hi"] == pytest.approx(scores.max())
+    assert hist["threshold"] == pytest.approx(min(row["queried_scores"]))
+    assert hist["counts"] == np.histogram(scores, bins=SCORE_HISTOGRAM_BINS)[0].tolist()
+    assert query_row("uniform", 2)["score_histogram"] is None
+    json.dumps(row)  # plain JSON types only
+
+
+def test_line_follower_waits_for_a_half_written_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text("")
+    follower = LineFollower(path)
+    assert follower.poll() == []
+    first, second = json.dumps({"a": 1}), json.dumps({"b": 2, "text": "é"})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(first + "\n" + second[:7])
+    assert follower.poll() == [{"a": 1}]
+    assert follower.poll() == []  # still no newline: not read, not misread
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(second[7:])
+    assert follower.poll() == []  # complete JSON but no newline yet: the writer may not be done
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\nnot json\n")
+    assert follower.poll() == [{"b": 2, "text": "é"}]
+    assert follower.bad_lines == 1
+
+
+def test_records_turn_back_into_engine_events():
+    event = record_to_event(query_row("entropy", 1), "x-entropy-s0", at=5.0, live=True)
+    assert isinstance(event, RecordedQuery) and isinstance(event, QueryResult)
+    assert (event.run_id, event.query, event.n_labelled, event.queried_labels) == ("x-entropy-s0", 1, 23, [1, 2, 3])
+    assert event.score_histogram is not None and event.scores is None and event.live
+    assert record_to_event(end_row("entropy", "run_failed", error="NaN"), "e").error == "NaN"
+    assert record_to_event({"type": "something new", "run_id": "e"}, "e") is None
+
+
+def test_stall_clock_uses_the_median_interval_and_a_floor():
+    clock = StallClock(floor_s=60.0)
+    clock.start(0.0)
+    assert clock.threshold() == 60.0 and not clock.overdue(59.0) and clock.overdue(60.0)
+    for t in (100.0, 130.0, 160.0, 190.0, 220.0):
+        clock.rows(1, t)
+    assert clock.threshold() == 90.0  # 3 x the 30 s median beats the floor
+    assert not clock.overdue(220.0 + 89.0) and clock.overdue(220.0 + 90.0)
+
+
+def test_folder_follower_states(tmp_path):
+    folder = open_folders([str(make_run(tmp_path))])[0]
+    follower = FolderFollower(folder, stall_floor_s=10.0, probe=False)
+    events, status = follower.step(now=time.time())
+    assert events == [] and status.state == RUNNING and status.runs_total == 2
+    append(folder.path, query_row("entropy", 0), query_row("uniform", 0))
+    now = time.time()
+    events, status = follower.step(now=now)
+    assert [e.run_id for e in events] == ["entropy-s0", "uniform-s0"] and status.rows == 2
+    assert follower.step(now=now + 5)[1] is None  # nothing changed
+    assert follower.step(now=now + 10)[1].state == STALLED
+    assert "no new row since" in follower.status.describe()
+    append(folder.path, query_row("entropy", 1))
+    assert follower.step(now=now + 11)[1].state == RUNNING
+    append(folder.path, end_row("entropy"))
+    assert follower.step(now=now + 12)[1].state == RUNNING  # uniform still going
+    assert follower.ended == {"entropy-s0": FINISHED}
+    append(folder.path, end_row("uniform", "run_failed", error="boom"))
+    status = follower.step(now=now + 13)[1]
+    assert status.state == FAILED and status.runs_done == 2
+    assert follower.step(now=now + 1000)[1] is None  # an ended folder never stalls
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_writer_probe_notices_the_writer_is_gone(tmp_path):
+    path = make_run(tmp_path) / "results.jsonl"
+    probe = WriterProbe(path, scan_every_s=0.0)
+    assert not probe.gone()  # no writer ever seen: unknown, not gone
+    code = f"import sys, time; f = open({str(path)!r}, 'a'); print('open', flush=True); time.sleep(60)"
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        assert not probe.gone() and probe.known == {writer.pid}
+    finally:
+        writer.kill()
+        writer.wait()
+    assert probe.gone()
+
+
+def test_watch_core_imports_no_ui():
+    code = ("import sys; import baltui.watch.follower, baltui.watch.state, baltui.watch.folders, baltui.watch.cli; "
+            "bad = [m for m in ('textual', 'rich', 'plotext', 'textual_plotext') if m in sys.modules]; "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+def test_missing_or_foreign_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    assert cli_main(["watch", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("baltui watch: error: ") and "does not exist" in err and err.count("\n") == 1
+    (tmp_path / "other").mkdir()
+    good = make_run(tmp_path)
+    assert cli_main(["watch", str(good), str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("baltui watch: error: ") and "no config.json" in err and err.count("\n") == 1
+    assert not any((tmp_path / "other").iterdir())
+
+
+# ---- the app --------------------------------------------------------------------------------------
+
+def _app(folders: list[Path], stall_after: float = 600.0):
+    from baltui.app.watch_app import make_watch_app
+
+    return make_watch_app(open_folders([str(f) for f in folders]), stall_after=stall_after, poll=0.1, probe=False)
+
+
+def _overall(app) -> str:
+    return str(app.query_one("#overall").render())
+
+
+async def test_new_rows_appear_and_half_lines_wait(tmp_path):
+    from baltui.app.watch_app import BinnedScoreHistogram, WatchRunPanel
+    from baltui.app.widgets.digits import DigitPreviews
+    from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot
+
+    folder = make_run(tmp_path)
+    append(folder, query_row("entropy", 0), query_row("uniform", 0))  # already there when the watch starts
+    config_mtime = (folder / "config.json").stat().st_mtime_ns
+    app = _app([folder])
+    async with app.run_test(size=(180, 70)) as pilot:
+        entropy = app.query_one("#run-entropy-s0", WatchRunPanel)
+        acc = entropy.query_one(".accuracy", AccuracyPlot)
+        await until(pilot, lambda: acc.xs == [20])
+        assert "running" in _overall(app)
+        append(folder, query_row("entropy", 1), query_row("uniform", 1))
+        await until(pilot, lambda: acc.xs == [20, 23])
+        assert entropy.query_one(".pool", LinePlot).ys == [1000, 997]
+        hist = entropy.query_one(BinnedScoreHistogram)
+        assert sum(hist.counts) == 60
+        assert hist.chosen_min == pytest.approx(min(query_row("entropy", 1)["queried_scores"]))
+        previews = entropy.query_one(DigitPreviews)
+        await until(pilot, lambda: previews.images is not None)
+        assert previews.labels == [1, 2, 3] and previews.images.shape == (3, 8, 8)
+        assert "y=1" in str(previews.render())
+        # half a line: never read until its newline is there
+        line = json.dumps(query_row("entropy", 2), separators=(",", ":"))
+        append(folder, text=line[: len(line) // 2])
+        await pilot.pause(0.6)
+        assert acc.xs == [20, 23]
+        append(folder, text=line[len(line) // 2:] + "\n")
+        await until(pilot, lambda: acc.xs == [20, 23, 26])
+        assert "query 2 of 4" in str(entropy.query_one(".status").render())
+        assert set(app.query_one(ComparisonPlot).series()) == {"entropy-s0", "uniform-s0"}
+        append(folder, end_row("entropy"), end_row("uniform"))
+        await until(pilot, lambda: "finished" in _overall(app))
+        assert entropy.has_class("-finished") and entropy.border_subtitle == "finished"
+        console = Console(width=150, record=True, file=io.StringIO())
+        console.print(app.query_one("#summary").content)
+        summary = console.export_text()
+        assert "labels to 90%" in summary and "entropy-s0" in summary
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert (folder / "config.json").stat().st_mtime_ns == config_mtime  # read only
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "results.jsonl"]
+
+
+async def test_failed_run_and_a_finished_folder_as_a_viewer(tmp_path):
+    from baltui.app.watch_app import WatchRunPanel
+
+    folder = make_run(tmp_path)
+    append(folder, query_row("entropy", 0), query_row("uniform", 0), query_row("uniform", 1),
+           end_row("entropy", "run_failed", error="FloatingPointError: [loss] is not finite"), end_row("uniform"))
+    app = _app([folder])
+    async with app.run_test(size=(180, 70)) as pilot:
+        entropy = app.query_one("#run-entropy-s0", WatchRunPanel)
+        await until(pilot, lambda: entropy.error is not None)
+        assert entropy.has_class("-failed")
+        assert "failed: FloatingPointError: [loss] is not finite" in str(entropy.query_one(".status").render())
+        uniform = app.query_one("#run-uniform-s0", WatchRunPanel)
+        assert uniform.finished and "finished (some runs failed)" in _overall(app)
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+
+async def test_stalled_when_rows_stop_and_running_again_when_they_resume(tmp_path):
+    from baltui.app.watch_app import WatchRunPanel
+
+    folder = make_run(tmp_path)
+    app = _app([folder], stall_after=1.0)
+    async with app.run_test(size=(180, 70)) as pilot:
+        entropy = app.query_one("#run-entropy-s0", WatchRunPanel)
+        append(folder, query_row("entropy", 0), query_row("uniform", 0))
+        await until(pilot, lambda: len(entropy.results) == 1)
+        assert not entropy.stalled
+        await until(pilot, lambda: entropy.stalled, timeout=5.0)
+        assert entropy.has_class("-stalled") and "stalled: no new row since" in _overall(app)
+        assert "stalled: no new row since" in str(entropy.query_one(".status").render())
+        append(folder, query_row("entropy", 1))
+        await until(pilot, lambda: not entropy.stalled)
+        assert "running" in _overall(app) and not entropy.has_class("-stalled")
+
+
+async def test_several_folders_side_by_side(tmp_path):
+    from baltui.app.watch_app import WatchRunPanel
+    from baltui.app.widgets.plots import ComparisonPlot
+
+    a, b = make_run(tmp_path, "a"), make_run(tmp_path, "b", strategies=("bald", "uniform"))
+    append(a, query_row("entropy", 0), query_row("uniform", 0))
+    append(b, query_row("bald", 0), query_row("uniform", 0), query_row("bald", 1))
+    app = _app([a, b])
+    async with app.run_test(size=(200, 70)) as pilot:
+        bald = app.query_one("#run-b-bald-s0", WatchRunPanel)
+        await until(pilot, lambda: len(bald.results) == 2 and len(app.query_one("#run-a-uniform-s0").results) == 1)
+        assert bald.border_title == "b · bald · seed 0"
+        assert {p.run_id for p in app.query(WatchRunPanel)} == {"a-entropy-s0", "a-uniform-s0", "b-bald-s0",
+                                                               "b-uniform-s0"}
+        assert set(app.query_one(ComparisonPlot).series()) == {"a-entropy-s0", "a-uniform-s0", "b-bald-s0",
+                                                               "b-uniform-s0"}
+        assert bald.parent.has_class("folder-1")
+        assert "a: running" in _overall(app) and "b: running" in _overall(app)
+
+
+async def test_previews_say_why_when_the_data_cannot_be_loaded(tmp_path):
+    from baltui.app.watch_app import WatchRunPanel
+    from baltui.app.widgets.digits import DigitPreviews
+
+    folder = make_run(tmp_path, dataset="npz", data="gone.npz")
+    append(folder, query_row("entropy", 0), query_row("entropy", 1))
+    app = _app([folder])
+    async with app.run_test(size=(180, 70)) as pilot:
+        previews = app.query_one("#run-entropy-s0", WatchRunPanel).query_one(DigitPreviews)
+        await until(pilot, lambda: "no digit previews" in str(previews.render()))
+        assert "gone.npz not found" in str(previews.render())
+
+
+def test_data_path_relative_to_the_run_folder_or_the_cwd(tmp_path, monkeypatch):
+    from baltui.data import load_digits
+    from baltui.watch.folders import load_folder_data
+
+    d = load_digits()
+    arrays = dict(x_train=d.x_pool[..., 0], y_train=d.y_pool, x_test=d.x_test[..., 0], y_test=d.y_test)
+    in_run = make_run(tmp_path, "a", dataset="npz", data="mine.npz")
+    np.savez(in_run / "mine.npz", **arrays)
+    in_cwd = make_run(tmp_path, "b", dataset="npz", data="data/theirs.npz")
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / "theirs.npz", **arrays)
+    monkeypatch.chdir(tmp_path)
+    for folder in open_folders([str(in_run), str(in_cwd)]):
+        assert len(load_folder_data(folder).x_pool) == len(d.x_pool)
+    assert sorted(os.listdir(in_run)) == ["config.json", "mine.npz", "results.jsonl"]
