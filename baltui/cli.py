@@ -49,6 +49,9 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
     g.add_argument("--subset", type=int, help="pool points scored per query")
     g.add_argument("--beta", type=float, help="power for powerbald/powerentropy")
+    g.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
+                   help="MC-dropout masks: one per sample for all points (consistent), one per point "
+                        "(independent), or auto: consistent where the strategy needs it (default)")
     g.add_argument("--dataset", help="digits or mnist")
     g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
 
@@ -71,7 +74,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("strategies", "seeds", "queries", "instances", "initial_per_class", "epochs", "batch_size",
-            "mc_samples", "subset", "beta", "dataset", "data")
+            "mc_samples", "subset", "beta", "mc_masks", "dataset", "data")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -87,42 +90,84 @@ def default_out(name: str) -> Path:
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[dict[str, Any]]] | None]:
     """Config, run folder, data and (on --resume) the records so far; fails fast with a BaltuiError."""
-    from baltui.config import DEFAULT_PRESET, EXPERIMENT_KEYS, build_config, load_preset
-    from baltui.results import curves, prepare_out_dir, read_config, read_records
+    from baltui.config import DEFAULT_PRESET, build_config, check_against_data, load_preset, warn_unused
+    from baltui.provenance import collect, relative_data_path
+    from baltui.results import prepare_out_dir
 
     overrides = overrides_from(args)
     if args.resume:
-        changed = [k for k in overrides if k in EXPERIMENT_KEYS]
-        if changed or args.preset:
-            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--preset"
-            raise BaltuiError(f"--resume continues the saved experiment; {flags} would change it (drop the flag)")
-        if args.out:
-            raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
-        run_dir = Path(args.resume)
-        saved = read_config(run_dir)
-        saved.pop("out", None)
-        config = build_config(saved)
-        config.out = str(run_dir)
-        records = read_records(run_dir)
-        by_run: dict[str, list[dict[str, Any]]] = {}
-        for r in records:
-            by_run.setdefault(r["run_id"], []).append(r)
-        prepare_out_dir(run_dir, config.to_dict(), resume=True)
-        done = {rid: c for rid, c in curves(records).items() if c.finished or c.failed}
-        if len(done) == len(config.run_ids):
-            raise BaltuiError(f"every run in {run_dir} has already finished; nothing to resume")
-        return config, run_dir, _load_data(config), by_run
+        return _prepare_resume(args, overrides)
     preset = load_preset(args.preset or DEFAULT_PRESET)
     config = build_config(preset, overrides)
+    warn_unused(config, set(overrides))
     out = Path(args.out) if args.out else default_out(config.name)
     config.out = str(out)
     # Fail on bad data before creating a folder for it.
     dataset = _load_data(config)
-    from baltui.config import check_against_data
-
     check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
-    prepare_out_dir(out, config.to_dict())
+    saved = config.to_dict()
+    saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
+    if config.data:
+        saved["data"] = relative_data_path(config.data, out)
+    saved["provenance"] = collect(dataset, config.data)
+    prepare_out_dir(out, saved)
     return config, out, dataset, None
+
+
+# Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
+# been asked for from the start; --data only says where the (same) data file is now.
+RESUME_MAY_CHANGE = ("queries", "seeds", "data")
+
+
+def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
+    """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the flags."""
+    from baltui.config import EXPERIMENT_KEYS, build_config, check_against_data
+    from baltui.experiment import run_complete
+    from baltui.provenance import check_same_data, resolve_data_path
+    from baltui.results import prepare_out_dir, read_config, read_records, write_config
+
+    changed = [k for k in overrides if k in EXPERIMENT_KEYS and k not in RESUME_MAY_CHANGE]
+    if changed or args.preset:
+        flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--preset"
+        raise BaltuiError(f"--resume continues the saved experiment; {flags} would change it (drop the flag; "
+                          "--queries and --seeds may extend it)")
+    if args.out:
+        raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
+    run_dir = Path(args.resume)
+    saved = read_config(run_dir)
+    saved.pop("out", None)
+    provenance = saved.pop("provenance", None)
+    if saved.get("data"):
+        found = Path(overrides["data"]) if overrides.get("data") else resolve_data_path(saved["data"], run_dir)
+        if found is None or not found.is_file():
+            raise BaltuiError(f"the data file of {run_dir} ({saved['data']}, relative to the run folder) is not "
+                              "there; give its current place with --data FILE.npz")
+        saved["data"] = str(found)
+    elif overrides.get("data"):
+        raise BaltuiError(f"{run_dir} did not run on a data file; drop --data")
+    if "seeds" in overrides and not set(saved.get("seeds", [])) <= set(overrides["seeds"]):
+        raise BaltuiError("--seeds on --resume may only add seeds; list the saved ones too "
+                          f"({','.join(map(str, saved.get('seeds', [])))})")
+    if overrides.get("queries", saved.get("queries", 0)) < saved.get("queries", 0):
+        raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
+    config = build_config(saved, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
+    config.out = str(run_dir)
+    dataset = _load_data(config)
+    check_same_data({"provenance": provenance}, dataset, str(run_dir))
+    check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
+    records = read_records(run_dir)
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_run.setdefault(r["run_id"], []).append(r)
+    if all(run_complete(by_run.get(rid, []), config.queries) for rid in config.run_ids):
+        raise BaltuiError(f"every run in {run_dir} has already finished; nothing to resume "
+                          "(--queries N or --seeds extend it)")
+    prepare_out_dir(run_dir, {}, resume=True)  # checks the folder is writable
+    if "queries" in overrides or "seeds" in overrides:
+        updated = read_config(run_dir)
+        updated.update({"queries": config.queries, "seeds": config.seeds})
+        write_config(run_dir, updated)
+    return config, run_dir, dataset, by_run
 
 
 def _load_data(config):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -102,11 +104,15 @@ def _read_toml(text: str, where: str) -> dict[str, Any]:
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:
-    """Read a preset by name (a file in presets/) or by path; returns its raw values."""
-    path = Path(name_or_path)
-    if name_or_path.endswith(".toml") or path.exists():
+    """Read a preset by name (a file in presets/) or by path; returns its raw values.
+
+    A path is anything with a path separator or ending in .toml; anything else is a preset name, even
+    when a file or folder of that name happens to be in the current folder.
+    """
+    if name_or_path.endswith(".toml") or "/" in name_or_path or (os.sep != "/" and os.sep in name_or_path):
+        path = Path(name_or_path)
         if not path.is_file():
-            raise BaltuiError(f"preset file {name_or_path} does not exist")
+            raise BaltuiError(f"preset file {name_or_path} does not exist (a .toml path was given)")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -155,6 +161,12 @@ def _check_type(key: str, value: Any) -> Any:
     raise AssertionError(key)
 
 
+# Settings a partial preset on the digits takes from the quick preset, not from RunConfig's MNIST-scale
+# defaults (batch 128 on a few dozen 8x8 images is too few steps to learn anything).
+DIGITS_DEFAULTS_PRESET = "quick"
+_SETTINGS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset", "beta")
+
+
 def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None) -> RunConfig:
     """Merge a preset with flag overrides (flags win) and validate the result."""
     values: dict[str, Any] = {}
@@ -165,11 +177,39 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
             if key not in _FIELDS:
                 raise BaltuiError(f"unknown preset key '{key}'{_closest(key, list(_FIELDS))}")
             values[key] = _check_type(key, value)
-    if overrides and overrides.get("data") and "dataset" not in overrides:
-        values["dataset"] = "npz"
+    # A data file means the npz data set unless the same source named one.
+    for source in (preset, overrides or {}):
+        if source.get("data") and "dataset" not in source:
+            values["dataset"] = "npz"
+    if values.get("dataset", RunConfig.dataset) == "digits" and values.get("name") != DIGITS_DEFAULTS_PRESET:
+        defaults = load_preset(DIGITS_DEFAULTS_PRESET)
+        for key in _SETTINGS:
+            if key not in values and key in defaults:
+                values[key] = _check_type(key, defaults[key])
     config = RunConfig(**values)
     validate(config)
     return config
+
+
+def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
+    """One warning line per setting given that none of the run's strategies reads; returns them."""
+    acquisitions = [STRATEGIES[s] for s in config.strategies]
+    readers = {
+        "beta": [a.name for a in STRATEGIES.values() if a.uses_beta],
+        "mc_samples": [a.name for a in STRATEGIES.values() if a.has_scores],
+        "subset": [a.name for a in STRATEGIES.values() if a.has_scores],
+        "mc_masks": [a.name for a in STRATEGIES.values() if a.has_scores],
+    }
+    uses = {"beta": lambda a: a.uses_beta, "mc_samples": lambda a: a.has_scores,
+            "subset": lambda a: a.has_scores, "mc_masks": lambda a: a.has_scores}
+    lines = []
+    for key in sorted(given & set(uses)):
+        if not any(uses[key](a) for a in acquisitions):
+            lines.append(f"baltui: warning: --{key.replace('_', '-')} is read only by {', '.join(readers[key])}; "
+                         f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
+    for line in lines:
+        print(line, file=sys.stderr)
+    return lines
 
 
 def validate(config: RunConfig) -> None:

@@ -41,6 +41,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def run_complete(records: list[dict[str, Any]], queries: int) -> bool:
+    """Whether a run's records hold a finish and every query up to `queries`: a finished run resumed with
+    more --queries continues, exactly as if it had been asked for them from the start."""
+    done = max((r["query"] for r in records if r.get("type", "query") == "query"), default=-1)
+    return done >= queries and any(r.get("type") == "run_finished" for r in records)
+
+
 def run_experiment(
     config: RunConfig,
     dataset: Any,
@@ -52,8 +59,8 @@ def run_experiment(
 ) -> dict[str, str]:
     """Run every (strategy, seed) of `config`, interleaved; returns each run's final state.
 
-    `resume` maps run ids to the query records already on disk; those runs continue after them and
-    runs already finished or failed are not run again.
+    `resume` maps run ids to the records already on disk; those runs continue after their last
+    completed query (failed ones too) and runs already finished are not run again.
     """
     if engine_factory is None:
         from baltui.engine import ActiveLearningRun
@@ -70,9 +77,8 @@ def run_experiment(
             for strategy in config.strategies:
                 rid = run_id(strategy, seed)
                 done = resume.get(rid, [])
-                final = [r for r in done if r.get("type") in ("run_finished", "run_failed")]
-                if final:
-                    states[rid] = "finished" if final[-1]["type"] == "run_finished" else "failed"
+                if run_complete(done, config.queries):  # failed runs continue from their last query
+                    states[rid] = "finished"
                     continue
                 queries = [r for r in done if r.get("type", "query") == "query"]
                 streams[rid] = iter(engine_factory(config, dataset, strategy, seed, control, emit, queries or None))

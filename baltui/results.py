@@ -37,6 +37,14 @@ class ResultsWriter:
         self._file.close()
 
 
+def write_config(out_dir: Path, config: dict[str, Any]) -> None:
+    """Write config.json whole (a temporary file renamed over it, so a crash never leaves half of one)."""
+    path = Path(out_dir) / CONFIG_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def prepare_out_dir(out_dir: Path, config: dict[str, Any], resume: bool = False) -> None:
     """Create the run folder and write config.json; refuse to mix with unrelated files."""
     out_dir = Path(out_dir)
