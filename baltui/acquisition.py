@@ -149,7 +149,7 @@ class QueryStrategy:
         if self.acquisition.score is None:
             self.last_scores = None
             return self.rng.choice(n_pool, size=n_instances, replace=False), None
-        size = min(self.subset, n_pool)
+        size = n_pool if self.subset == 0 else min(self.subset, n_pool)  # 0: the whole pool
         positions = np.sort(self.rng.choice(n_pool, size=size, replace=False))
         P = learner.estimator.mc_predict_proba(X_pool[positions], self.mc_samples, seed=int(self.rng.integers(2**31)))
         scores = self.acquisition.score(P)

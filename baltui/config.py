@@ -18,6 +18,7 @@ from typing import Any
 
 from baltui.acquisition import STRATEGIES
 from baltui.errors import BaltuiError
+from baltui.models import MODELS
 
 DATASETS = ("digits", "mnist")
 DEFAULT_PRESET = "quick"
@@ -25,7 +26,8 @@ DEFAULT_PRESET = "quick"
 # Keys that change what an experiment computes: refused as overrides on --resume.
 EXPERIMENT_KEYS = (
     "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
-    "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks",
+    "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation",
+    "epoch_draws", "early_stopping",
 )
 MC_MASKS = ("auto", "consistent", "independent")
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
@@ -53,6 +55,17 @@ class RunConfig:
     # MC-dropout masks: "consistent" (one per sample for all points), "independent" (per point), or
     # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
     mc_masks: str = "auto"
+    # The architecture (baltui.models registry) and its training regime.
+    model: str = "seed"
+    # L2 of C/N on the Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on the
+    # validation set (Gal et al. 2017). 0: none, as in the seed notebook.
+    weight_decay: float | str = 0.0
+    # Pool images set aside (per seed) to validate on: never offered for labelling, never trained on.
+    validation: int = 0
+    # Draws with repetition per epoch (Kirsch et al. 2019: 5,056); 0: one pass over the labelled set.
+    epoch_draws: int = 0
+    # Stop training after this many epochs without a better validation accuracy (best weights kept); 0: off.
+    early_stopping: int = 0
     out: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +90,8 @@ def run_id(strategy: str, seed: int) -> str:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 _INT_KEYS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset")
+# Whole numbers that may be 0 (0 = off / all).
+_COUNT_KEYS = ("validation", "epoch_draws", "early_stopping")
 
 
 def _closest(key: str, known: list[str]) -> str:
@@ -134,6 +149,23 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
 
 def _check_type(key: str, value: Any) -> Any:
     """Coerce and type-check one value; presets come from users, so be strict but explain."""
+    if key == "subset" and value == "all":
+        return 0  # score the whole pool
+    if key == "weight_decay":
+        if value == "auto":
+            return value
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise BaltuiError(f"'weight_decay' must be a number C (L2 of C/N) or 'auto', got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise BaltuiError(f"'weight_decay' must be a number C >= 0 (L2 of C/N) or 'auto', got {value!r}")
+        return float(value)
+    if key in _COUNT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BaltuiError(f"'{key}' must be a whole number >= 0, got {value!r}")
+        return value
     if key in _INT_KEYS:
         if isinstance(value, bool) or not isinstance(value, int):
             raise BaltuiError(f"'{key}' must be a whole number, got {value!r}")
@@ -154,7 +186,7 @@ def _check_type(key: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise BaltuiError(f"'seeds' must be a list of whole numbers, got {value!r}")
         return value
-    if key in ("name", "description", "dataset", "data", "out", "mc_masks"):
+    if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model"):
         if value is not None and not isinstance(value, str):
             raise BaltuiError(f"'{key}' must be a string, got {value!r}")
         return value
@@ -177,6 +209,11 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
             if key not in _FIELDS:
                 raise BaltuiError(f"unknown preset key '{key}'{_closest(key, list(_FIELDS))}")
             values[key] = _check_type(key, value)
+    # --model brings its paper's training regime, under any other flag given.
+    if overrides and overrides.get("model") and overrides["model"] in MODELS:
+        for key, value in MODELS[overrides["model"]].regime.items():
+            if overrides.get(key) is None:
+                values[key] = value
     # A data file means the npz data set unless the same source named one.
     for source in (preset, overrides or {}):
         if source.get("data") and "dataset" not in source:
@@ -215,6 +252,8 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
 def validate(config: RunConfig) -> None:
     """Refuse impossible settings; data-dependent limits are checked once the data is loaded."""
     for key in _INT_KEYS:
+        if key == "subset" and config.subset == 0:
+            continue  # "all"
         if getattr(config, key) < 1:
             raise BaltuiError(f"'{key}' must be at least 1, got {getattr(config, key)}")
     if config.queries < 1:
@@ -240,6 +279,12 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    if config.model not in MODELS:
+        raise BaltuiError(f"unknown model '{config.model}'{_closest(config.model, list(MODELS))}; known models: "
+                          + ", ".join(MODELS))
+    if (config.weight_decay == "auto" or config.early_stopping) and not config.validation:
+        what = "--weight-decay auto" if config.weight_decay == "auto" else "--early-stopping"
+        raise BaltuiError(f"{what} needs a validation set: give --validation N (pool images set aside)")
     if not config.seeds:
         raise BaltuiError("no seeds given")
     if any(s < 0 for s in config.seeds):
@@ -266,9 +311,10 @@ def check_against_data(config: RunConfig, pool_size: int, n_classes: int, per_cl
             f"{per_class[short[0]]} images in the pool; lower --initial-per-class"
         )
     initial = config.initial_per_class * n_classes
-    needed = initial + config.queries * config.instances
+    needed = initial + config.queries * config.instances + config.validation
     if needed > pool_size:
         raise BaltuiError(
-            f"{config.queries} queries of {config.instances} after {initial} initial labels need "
-            f"{needed} images but the pool holds {pool_size}; lower --queries or --instances"
+            f"{config.queries} queries of {config.instances} after {initial} initial labels"
+            + (f" and {config.validation} validation images" if config.validation else "")
+            + f" need {needed} images but the pool holds {pool_size}; lower --queries or --instances"
         )

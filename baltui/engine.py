@@ -37,7 +37,7 @@ def modal_warnings_silenced() -> Iterator[None]:
         yield
 
 # Streams of randomness per query, so one use never shifts another.
-_INITIAL, _TRAIN, _QUERY = 0, 1, 2
+_INITIAL, _TRAIN, _QUERY, _VALIDATION = 0, 1, 2, 3
 
 
 class PoolView:
@@ -58,11 +58,23 @@ class PoolView:
         return self.images[self.indices[positions]]
 
 
-def initial_indices(y_pool: np.ndarray, per_class: int, seed: int, n_classes: int = 10) -> np.ndarray:
+def initial_indices(y_pool: np.ndarray, per_class: int, seed: int, n_classes: int = 10,
+                    exclude: np.ndarray | None = None) -> np.ndarray:
     """`per_class` random pool points of every class: the same set for every strategy of a seed."""
     rng = np.random.default_rng([seed, _INITIAL])
-    picks = [rng.choice(np.flatnonzero(y_pool == c), size=per_class, replace=False) for c in range(n_classes)]
+    allowed = np.ones(len(y_pool), dtype=bool)
+    if exclude is not None:
+        allowed[exclude] = False
+    picks = [rng.choice(np.flatnonzero((y_pool == c) & allowed), size=per_class, replace=False)
+             for c in range(n_classes)]
     return np.sort(np.concatenate(picks))
+
+
+def validation_indices(pool_size: int, size: int, seed: int) -> np.ndarray:
+    """`size` random pool points set aside for a seed (weight decay, early stopping): never labelled."""
+    if size == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.sort(np.random.default_rng([seed, _VALIDATION]).choice(pool_size, size=size, replace=False))
 
 
 class ActiveLearningRun:
@@ -95,21 +107,28 @@ class ActiveLearningRun:
         from modAL.models import ActiveLearner
 
         from baltui.model import MCDropoutClassifier
+        from baltui.models import MODELS
 
         cfg, data = self.config, self.dataset
         query = 0
         clf = MCDropoutClassifier(
-            data.input_shape, data.n_classes, cfg.epochs, cfg.batch_size, control=self.control,
-            on_epoch=lambda e, n: self._phase(query, "training", e, n),
-            mc_masks=mc_masks_for(cfg, self.strategy_name),
+            data.input_shape, data.n_classes, cfg.epochs, cfg.batch_size, model_fn=MODELS[cfg.model].build,
+            control=self.control, on_epoch=lambda e, n: self._phase(query, "training", e, n),
+            mc_masks=mc_masks_for(cfg, self.strategy_name), weight_decay=cfg.weight_decay,
+            epoch_draws=cfg.epoch_draws, early_stopping=cfg.early_stopping,
         )
+        held_out = validation_indices(len(data.y_pool), cfg.validation, self.seed)
+        if len(held_out):
+            clf.validation = (data.x_pool[held_out], data.y_pool[held_out])
         strategy = QueryStrategy(self.strategy_name, cfg.mc_samples, cfg.subset, cfg.beta)
         in_pool = np.ones(len(data.y_pool), dtype=bool)
+        in_pool[held_out] = False
         if self.resume:
             labelled = np.asarray(self.resume[-1]["labelled_indices"], dtype=np.int64)
             start = self.resume[-1]["query"] + 1
         else:
-            labelled = initial_indices(data.y_pool, cfg.initial_per_class, self.seed, data.n_classes)
+            labelled = initial_indices(data.y_pool, cfg.initial_per_class, self.seed, data.n_classes,
+                                       held_out if len(held_out) else None)
             start = 0
         in_pool[labelled] = False
 
@@ -193,4 +212,13 @@ class ActiveLearningRun:
             queried_images=data.x_pool[chosen][..., 0] if len(chosen) else None,
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
             labelled_indices=[int(i) for i in labelled],
+            training=_training_info(learner.estimator),
         )
+
+
+def _training_info(clf: Any) -> dict[str, Any] | None:
+    """What the regime chose for this fit (weight decay C, validation accuracy, epochs), if anything."""
+    if not clf.weight_decay and not clf.early_stopping and clf.validation is None:
+        return None
+    return {"weight_decay": clf.last_weight_decay, "validation_accuracy": clf.last_validation_accuracy,
+            "epochs": clf.last_epochs}

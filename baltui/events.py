@@ -48,6 +48,9 @@ class QueryResult:
     scores: np.ndarray | None = None
     # Dataset indices of every labelled point after this query, for resume.
     labelled_indices: list[int] = field(default_factory=list)
+    # How this query's model was trained, where the regime chooses: C of the weight decay, validation
+    # accuracy, epochs run (early stopping); None for the seed's fixed regime.
+    training: dict[str, Any] | None = None
 
     def score_summary(self) -> dict[str, float] | None:
         if self.scores is None or len(self.scores) == 0:
@@ -101,6 +104,7 @@ class QueryResult:
             "score_summary": self.score_summary(),
             "score_histogram": self.score_histogram(),
             "labelled_indices": self.labelled_indices,
+            "training": self.training,
         }
 
 

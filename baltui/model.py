@@ -67,6 +67,8 @@ SPARSE_MIN_TERMS = 1e8
 # Fewest images for which "auto" predicts with the bfloat16 twin (`checked_eval`): below a few
 # thousand float32 takes milliseconds and the twin's second pass and rechecks are not worth it.
 CHECKED_MIN_IMAGES = 2048
+# C of weight decay C/N that "auto" tries per fit (log-spaced around the 3.5 of Gal et al.'s scripts).
+WEIGHT_DECAY_GRID = (0.35, 1.0, 3.5, 10.0)
 # Ways to draw MC-dropout masks (see `baltui.mc.consistent`).
 MC_MASKS = ("consistent", "independent")
 # Points x samples per call of the sparse head: bounds its [points, T, units] output (~130 MB here).
@@ -74,20 +76,10 @@ SPARSE_CHUNK_ROWS = 262_144
 
 
 def build_cnn(input_shape: tuple[int, int, int], n_classes: int = 10, dropout: tuple[float, float] = (0.25, 0.5)):
-    """The seed's architecture (Gal et al. 2017's MNIST CNN as the notebook wrote it in Keras)."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            keras.layers.Conv2D(32, (4, 4), activation="relu"),
-            keras.layers.Conv2D(32, (4, 4), activation="relu"),
-            keras.layers.MaxPooling2D(pool_size=(2, 2)),
-            keras.layers.Dropout(dropout[0]),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dropout(dropout[1]),
-            keras.layers.Dense(n_classes, activation="softmax"),
-        ]
-    )
+    """The seed's architecture (kept here for callers of `baltui.model.build_cnn`)."""
+    from baltui.models.seed import build
+
+    return build(input_shape, n_classes, dropout)
 
 
 def split_at_first_dropout(model) -> tuple[Any, Any]:
@@ -221,6 +213,9 @@ class MCDropoutClassifier:
         control: Control | None = None,
         on_epoch: Callable[[int, int], None] | None = None,
         mc_masks: str = "independent",
+        weight_decay: float | str = 0.0,
+        epoch_draws: int = 0,
+        early_stopping: int = 0,
     ) -> None:
         self.input_shape = tuple(input_shape)
         self.n_classes = n_classes
@@ -230,6 +225,17 @@ class MCDropoutClassifier:
         self.control = control
         self.on_epoch = on_epoch
         self.rng = np.random.default_rng(0)
+        # Training regime (see `fit`): L2 of C/N on the Dense kernels (C, or "auto": chosen per fit on the
+        # validation set from WEIGHT_DECAY_GRID); epochs of `epoch_draws` draws with repetition (0: one
+        # pass over a permutation); early stopping on validation accuracy with this patience (0: off).
+        self.weight_decay = weight_decay
+        self.epoch_draws = epoch_draws
+        self.early_stopping = early_stopping
+        self.validation: tuple[np.ndarray, np.ndarray] | None = None
+        self.last_weight_decay: float | None = None
+        self.last_validation_accuracy: float | None = None
+        self.last_epochs: int | None = None
+        self._decay = tf.Variable(0.0, trainable=False, dtype=tf.float32)
         self.model = model_fn(self.input_shape, n_classes)
         self.prefix, self.head = split_at_first_dropout(self.model)
         self.optimizer = keras.optimizers.Adam()
@@ -266,12 +272,19 @@ class MCDropoutClassifier:
         variables = model.trainable_variables
         n_classes = self.n_classes
         head_layers = self._head_layers
+        # Only a run with weight decay has the term in its graph: without it training is bitwise the seed's.
+        decayed = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        if self.weight_decay in (0, 0.0):
+            decayed = []
+        decay = self._decay
 
         def train_step(x, y):
             with tf.GradientTape() as tape:
                 probs = model(x, training=True)
                 # The seed used categorical cross-entropy on one-hot labels: the same loss.
                 loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+                if decayed:  # Gal et al.'s L2 of C/N (Keras's l2(C/N): C/N * sum of squares)
+                    loss = loss + decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in decayed])
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables, strict=True))
             return loss
@@ -432,30 +445,75 @@ class MCDropoutClassifier:
 
     # ---- scikit-learn interface -----------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray) -> MCDropoutClassifier:
-        """Train from fresh weights on all of X for `epochs` epochs (what KerasClassifier.fit did).
+        """Train from fresh weights on all of X (what KerasClassifier.fit did), in the model's regime.
 
-        Each epoch is one call of a traced graph loop over the mini-batches of a permutation drawn
-        from `self.rng`: deterministic for a given rng, and between epochs Python gets control back
-        for the pause/stop checkpoint and the progress callback. On 8x8 digits this is ~30% faster
-        than calling a traced step per batch; on MNIST a step is ~60 ms of arithmetic and it makes
-        no measurable difference.
+        With weight decay "auto" the model is trained once per value of WEIGHT_DECAY_GRID and the one
+        with the best validation accuracy is kept (Gal et al. 2017 optimise it on a 100-point
+        validation set); its C is in `last_weight_decay`.
+        """
+        if self.weight_decay != "auto":
+            self._fit_once(X, y, float(self.weight_decay))
+            self.last_weight_decay = float(self.weight_decay) if self.weight_decay else None
+            return self
+        if self.validation is None:
+            raise ValueError("weight decay 'auto' needs a validation set (validation > 0)")
+        best: tuple[float, float, list[np.ndarray], int] | None = None
+        for c in WEIGHT_DECAY_GRID:
+            self._fit_once(X, y, c)
+            accuracy = self.last_validation_accuracy
+            if best is None or accuracy > best[0]:
+                best = (accuracy, c, self.model.get_weights(), self.last_epochs)
+        self.model.set_weights(best[2])
+        self.last_validation_accuracy, self.last_weight_decay, self.last_epochs = best[0], best[1], best[3]
+        return self
+
+    def _fit_once(self, X: np.ndarray, y: np.ndarray, c: float) -> None:
+        """One training from fresh weights with L2 of c/N.
+
+        Each epoch is one call of a traced graph loop over the mini-batches of an order drawn from
+        `self.rng` (a permutation, or `epoch_draws` draws with repetition as in Kirsch et al. 2019):
+        deterministic for a given rng, and between epochs Python gets control back for the
+        pause/stop checkpoint, the progress callback and early stopping (best weights restored).
         """
         X = tf.constant(np.asarray(X, dtype=np.float32))
         y = tf.constant(np.asarray(y, dtype=np.int64))
         self.reinitialise()
         n = int(X.shape[0])
+        self._decay.assign(c / n)
         batch_size = np.int32(self.batch_size)
         loss = tf.constant(0.0)
-        for epoch in range(self.epochs):
+        best_accuracy, best_weights, waited = -1.0, None, 0
+        epoch = 0
+        for epoch in range(1, self.epochs + 1):
             if self.control is not None:
                 self.control.checkpoint()
-            loss = self._train_epoch(X, y, self.rng.permutation(n).astype(np.int32), batch_size)
+            order = self.rng.integers(0, n, size=self.epoch_draws) if self.epoch_draws else self.rng.permutation(n)
+            loss = self._train_epoch(X, y, order.astype(np.int32), batch_size)
             if self.on_epoch is not None:
-                self.on_epoch(epoch + 1, self.epochs)
+                self.on_epoch(epoch, self.epochs)
+            if self.early_stopping:
+                accuracy = self._validation_accuracy()
+                if accuracy > best_accuracy:
+                    best_accuracy, best_weights, waited = accuracy, self.model.get_weights(), 0
+                else:
+                    waited += 1
+                    if waited >= self.early_stopping:
+                        break
         if not np.isfinite(float(loss)):
             raise FloatingPointError("training loss is not finite (NaN or inf); check the data")
+        self.last_epochs = epoch
+        if best_weights is not None:
+            self.model.set_weights(best_weights)
+            self.last_validation_accuracy = best_accuracy
+        else:
+            self.last_validation_accuracy = self._validation_accuracy() if self.validation is not None else None
         self.fitted = True
-        return self
+
+    def _validation_accuracy(self) -> float:
+        if self.validation is None:
+            raise ValueError("early stopping needs a validation set (validation > 0)")
+        x_val, y_val = self.validation
+        return float((self.predict_proba(x_val).argmax(axis=1) == y_val).mean())
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Deterministic predictions (dropout off), batched."""
