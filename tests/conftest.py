@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from baltui.config import RunConfig
+
+# Libraries write into the home folder when imported (Keras its ~/.keras/keras.json, matplotlib its font cache),
+# and test modules import them at collection, before any fixture runs: point them at a tmp folder now.
+_LIBRARY_HOMES = Path(tempfile.mkdtemp(prefix="baltui-tests-"))
+atexit.register(shutil.rmtree, _LIBRARY_HOMES, ignore_errors=True)
+os.environ["KERAS_HOME"] = str(_LIBRARY_HOMES / "keras")
+os.environ["MPLCONFIGDIR"] = str(_LIBRARY_HOMES / "matplotlib")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache_dir(tmp_path_factory):
+    """The sparse head's kernel source and numba's compiled copy go to a tmp folder, never the developer's
+    ~/.cache/baltui: set before any test compiles the kernel (sparse_head.cache_dir reads it on first use),
+    and inherited by the subprocesses tests start."""
+    folder = tmp_path_factory.mktemp("baltui-cache")
+    saved = os.environ.get("BALTUI_CACHE_DIR")
+    os.environ["BALTUI_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("BALTUI_CACHE_DIR", None)
+    else:
+        os.environ["BALTUI_CACHE_DIR"] = saved
 
 
 @pytest.fixture(scope="session")

@@ -121,7 +121,7 @@ async def test_quit_mid_run_cancels_promptly_and_keeps_results(out, tiny, digits
         assert time.perf_counter() - started < 2
     queries = [r for r in read_records(run_dir) if r["type"] == "query"]
     assert len(queries) >= shown > 0
-    assert len(queries) < 2 * 501
+    assert {r["type"] for r in read_records(run_dir)} == {"query"}  # cut short: no run finished, none failed
 
 
 async def test_a_failing_run_shows_its_error_while_the_other_finishes(out, tiny, digits):

@@ -6,12 +6,14 @@ this only proves the command works and its figures are well-formed.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import pytest
+from rich.console import Console
 
-from baltui.bench import main
+from baltui.bench import main, render
 from baltui.cli import main as cli_main
 from baltui.errors import BaltuiError
 
@@ -43,7 +45,15 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
     assert all(math.isfinite(v) for v in _numbers(figures) if v != acq["mean_prob_max_z"])
     assert rd["ratio"] >= 1.0 and rd["round_s"] >= rd["training_s"] and rd["ratio_f32_evaluation"] >= 1.0
     assert rd["checked_evaluation"] is False  # 497 digits test images: below the bfloat16 twin's threshold
-    assert isinstance(acq["met"], bool) and isinstance(rd["met"], bool)
+    # "met" is each figure against its target (and the table's met / not met says the same)
+    assert acq["met"] is (acq["speedup"] >= acq["target_speedup"]) and acq["target_speedup"] == 5.0
+    assert rd["met"] is (rd["ratio"] <= rd["target_ratio"]) and rd["target_ratio"] == 1.2
+    wide = Console(width=200, file=io.StringIO(), record=True)  # no wrapped rows, whatever the terminal
+    wide.print(render(figures))
+    marks = {row.split("│")[1].strip(): row.split("│")[-2].strip() for row in wide.export_text().splitlines()
+             if row.count("│") == 5}
+    assert marks["speed-up"] == ("met" if acq["met"] else "not met"), marks
+    assert marks["round / its training"] == ("met" if rd["met"] else "not met"), marks
     assert acq["path"] in ("compact", "tiled")  # digits at T=10: far below the sparse head's threshold
     assert figures["data"]["name"] == "digits" and figures["settings"]["mc_samples"] == 10
     assert not figures["retraced"] and max(figures["tracing_counts"].values()) == 1

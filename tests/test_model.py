@@ -9,6 +9,10 @@ The fast path (`mc_predict_proba`) must sample the same distribution as the seed
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -17,12 +21,25 @@ from baltui.model import (
     build_cnn,
     compact_rows,
     keep_mask,
+    keras,
     split_at_first_dropout,
     tf,
 )
 
-keras = pytest.importorskip("keras")
 PATHS = ("compact", "tiled", "sparse")
+
+
+def test_the_models_keras_is_keras_3_on_tensorflow_whatever_the_users_keras_json(tmp_path):
+    """The classifier calls Keras layers inside tf.functions (and these tests build models with the same keras):
+    that needs Keras 3 on the TensorFlow backend, which tf_setup selects before keras is first imported, over
+    a backend named in the user's ~/.keras/keras.json (here a KERAS_HOME in tmp)."""
+    assert int(keras.__version__.split(".")[0]) >= 3, keras.__version__
+    assert keras.backend.backend() == "tensorflow"
+    (tmp_path / "keras.json").write_text('{"backend": "numpy"}')
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
+    code = "from baltui.model import keras; print(keras.backend.backend())"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.stdout.split()[-1:] == ["tensorflow"], proc.stderr[-2000:]
 
 
 def _no_dropout(shape, n_classes):

@@ -27,7 +27,7 @@ from baltui.config import RunConfig, run_id
 from baltui.control import Control
 from baltui.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
 from baltui.experiment import EngineFactory, run_experiment
-from baltui.headless import summary_table
+from baltui.tables import summary_table
 
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
 

@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from baltui.app.widgets.plots import ScoreHistogram
 from baltui.label.session import LabelSession, RoundResult
 from baltui.label.widgets import BatchStrip, ImageView, bars
+from baltui.widgets.histogram import ScoreHistogram
 
 
 class RoundDone(Message):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from textual_plotext import PlotextPlot
 
+# Shared with label mode, so it lives a layer below both (baltui.widgets); re-exported for the run panels.
+from baltui.widgets.histogram import ScoreHistogram as ScoreHistogram
+
 # Gal, Islam & Ghahramani (ICML 2017), Table 1: random acquisition on MNIST needs 255 acquired images for
 # 10% test error and 835 for 5%; +20 initial labels gives the labelled counts drawn here.
 PAPER_RANDOM_MNIST = ([275, 855], [0.90, 0.95])
-HISTOGRAM_BINS = 20
 
 
 class LinePlot(PlotextPlot):
@@ -44,30 +46,6 @@ class AccuracyPlot(LinePlot):
         if self.ys:
             self.plt.ylim(max(0.0, min(self.ys) - 0.05), 1.0)
         super().replot()
-
-
-class ScoreHistogram(PlotextPlot):
-    """The latest query's acquisition scores over the scored subset, binned before plotting."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.centers: list[float] = []
-        self.counts: list[int] = []
-        self.chosen_min: float | None = None
-
-    def on_mount(self) -> None:
-        self.plt.title("acquisition scores (latest query)")
-
-    def show(self, scores: np.ndarray, chosen: list[float] | None) -> None:
-        counts, edges = np.histogram(np.asarray(scores, dtype=np.float64), bins=HISTOGRAM_BINS)
-        self.centers = ((edges[:-1] + edges[1:]) / 2).round(4).tolist()
-        self.counts = counts.tolist()
-        self.chosen_min = min(chosen) if chosen else None
-        self.plt.clear_data()
-        self.plt.bar(self.centers, self.counts, width=0.8)
-        if self.chosen_min is not None:
-            self.plt.vline(self.chosen_min, "red")
-        self.refresh()
 
 
 class ComparisonPlot(PlotextPlot):
