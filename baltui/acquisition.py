@@ -15,7 +15,7 @@ import numpy as np
 Scores = np.ndarray
 
 
-def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
+def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
     """Shannon entropy in nats; 0 log 0 is taken as 0."""
     p = np.asarray(p, dtype=np.float64)
     logp = np.log(np.where(p > 0, p, 1.0))
@@ -24,13 +24,13 @@ def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def entropy_scores(P: np.ndarray) -> Scores:
     """Max entropy: H of the mean predictive distribution."""
-    return _entropy(np.asarray(P, dtype=np.float64).mean(axis=0))
+    return entropy(np.asarray(P, dtype=np.float64).mean(axis=0))
 
 
 def bald_scores(P: np.ndarray) -> Scores:
     """BALD: mutual information between the label and the weights, H(mean) - mean(H)."""
     P = np.asarray(P, dtype=np.float64)
-    mi = _entropy(P.mean(axis=0)) - _entropy(P).mean(axis=0)
+    mi = entropy(P.mean(axis=0)) - entropy(P).mean(axis=0)
     return np.maximum(mi, 0.0)  # rounding can push an exact 0 slightly negative
 
 

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from baltui.acquisition import entropy as _entropy
+
 CHUNK_BYTES = 64 * 2**20
-
-
-def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
-    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=axis)
 
 
 def _joint_entropies(prev: np.ndarray, weights: np.ndarray, P: np.ndarray, candidates: np.ndarray) -> np.ndarray:

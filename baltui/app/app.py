@@ -27,6 +27,7 @@ from baltui.config import RunConfig, run_id
 from baltui.control import Control
 from baltui.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
 from baltui.experiment import EngineFactory, run_experiment
+from baltui.references import PaperReference, reference_for
 from baltui.tables import summary_table
 
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
@@ -72,6 +73,13 @@ class BaltuiApp(App[int]):
         self.sub_title = f"{config.name} · {', '.join(config.strategies)} · seeds {config.seeds} · {self.out_dir}"
 
     # ---- layout ---------------------------------------------------------------------------------
+    def _reference(self) -> PaperReference | None:
+        """The paper whose points belong beside these runs: by the data's content, never its name."""
+        if self.dataset is None:
+            return None
+        return reference_for(self.dataset.content_sha256, self.config.initial_per_class * self.dataset.n_classes,
+                             self.config.model)
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="top"):
@@ -84,9 +92,7 @@ class BaltuiApp(App[int]):
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
                         yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries)
-            is_mnist = self.config.dataset == "mnist" or bool(
-                self.dataset is not None and getattr(self.dataset, "name", "") == "mnist")
-            yield ComparisonPlot(len(self.config.seeds), reference=is_mnist, id="comparison")
+            yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 

@@ -31,6 +31,7 @@ from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, Sco
 from baltui.app.widgets.run_panel import RunPanel
 from baltui.errors import BaltuiError
 from baltui.events import Event, RunFailed, RunFinished
+from baltui.references import PaperReference, reference_for
 from baltui.watch.folders import WatchedFolder, folder_run_config
 from baltui.watch.follower import FolderFollower, RecordedQuery
 from baltui.watch.state import FAILED, FINISHED, STALL_FLOOR_S, STALLED, FolderStatus
@@ -210,6 +211,17 @@ class WatchApp(App[int]):
     def _planned(self, index: int) -> list[WatchRunPanel]:
         return [self._new_panel(index, rid, *_strategy_seed(rid)) for rid in self.folders[index].run_ids]
 
+    def _reference(self) -> PaperReference | None:
+        """The paper's points, only when every folder ran on that paper's data (by content hash)."""
+        refs = set()
+        for folder in self.folders:
+            provenance = folder.config.get("provenance") or {}
+            n_classes = int(provenance.get("n_classes", 10))
+            refs.add(reference_for(provenance.get("data_sha256"),
+                                   int(folder.config.get("initial_per_class", 2)) * n_classes,
+                                   folder.config.get("model", "seed")))
+        return refs.pop() if len(refs) == 1 else None
+
     def compose(self) -> ComposeResult:
         yield Header()
         total = sum(len(f.run_ids) * (f.queries + 1) for f in self.folders)
@@ -227,8 +239,7 @@ class WatchApp(App[int]):
                         with Vertical(classes=f"folder-column folder-{i}"):
                             yield from self._planned(i)
             seeds = max((len(f.config.get("seeds") or [0]) for f in self.folders), default=1)
-            mnist = any(f.config.get("dataset") == "mnist" for f in self.folders)
-            yield ComparisonPlot(seeds, reference=mnist, id="comparison")
+            yield ComparisonPlot(seeds, reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 
@@ -442,7 +453,7 @@ class WatchApp(App[int]):
 
     def _show_summary(self) -> None:
         """The dashboard's summary table, per folder that has stopped (finished, failed or stalled)."""
-        from baltui.headless import summary_table
+        from baltui.tables import summary_table
 
         tables = []
         for index in sorted(self._summarised):

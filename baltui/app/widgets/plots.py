@@ -6,11 +6,11 @@ import numpy as np
 from textual_plotext import PlotextPlot
 
 # Shared with label mode, so it lives a layer below both (baltui.widgets); re-exported for the run panels.
+from baltui.references import PaperReference
 from baltui.widgets.histogram import ScoreHistogram as ScoreHistogram
 
 # Gal, Islam & Ghahramani (ICML 2017), Table 1: random acquisition on MNIST needs 255 acquired images for
 # 10% test error and 835 for 5%; +20 initial labels gives the labelled counts drawn here.
-PAPER_RANDOM_MNIST = ([275, 855], [0.90, 0.95])
 
 
 class LinePlot(PlotextPlot):
@@ -51,7 +51,7 @@ class AccuracyPlot(LinePlot):
 class ComparisonPlot(PlotextPlot):
     """Every run's accuracy curve on one chart; with several seeds, the mean per strategy."""
 
-    def __init__(self, seeds: int, reference: bool = False, **kwargs) -> None:
+    def __init__(self, seeds: int, reference: PaperReference | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.seeds = seeds
         self.reference = reference
@@ -87,8 +87,10 @@ class ComparisonPlot(PlotextPlot):
             if self.seeds > 1 and len(xs) > 1:
                 self.plt.plot(xs, lo, marker="dot")
                 self.plt.plot(xs, hi, marker="dot")
-        if self.reference:
-            self.plt.scatter(*PAPER_RANDOM_MNIST, label="paper: random (Gal 2017)", marker="x")
+        ref = self.reference.total_labels("uniform") if self.reference is not None else None
+        if ref is not None:  # the paper's random-acquisition points, only for the data they belong to
+            self.plt.scatter(list(ref), [0.90, 0.95], label=f"{self.reference.citation.split(',')[0]}: random",
+                             marker="x")
         if lows:
             self.plt.ylim(max(0.0, min(lows) - 0.05), 1.0)
         self.refresh()
