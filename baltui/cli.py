@@ -68,6 +68,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="run folder (default: runs/<preset>-<timestamp>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run folder")
     parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    g = parser.add_argument_group("where the runs run (the same results at the same threads per run)")
+    g.add_argument("--workers", type=int, metavar="N", help="run the grid as Ray tasks, at most N at a time")
+    g.add_argument("--address", metavar="ADDR", help="join this Ray cluster (or set RAY_ADDRESS)")
+    g.add_argument("--threads-per-run", type=int, dest="threads_per_run", metavar="T",
+                   help="TensorFlow/numba threads per run (default: all cores in process; "
+                        "cores // N with --workers; 1 on a cluster)")
     add_experiment_flags(parser)
     return parser
 
@@ -170,6 +176,25 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     return config, run_dir, dataset, by_run
 
 
+def _check_executor_flags(args: argparse.Namespace) -> bool:
+    """True when the runs go to Ray (--workers, --address or $RAY_ADDRESS); else applies --threads-per-run
+    here, before TensorFlow starts. Fails fast on bad values or a missing Ray, before anything slow."""
+    import importlib.util
+    import os
+
+    for flag, value in (("--workers", args.workers), ("--threads-per-run", args.threads_per_run)):
+        if value is not None and value < 1:
+            raise BaltuiError(f"{flag} must be at least 1, got {value}")
+    use_ray = args.workers is not None or bool(args.address) or bool(os.environ.get("RAY_ADDRESS"))
+    if use_ray and importlib.util.find_spec("ray") is None:
+        raise BaltuiError("--workers / --address need Ray, which is not installed: pip install 'baltui[ray]'")
+    if not use_ray and args.threads_per_run is not None:
+        from baltui.threads import apply_threads
+
+        apply_threads(args.threads_per_run)
+    return use_ray
+
+
 def _load_data(config):
     from baltui.data import load_dataset
 
@@ -184,14 +209,22 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.list_presets:
             return _list_presets()
+        use_ray = _check_executor_flags(args)
         config, out, dataset, resume = _prepare(args)
+        executor = None
+        if use_ray:  # ray.init here, on the main thread, before the dashboard starts
+            from baltui.executors.ray_executor import RayExecutor
+
+            executor = RayExecutor(args.workers, args.address, args.threads_per_run)
         if args.no_ui:
             from baltui.headless import run_headless
 
-            return run_headless(config, dataset, out, resume)
+            if executor is not None:
+                print(executor.describe(), flush=True)
+            return run_headless(config, dataset, out, resume, executor=executor)
         from baltui.app import make_app
 
-        app = make_app(config, out, dataset=dataset, resume=resume)
+        app = make_app(config, out, dataset=dataset, resume=resume, executor=executor)
         result = app.run()
         return result if isinstance(result, int) else app.exit_code
     except BaltuiError as exc:

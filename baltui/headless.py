@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,13 @@ def run_headless(
     resume: dict[str, list[dict[str, Any]]] | None = None,
     engine_factory: EngineFactory | None = None,
     console: Console | None = None,
+    executor: Callable[..., dict[str, str]] | None = None,
 ) -> int:
-    """Run the experiment; exit code 0 when every run finished, 1 if any failed, 130 if stopped."""
+    """Run the experiment; exit code 0 when every run finished, 1 if any failed, 130 if stopped.
+
+    `executor` runs the grid instead of run_experiment (same signature), e.g. a RayExecutor.
+    """
+    run = executor or run_experiment
     if console is None:
         console = Console(highlight=False)
         if not console.is_terminal:  # piped or logged: keep the summary table readable
@@ -79,7 +85,7 @@ def run_headless(
         highlight=False,
     )
     try:
-        states = run_experiment(config, dataset, out_dir, printer, control, engine_factory, resume)
+        states = run(config, dataset, out_dir, printer, control, engine_factory, resume)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

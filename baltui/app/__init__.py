@@ -17,8 +17,13 @@ def make_app(
     engine_factory: EngineFactory | None = None,
     dataset: Any = None,
     resume: dict[str, list[dict[str, Any]]] | None = None,
+    executor: Any = None,
 ) -> BaltuiApp:
-    """The one factory the CLI and the tests use (as posting's make_posting)."""
+    """The one factory the CLI and the tests use (as posting's make_posting).
+
+    `executor` runs the grid instead of baltui.experiment.run_experiment (same signature), e.g. a RayExecutor.
+    """
     from baltui.app.app import BaltuiApp
 
-    return BaltuiApp(config, Path(out_dir), engine_factory=engine_factory, dataset=dataset, resume=resume)
+    return BaltuiApp(config, Path(out_dir), engine_factory=engine_factory, dataset=dataset, resume=resume,
+                     executor=executor)

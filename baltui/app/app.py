@@ -57,8 +57,10 @@ class BaltuiApp(App[int]):
         engine_factory: EngineFactory | None = None,
         dataset: Any = None,
         resume: dict[str, list[dict[str, Any]]] | None = None,
+        executor: Any = None,
     ) -> None:
         super().__init__()
+        self.executor = executor  # runs the grid instead of run_experiment (same signature), e.g. a RayExecutor
         self.config = config
         self.out_dir = Path(out_dir)
         self.engine_factory = engine_factory
@@ -126,8 +128,8 @@ class BaltuiApp(App[int]):
             from baltui.data import load_dataset
 
             dataset = load_dataset(self.config)
-        return run_experiment(self.config, dataset, self.out_dir, self._emit, self.control,
-                              self.engine_factory, self.resume)
+        return (self.executor or run_experiment)(self.config, dataset, self.out_dir, self._emit, self.control,
+                                                 self.engine_factory, self.resume)
 
     def _emit(self, event: Event) -> None:
         """Called on the worker thread: thin out epoch updates, then hand the event to the UI."""
