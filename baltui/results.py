@@ -132,7 +132,11 @@ class RunCurve:
 
 
 def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
-    """Group records into per-run curves (a resumed run may repeat no query: last one wins)."""
+    """Group records into per-run curves (a resumed run may repeat no query: last one wins).
+
+    The latest outcome counts: a failed run that --resume continued is failed no more once it has a
+    later query, and a finished run extended with --queries is unfinished until its new finish.
+    """
     by_run: dict[str, dict[int, dict[str, Any]]] = {}
     out: dict[str, RunCurve] = {}
     for r in records:
@@ -143,10 +147,11 @@ def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
             by_run[rid] = {}
         if kind == "query":
             by_run[rid][r["query"]] = r
+            out[rid].failed, out[rid].finished = None, False
         elif kind == "run_failed":
             out[rid].failed = r.get("error", "failed")
         elif kind == "run_finished":
-            out[rid].finished = True
+            out[rid].finished, out[rid].failed = True, None
     for rid, queries in by_run.items():
         for q in sorted(queries):
             out[rid].n_labelled.append(queries[q]["n_labelled"])

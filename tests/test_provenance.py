@@ -121,3 +121,17 @@ def test_a_flag_no_strategy_reads_gets_one_warning(capsys):
     config = build_config(load_preset("quick"), {"strategies": ["uniform"]})
     assert [line.split()[2] for line in warn_unused(config, {"mc_samples", "subset"})] == ["--mc-samples",
                                                                                             "--subset"]
+
+
+def test_the_latest_outcome_of_a_run_counts():
+    from baltui.results import curves
+
+    base = {"run_id": "bald-s0", "strategy": "bald", "seed": 0}
+    q = [{**base, "type": "query", "query": i, "n_labelled": 20 + 10 * i, "accuracy": 0.5} for i in range(3)]
+    failed_then_resumed = [q[0], {**base, "type": "run_failed", "error": "x"}, q[1], q[2],
+                           {**base, "type": "run_finished"}]
+    run = curves(failed_then_resumed)["bald-s0"]
+    assert run.failed is None and run.finished and run.n_labelled == [20, 30, 40]
+    extended = [q[0], q[1], {**base, "type": "run_finished"}, q[2]]
+    assert not curves(extended)["bald-s0"].finished
+    assert curves([q[0], {**base, "type": "run_failed", "error": "boom"}])["bald-s0"].failed == "boom"
