@@ -32,6 +32,15 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected a comma list of whole numbers, got '{text}'") from None
 
 
+def _subset(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'all', got '{text}'") from None
+
+
 def _str_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
@@ -47,11 +56,20 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help="training epochs per query (from fresh weights)")
     g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
     g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
-    g.add_argument("--subset", type=int, help="pool points scored per query")
+    g.add_argument("--subset", type=_subset, help="pool points scored per query, or 'all'")
     g.add_argument("--beta", type=float, help="power for powerbald/powerentropy")
     g.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
                    help="MC-dropout masks: one per sample for all points (consistent), one per point "
                         "(independent), or auto: consistent where the strategy needs it (default)")
+    g.add_argument("--model", help="architecture and its training regime: seed (default) or batchbald2019")
+    g.add_argument("--weight-decay", dest="weight_decay",
+                   help="L2 of C/N on the Dense layers (N: labelled images), or 'auto' to choose C per fit "
+                        "on the validation set (default 0)")
+    g.add_argument("--validation", type=int, help="pool images set aside per seed for validation (never labelled)")
+    g.add_argument("--epoch-draws", type=int, dest="epoch_draws",
+                   help="draws with repetition per training epoch (0: one pass over the labelled set)")
+    g.add_argument("--early-stopping", type=int, dest="early_stopping", metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without better validation accuracy (0: off)")
     g.add_argument("--dataset", help="digits or mnist")
     g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
 
@@ -80,7 +98,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("strategies", "seeds", "queries", "instances", "initial_per_class", "epochs", "batch_size",
-            "mc_samples", "subset", "beta", "mc_masks", "dataset", "data")
+            "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation", "epoch_draws",
+            "early_stopping", "dataset", "data")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -110,6 +129,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[d
     config.out = str(out)
     # Fail on bad data before creating a folder for it.
     dataset = _load_data(config)
+    _check_model_fits(config, dataset)
     check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
     saved = config.to_dict()
     saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
@@ -118,6 +138,15 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[d
     saved["provenance"] = collect(dataset, config.data)
     prepare_out_dir(out, saved)
     return config, out, dataset, None
+
+
+def _check_model_fits(config: Any, dataset: Any) -> None:
+    from baltui.models import MODELS
+
+    spec = MODELS[config.model]
+    if min(dataset.input_shape[:2]) < spec.min_size:
+        raise BaltuiError(f"model {spec.name} needs images of at least {spec.min_size}x{spec.min_size}, but the "
+                          f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; use --model seed")
 
 
 # Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
