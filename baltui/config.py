@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from baltui.acquisition import STRATEGIES
+from baltui.data import DATASETS as DATASET_LOADERS
 from baltui.errors import BaltuiError
 from baltui.models import MODELS
 
-DATASETS = ("digits", "mnist")
+DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
 DEFAULT_PRESET = "quick"
 
 # Keys that change what an experiment computes: refused as overrides on --resume.

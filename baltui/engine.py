@@ -209,7 +209,8 @@ class ActiveLearningRun:
             queried_indices=[int(i) for i in chosen],
             queried_labels=[int(data.y_pool[i]) for i in chosen],
             queried_scores=None if chosen_scores is None else [float(s) for s in chosen_scores],
-            queried_images=data.x_pool[chosen][..., 0] if len(chosen) else None,
+            queried_images=(data.x_pool[chosen][..., 0] if data.x_pool.shape[-1] == 1 else data.x_pool[chosen])
+            if len(chosen) else None,  # [k, H, W] grayscale, [k, H, W, 3] RGB
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
             labelled_indices=[int(i) for i in labelled],
             training=_training_info(learner.estimator),

@@ -7,7 +7,6 @@ to keep its aspect ratio, so what the person sees is what the model learns from.
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,19 +72,11 @@ def load_folder(folder: Path, size: int = 28) -> Source:
 
 
 def load_npz_images(path: Path) -> Source:
-    from baltui.data import scale_images
+    """x_train of an .npz, read and checked by data.py's reader (the same messages as --data); grayscale only."""
+    from baltui.data import check_images, read_npz, scale_images
 
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if "x_train" not in f.files:
-                raise BaltuiError(f"{path} has no x_train array to label")
-            x = f["x_train"]
-    except BaltuiError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise BaltuiError(f"{path} is not a readable .npz file ({exc})") from None
-    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 1) or len(x) == 0:
-        raise BaltuiError(f"{path}: x_train has shape {x.shape}; expected (N, H, W) grayscale images")
+    x = read_npz(path, required=("x_train",))["x_train"]
+    check_images(str(path), "x_train", x, channels=(1,))
     images = scale_images(x)
     identity = f"npz:{path.resolve()}:{len(x)}"
     return Source(identity, [str(i) for i in range(len(x))], images, [], str(path))
