@@ -207,3 +207,9 @@ def load_dataset(config: object) -> Dataset:
     if dataset not in DATASETS:
         raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
     return DATASETS[dataset]()
+
+
+def preview_images(dataset: Dataset, indices: object) -> np.ndarray:
+    """Images by index for previews: [k, H, W] for grayscale, [k, H, W, 3] for colour."""
+    images = dataset.x_pool[indices]
+    return images[..., 0] if images.shape[-1] == 1 else images

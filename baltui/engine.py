@@ -21,7 +21,7 @@ import numpy as np
 from baltui.acquisition import QueryStrategy
 from baltui.config import RunConfig, check_against_data, mc_masks_for, run_id
 from baltui.control import Control
-from baltui.data import Dataset
+from baltui.data import Dataset, preview_images
 from baltui.events import PhaseChanged, QueryResult
 
 
@@ -209,7 +209,7 @@ class ActiveLearningRun:
             queried_indices=[int(i) for i in chosen],
             queried_labels=[int(data.y_pool[i]) for i in chosen],
             queried_scores=None if chosen_scores is None else [float(s) for s in chosen_scores],
-            queried_images=(data.x_pool[chosen][..., 0] if data.x_pool.shape[-1] == 1 else data.x_pool[chosen])
+            queried_images=preview_images(data, chosen)
             if len(chosen) else None,  # [k, H, W] grayscale, [k, H, W, 3] RGB
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
             labelled_indices=[int(i) for i in labelled],

@@ -42,7 +42,7 @@ class QueryResult:
     queried_indices: list[int]
     queried_labels: list[int]
     queried_scores: list[float] | None
-    # Images of the queried points, [k, H, W] in [0, 1], for previews; not written to disk.
+    # Images of the queried points, [k, H, W] (or [k, H, W, 3] in colour) in [0, 1], for previews; not on disk.
     queried_images: np.ndarray | None = None
     # Acquisition scores of the whole scored subset (None for uniform), for histograms.
     scores: np.ndarray | None = None

@@ -29,6 +29,7 @@ from baltui.app.screens.help import HelpScreen
 from baltui.app.widgets.digits import DigitPreviews
 from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.app.widgets.run_panel import RunPanel
+from baltui.data import preview_images
 from baltui.errors import BaltuiError
 from baltui.events import Event, RunFailed, RunFinished
 from baltui.references import PaperReference, reference_for
@@ -403,7 +404,7 @@ class WatchApp(App[int]):
             previews.update(Text(f"no digit previews: queried index {max(indices)} is beyond the data's pool of "
                                  f"{len(dataset.x_pool)} images (not the data this run used?)", style="dim"))
             return
-        images = dataset.x_pool[indices][..., 0] if indices else None
+        images = preview_images(dataset, indices) if indices else None
         previews.show(images, result.queried_labels, result.queried_scores)
 
     @on(DataLoaded)
