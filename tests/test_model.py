@@ -185,10 +185,10 @@ def test_only_keras_own_softmax_is_fused(digits):
 
 def test_chunking_over_points_and_samples_covers_every_entry(trained, digits, monkeypatch):
     """Small chunks (several point and sample chunks) still fill every [t, n] with a distribution."""
-    import baltui.model as model_module
+    import baltui.mc.independent as independent
 
-    monkeypatch.setattr(model_module, "MC_CHUNK_ROWS", 7)
-    monkeypatch.setattr(model_module, "SPARSE_CHUNK_ROWS", 7)
+    monkeypatch.setattr(independent, "MC_CHUNK_ROWS", 7)
+    monkeypatch.setattr(independent, "SPARSE_CHUNK_ROWS", 7)
     for path in PATHS:
         trained.mc_path = path
         P = trained.mc_predict_proba(digits.x_pool[:23], 11, seed=1)

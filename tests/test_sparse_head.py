@@ -163,3 +163,20 @@ def test_a_missing_home_directory_falls_back_to_a_temporary_cache(monkeypatch):
 
     monkeypatch.setattr(sparse_head, "cache_dir", no_home)
     assert sparse_head._kernel_file("y = 2\n").read_text() == "y = 2\n"
+
+
+def test_the_rendered_kernel_module_compiles_and_is_ruff_clean():
+    """The kernel is rendered from a template into the cache folder, where ruff never looks: render it here
+    and check it as Python and with the project's ruff settings (run from the repository's root)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = sparse_head._source()
+    name = sparse_head.kernel_file_name(source)
+    assert name.startswith("sparse_kernel_generated_by_baltui_sparse_head_") and name.endswith(".py")
+    compile(source, name, "exec")
+    assert all(f"s{width - 1} += a * Wf[o + np.uint64({width - 1})]" in source for width in sparse_head.BLOCKS)
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename", name, "-"],
+                          input=source, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
