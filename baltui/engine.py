@@ -36,6 +36,8 @@ def modal_warnings_silenced() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*force_all_finite.*", category=FutureWarning)
         yield
 
+# The phase of the sparse MC kernel's first use in a process: a ~20 s compile on a new machine.
+COMPILING = "compiling the MC kernel (once per machine)"
 # Streams of randomness per query, so one use never shifts another.
 _INITIAL, _TRAIN, _QUERY, _VALIDATION = 0, 1, 2, 3
 
@@ -114,6 +116,7 @@ class ActiveLearningRun:
         clf = MCDropoutClassifier(
             data.input_shape, data.n_classes, cfg.epochs, cfg.batch_size, model_fn=MODELS[cfg.model].build,
             control=self.control, on_epoch=lambda e, n: self._phase(query, "training", e, n),
+            on_compile=lambda: self._phase(query, COMPILING),
             mc_masks=mc_masks_for(cfg, self.strategy_name), weight_decay=cfg.weight_decay,
             epoch_draws=cfg.epoch_draws, early_stopping=cfg.early_stopping,
         )

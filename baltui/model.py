@@ -82,6 +82,7 @@ class MCDropoutClassifier:
         model_fn: Callable[..., Any] = build_cnn,
         control: Control | None = None,
         on_epoch: Callable[[int, int], None] | None = None,
+        on_compile: Callable[[], None] | None = None,
         mc_masks: str = "independent",
         weight_decay: float | str = 0.0,
         epoch_draws: int = 0,
@@ -125,6 +126,7 @@ class MCDropoutClassifier:
         self._compile_functions()
         feature_shape = tuple(self.prefix.output_shape[1:])
         self._independent = IndependentSampler(self.head.layers, feature_shape, n_classes, control)
+        self._independent.on_compile = on_compile
         self._consistent = ConsistentSampler(self.head.layers, feature_shape, control)
         self.fitted = False
         # "auto": predict()/score() use the bfloat16 twin with float32 rechecks where the CPU runs

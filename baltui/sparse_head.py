@@ -365,6 +365,12 @@ def kernels() -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
     return sample, masks
 
 
+def loaded() -> bool:
+    """Whether this process has the kernels already; if not, the next call loads them from numba's disk
+    cache (under a second) or compiles them (~20 s, once per machine): a phase worth telling the user."""
+    return kernels.cache_info().currsize > 0
+
+
 def available() -> bool:
     """numba is a dependency, but if it cannot load (missing, or llvmlite's library fails to load) the
     TensorFlow heads still sample the same distribution, so that costs speed, not the run."""

@@ -180,3 +180,20 @@ def test_the_rendered_kernel_module_compiles_and_is_ruff_clean():
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename", name, "-"],
                           input=source, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_kernels_first_use_in_a_process_is_announced_once(digits):
+    """The engine shows "compiling the MC kernel" as its own phase: the callback fires before the first
+    load (or compile) of the kernel in a process, and not again once it is loaded."""
+    from baltui import sparse_head
+    from baltui.model import MCDropoutClassifier
+
+    announced: list[int] = []
+    clf = MCDropoutClassifier(digits.input_shape, 10, epochs=1, batch_size=16, on_compile=lambda: announced.append(1))
+    clf.fit(digits.x_pool[:40], digits.y_pool[:40])
+    clf.mc_path = "sparse"
+    sparse_head.kernels.cache_clear()
+    clf.mc_predict_proba(digits.x_pool[:20], 4, seed=0)
+    assert clf.last_mc_path == "sparse" and announced == [1] and sparse_head.loaded()
+    clf.mc_predict_proba(digits.x_pool[:20], 4, seed=1)
+    assert announced == [1]

@@ -82,6 +82,8 @@ class IndependentSampler:
         self.feature_shape = tuple(feature_shape)
         self.n_classes = n_classes
         self.control = control
+        # Called before the sparse kernel's first use in this process (a load, or a ~20 s compile).
+        self.on_compile: Callable[[], None] | None = None
         self.plan: DropoutDense | None = dropout_dense(self.head_layers)
         self.tiled_sample = self._compile_tiled()
         self.compact_dense: Any = None
@@ -234,6 +236,8 @@ class IndependentSampler:
     def _sparse_fill(self, out: np.ndarray, flat: np.ndarray, T: int, rng: np.random.Generator) -> None:
         """The sparse head: Dropout, Dense, a following Dropout and (where it is a plain linear or softmax
         Dense) the output layer in numba; any other layers after them in TensorFlow."""
+        if self.on_compile is not None and not sparse_head.loaded():
+            self.on_compile()
         plan = self.plan
         kernel = plan.dense.kernel.numpy()
         bias = None if plan.dense.bias is None else plan.dense.bias.numpy()
