@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from baltui.errors import BaltuiError
+from baltui.parsing import OneLineParser
 
 TARGET_SPEEDUP = 5.0
 TARGET_ROUND_RATIO = 1.2
@@ -38,15 +39,8 @@ PAPER = dict(mc_samples=100, subset=2000, labelled=500, epochs=50, batch_size=12
 QUICK = dict(mc_samples=10, subset=200, labelled=100, epochs=2, batch_size=32, instances=10, matmul=256)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors become a BaltuiError, so the CLI prints one line and exits 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise BaltuiError(f"bench: {message} (see baltui bench --help)")
-
-
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="baltui bench",
         description="Time MC-dropout acquisition (seed's way vs split head), training, evaluation and a full "
         "query round in one process; print the figures against the targets.",

@@ -14,15 +14,9 @@ from typing import Any
 
 from baltui import __version__
 from baltui.errors import BaltuiError
+from baltui.parsing import OneLineParser
 
 SUBCOMMANDS = ("bench", "report", "label", "watch")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit code 2) instead of the usage block."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _int_list(text: str) -> list[int]:
@@ -75,7 +69,7 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog="baltui",
         description="Deep Bayesian active learning (MC dropout + modAL), watched live in the terminal.",
         epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help",
@@ -97,10 +91,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("strategies", "seeds", "queries", "instances", "initial_per_class", "epochs", "batch_size",
-            "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation", "epoch_draws",
-            "early_stopping", "dataset", "data")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    from baltui.config import EXPERIMENT_KEYS
+
+    return {k: getattr(args, k) for k in EXPERIMENT_KEYS if getattr(args, k, None) is not None}
 
 
 def default_out(name: str) -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 
 from baltui.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
 from baltui.errors import BaltuiError
+from baltui.parsing import OneLineParser
 from baltui.references import PaperReference, reference_for
 from baltui.results import RunCurve, curves, read_config, read_records
 
@@ -40,7 +41,7 @@ STD_MEANING = "sample standard deviation over runs (ddof=1)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="baltui report", description="Summarise baltui run folders.")
+    p = OneLineParser(prog="baltui report", description="Summarise baltui run folders.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
     p.add_argument("--plot", metavar="FILE.png", help="write a PNG of the mean curves (needs baltui[plot])")

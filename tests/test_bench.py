@@ -33,7 +33,8 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["--quick", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    for row in ("seed's way", "split head", "speed-up", "round / its training", "train / matmul", "traces"):
+    for row in ("seed's way", "split head", "consistent masks", "speed-up", "round / its training", "train / matmul",
+                "traces"):
         assert row in printed, row
     figures = json.loads(out.read_text())
     acq, rd, tr = figures["acquisition"], figures["round"], figures["training"]
@@ -44,6 +45,9 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
         assert value > 0 and math.isfinite(value)
     assert all(math.isfinite(v) for v in _numbers(figures) if v != acq["mean_prob_max_z"])
     assert rd["ratio"] >= 1.0 and rd["round_s"] >= rd["training_s"] and rd["ratio_f32_evaluation"] >= 1.0
+    assert acq["consistent_path"] == "consistent-dense" and acq["consistent_s"] > 0
+    assert acq["consistent_vs_independent"] == pytest.approx(acq["consistent_s"] / acq["split_head_s"])
+    assert "acquisition_batchbald2019" not in figures  # 8x8 digits are too small for its 5x5 convolutions
     assert rd["checked_evaluation"] is False  # 497 digits test images: below the bfloat16 twin's threshold
     # "met" is each figure against its target (and the table's met / not met says the same)
     assert acq["met"] is (acq["speedup"] >= acq["target_speedup"]) and acq["target_speedup"] == 5.0
@@ -66,12 +70,19 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
         (["--quick", "--epochs", "0"], "--epochs must be at least 1"),
         (["--quick", "--labelled", "1300"], "lower them"),
         (["--quick", "--json", "/nonexistent/dir/out.json"], "does not exist"),
-        (["--no-such-flag"], "unrecognized arguments"),
     ],
 )
 def test_bad_input_is_a_baltui_error(argv, message):
     with pytest.raises(BaltuiError, match=message):
         main(argv)
+
+
+def test_an_unknown_flag_is_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--no-such-flag"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized arguments: --no-such-flag" in err
 
 
 def test_the_cli_reports_bench_errors_in_one_line(capsys):

@@ -10,12 +10,8 @@ import argparse
 import sys
 
 from baltui.errors import BaltuiError
+from baltui.parsing import OneLineParser
 from baltui.watch.state import STALL_FLOOR_S
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _seconds(text: str) -> float:
@@ -29,7 +25,7 @@ def _seconds(text: str) -> float:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="baltui watch",
+    p = OneLineParser(prog="baltui watch",
                 description="Follow run folders another baltui process writes (or view finished ones): "
                             "the same dashboard, read-only. q leaves the viewer; the writer carries on.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run folder (config.json, results.jsonl)")
