@@ -120,6 +120,13 @@ def normalised_auc(x: list[int], y: list[float]) -> float:
     return area / float(xs[-1] - xs[0])
 
 
+def values_by_label(curves: list[dict[int, float]]) -> tuple[list[int], list[list[float]]]:
+    """The labelled counts any curve has, and at each the accuracies of the curves that have it: the one
+    place where curves over seeds are lined up (the report's mean curves and the dashboard's chart)."""
+    xs = sorted({x for curve in curves for x in curve})
+    return xs, [[curve[x] for curve in curves if x in curve] for x in xs]
+
+
 def common_count(group: list[RunCurve]) -> int | None:
     """The largest labelled count present in every run's curve, or None: the one point all runs share."""
     if not group:
@@ -141,8 +148,7 @@ def _summary(
     at = common_count(group)
     finals = [a for r in group for n, a in zip(r.n_labelled, r.accuracy, strict=True) if n == at]
     aucs = [normalised_auc(*_up_to(r, at)) for r in group] if at is not None else []
-    xs = sorted({x for r in group for x in r.n_labelled})
-    per_x = [[a for r in group for n, a in zip(r.n_labelled, r.accuracy, strict=True) if n == x] for x in xs]
+    xs, per_x = values_by_label([dict(zip(r.n_labelled, r.accuracy, strict=True)) for r in group])
     return StrategySummary(
         strategy=strategy,
         runs=len(group),

@@ -6,6 +6,7 @@ import numpy as np
 from textual_plotext import PlotextPlot
 
 # Shared with label mode, so it lives a layer below both (baltui.widgets); re-exported for the run panels.
+from baltui.aggregate import values_by_label
 from baltui.references import PaperReference
 from baltui.widgets.histogram import ScoreHistogram as ScoreHistogram
 
@@ -73,8 +74,7 @@ class ComparisonPlot(PlotextPlot):
             groups.setdefault(run_id if self.seeds == 1 else strategy, []).append(points)
         out = {}
         for name, runs in groups.items():
-            xs = sorted({x for r in runs for x in r})
-            vals = [[r[x] for r in runs if x in r] for x in xs]
+            xs, vals = values_by_label(runs)
             out[name] = (xs, [float(np.mean(v)) for v in vals], [min(v) for v in vals], [max(v) for v in vals])
         return out
 
