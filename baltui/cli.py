@@ -7,6 +7,7 @@ before TensorFlow or Textual are loaded.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -129,6 +130,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[d
     if config.data:
         saved["data"] = relative_data_path(config.data, out)
     saved["provenance"] = collect(dataset, config.data)
+    threads = getattr(args, "effective_threads", None)
+    saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
     prepare_out_dir(out, saved)
     return config, out, dataset, None
 
@@ -182,6 +185,12 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     config.out = str(run_dir)
     dataset = _load_data(config)
     check_same_data({"provenance": provenance}, dataset, str(run_dir))
+    started = (provenance or {}).get("threads_per_run")
+    threads = getattr(args, "effective_threads", None)
+    if started is not None and threads is not None and started != threads:
+        print(f"baltui: warning: {run_dir} was started with {started} thread(s) per run and continues with "
+              f"{threads}: TensorFlow's arithmetic depends on the thread count, so the results will no longer "
+              f"match an uninterrupted run's (--threads-per-run {started} keeps them)", file=sys.stderr)
     check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
     records = read_records(run_dir)
     by_run: dict[str, list[dict[str, Any]]] = {}
@@ -202,7 +211,6 @@ def _check_executor_flags(args: argparse.Namespace) -> bool:
     """True when the runs go to Ray (--workers, --address or $RAY_ADDRESS); else applies --threads-per-run
     here, before TensorFlow starts. Fails fast on bad values or a missing Ray, before anything slow."""
     import importlib.util
-    import os
 
     for flag, value in (("--workers", args.workers), ("--threads-per-run", args.threads_per_run)):
         if value is not None and value < 1:
@@ -232,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_presets:
             return _list_presets()
         use_ray = _check_executor_flags(args)
+        from baltui.threads import threads_per_run
+
+        joined = bool(args.address or os.environ.get("RAY_ADDRESS"))
+        args.effective_threads = threads_per_run(args.threads_per_run, args.workers, joined, use_ray)
         config, out, dataset, resume = _prepare(args)
         executor = None
         if use_ray:  # ray.init here, on the main thread, before the dashboard starts

@@ -12,7 +12,9 @@ import os
 import sys
 import warnings
 
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS")
+# OPENBLAS_NUM_THREADS: numpy's BLAS, which the consistent-mask head's GEMMs run on.
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                    "OPENBLAS_NUM_THREADS")
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -37,7 +39,19 @@ def apply_threads(threads: int) -> None:
         env.pop("TF_NUM_INTEROP_THREADS")
     if "numba" in late:  # numba refuses a changed NUMBA_NUM_THREADS once its threads run
         env.pop("NUMBA_NUM_THREADS")
+    if "numpy" in sys.modules:  # OpenBLAS sized its pool when numpy loaded
+        env.pop("OPENBLAS_NUM_THREADS")
     os.environ.update(env)
     if late:
         warnings.warn(f"threads per run: {' and '.join(late)} already started in this process and keep "
                       "their thread pools", stacklevel=2)
+
+
+def threads_per_run(threads: int | None, workers: int | None, joined: bool, on_ray: bool) -> int:
+    """The threads each run gets: as given, else all cores in process, cores // workers on a local Ray
+    instance (at least 1), and 1 on a cluster joined with --address (its nodes' sizes are unknown here)."""
+    if threads is not None:
+        return threads
+    if not on_ray:
+        return cores()
+    return 1 if joined or not workers else max(1, cores() // workers)

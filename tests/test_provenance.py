@@ -135,3 +135,21 @@ def test_the_latest_outcome_of_a_run_counts():
     extended = [q[0], q[1], {**base, "type": "run_finished"}, q[2]]
     assert not curves(extended)["bald-s0"].finished
     assert curves([q[0], {**base, "type": "run_failed", "error": "boom"}])["bald-s0"].failed == "boom"
+
+
+def test_threads_per_run_are_recorded_and_a_resume_with_another_count_warns(tmp_path, capsys, monkeypatch):
+    from baltui.threads import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:  # --threads-per-run sets them in this process: restore them afterwards
+        monkeypatch.setenv(name, os.environ.get(name, "0"))
+        if name not in os.environ or os.environ[name] == "0":
+            monkeypatch.delenv(name)
+    cores = len(os.sched_getaffinity(0))
+    out = tmp_path / "t"
+    assert main(["--no-ui", "--strategies", "uniform", "--out", str(out), *TINY]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["provenance"]["threads_per_run"] == cores
+    capsys.readouterr()
+    assert main(["--no-ui", "--resume", str(out), "--queries", "3", "--threads-per-run", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "will no longer match an uninterrupted run's" in err and f"--threads-per-run {cores}" in err

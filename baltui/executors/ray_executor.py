@@ -37,6 +37,7 @@ from baltui.errors import BaltuiError, RunCancelled
 from baltui.events import ExperimentFinished, PhaseChanged
 from baltui.experiment import Emit, EngineFactory, Recorder, _describe, runs_to_do
 from baltui.threads import THREAD_VARIABLES, cores, thread_env
+from baltui.threads import threads_per_run as threads_for
 
 try:
     import ray
@@ -149,8 +150,7 @@ class RayExecutor:
             raise BaltuiError(f"--threads-per-run must be at least 1, got {threads_per_run}")
         self.workers = workers
         self.joined = bool(address or os.environ.get("RAY_ADDRESS"))
-        if threads_per_run is None:
-            threads_per_run = 1 if self.joined or not workers else max(1, cores() // workers)
+        threads_per_run = threads_for(threads_per_run, workers, self.joined, on_ray=True)
         self.threads_per_run = threads_per_run
         if not ray.is_initialized():
             options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
