@@ -1,7 +1,8 @@
 """`baltui --no-ui`: the experiment in the terminal's scrollback, one line per query.
 
-A consumer of the same event stream as the dashboard. Ctrl+C or SIGTERM asks the engine to stop at
-the next epoch; every completed query is already on disk by then.
+A consumer of the same event stream as the dashboard. Ctrl+C, SIGTERM or SIGHUP asks the engine to stop
+at the next epoch; every completed query is already on disk by then, and the process leaves within
+STOP_GRACE_S even when the phase in progress cannot be interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from baltui.config import RunConfig
-from baltui.control import Control
+from baltui.control import Control, exit_process, run_stoppable
 from baltui.events import Event, ExperimentFinished, QueryResult, RunFailed, RunFinished
 from baltui.experiment import EngineFactory, run_experiment
 from baltui.tables import strategy_table, summary_table
@@ -70,13 +71,15 @@ def run_headless(
     printer = HeadlessPrinter(console)
     started = time.perf_counter()
 
-    def on_signal(signum: int, frame: object) -> None:
-        if control.stopped:  # a second Ctrl+C: stop waiting for the epoch to end
-            raise KeyboardInterrupt
+    def on_signal(signum: int) -> None:
         console.print(f"[yellow]{signal.Signals(signum).name}: stopping after the current epoch...[/yellow]")
-        control.stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    def emit(event: Event) -> None:
+        try:
+            printer(event)
+        except OSError:  # the terminal was closed or the pipe is gone: stop; every result is on disk
+            control.stop()
+
     what = "resuming" if resume else "running"
     console.print(
         f"baltui {what} '{config.name}' on {dataset.name} ({len(dataset.y_pool)} pool, {len(dataset.y_test)} test): "
@@ -84,19 +87,31 @@ def run_headless(
         f"{config.instances}; results in {out_dir}",
         highlight=False,
     )
+    # The experiment runs in a thread; this one handles SIGINT/SIGTERM/SIGHUP and never waits more than
+    # STOP_GRACE_S after a stop for a phase that cannot be interrupted.
+    ended, states = run_stoppable(
+        lambda: run(config, dataset, out_dir, emit, control, engine_factory, resume), control, on_signal)
+    if not ended:  # a phase that cannot be interrupted is still running; nothing of it is on disk yet
+        code = 130
+    else:
+        assert states is not None
+        code = 1 if "failed" in states.values() else 130 if "cancelled" in states.values() else 0
     try:
-        states = run(config, dataset, out_dir, printer, control, engine_factory, resume)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        _print_end(console, out_dir, started)
+        if not ended:  # else the printer said so on ExperimentFinished
+            console.print("[yellow]stopped: every completed query is saved[/yellow]")
+        if code == 130:
+            console.print(f"continue with: baltui --resume {out_dir} --no-ui", highlight=False)
+    except OSError:  # the terminal is gone (SIGHUP); the results are on disk
+        pass
+    if control.stopped:  # a signal or a closed terminal: leave now, not after TensorFlow's slow teardown
+        exit_process(code)
+    return code
+
+
+def _print_end(console: Console, out_dir: Path, started: float) -> None:
     console.print(summary_table(out_dir))
     by_strategy = strategy_table(out_dir)
     if by_strategy is not None:
         console.print(by_strategy)
     console.print(f"results: {out_dir / 'results.jsonl'} ({time.perf_counter() - started:.0f} s)", highlight=False)
-    if "failed" in states.values():
-        return 1
-    if "cancelled" in states.values():
-        console.print(f"continue with: baltui --resume {out_dir} --no-ui", highlight=False)
-        return 130
-    return 0

@@ -2,10 +2,15 @@
 
 The worker only calls run_experiment and posts each event as an EngineEvent message; every widget
 update happens in the message handler on the UI thread.
+
+Every way out (q, Ctrl+Q, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) goes through
+action_quit: stop the runs, leave when the worker has ended or STOP_GRACE_S later, and then leave the
+process even if the worker is still inside a phase it cannot interrupt (see baltui.control).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,7 @@ from baltui.app.screens.help import HelpScreen
 from baltui.app.widgets.plots import ComparisonPlot
 from baltui.app.widgets.run_panel import RunPanel
 from baltui.config import RunConfig, run_id
-from baltui.control import Control
+from baltui.control import STOP_GRACE_S, Control, LeavesCleanly
 from baltui.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
 from baltui.experiment import EngineFactory, run_experiment
 from baltui.references import PaperReference, reference_for
@@ -33,13 +38,13 @@ from baltui.tables import summary_table
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
 
 
-class BaltuiApp(App[int]):
+class BaltuiApp(LeavesCleanly, App[int]):
     """The dashboard: one RunPanel per run, a comparison chart, status, progress and summary."""
 
     CSS_PATH = "app.tcss"
     TITLE = "baltui"
     BINDINGS = [
-        Binding("q", "quit_runs", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("p", "pause", "Pause", id="pause"),
         Binding("p", "resume", "Resume", id="resume"),
         Binding("s", "screenshot", "Screenshot", id="screenshot"),
@@ -70,6 +75,7 @@ class BaltuiApp(App[int]):
         self.exit_code = 0
         self.done = False
         self.quitting = False
+        self.worker_busy = threading.Event()  # set while the experiment thread is inside run_experiment
         self.failed: dict[str, str] = {}
         self._last_phase: dict[str, float] = {}
         self.sub_title = f"{config.name} · {', '.join(config.strategies)} · seeds {config.seeds} · {self.out_dir}"
@@ -123,13 +129,19 @@ class BaltuiApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, name="experiment", group="experiment")
     def run_worker_experiment(self) -> dict[str, str]:
         """Runs in a thread: loads data if needed, runs every run, posts events. Touches no widget."""
-        dataset = self.dataset
-        if dataset is None:
-            from baltui.data import load_dataset
+        self.worker_busy.set()
+        try:
+            if self.control.stopped:  # quit before the thread started
+                return {}
+            dataset = self.dataset
+            if dataset is None:
+                from baltui.data import load_dataset
 
-            dataset = load_dataset(self.config)
-        return (self.executor or run_experiment)(self.config, dataset, self.out_dir, self._emit, self.control,
-                                                 self.engine_factory, self.resume)
+                dataset = load_dataset(self.config)
+            return (self.executor or run_experiment)(self.config, dataset, self.out_dir, self._emit, self.control,
+                                                     self.engine_factory, self.resume)
+        finally:
+            self.worker_busy.clear()
 
     def _emit(self, event: Event) -> None:
         """Called on the worker thread: thin out epoch updates, then hand the event to the UI."""
@@ -222,16 +234,28 @@ class BaltuiApp(App[int]):
         self.paused = False
         self._tick()
 
-    def action_quit_runs(self) -> None:
-        """Stop the runs (at the next epoch) and leave; completed queries are already on disk."""
+    async def action_quit(self) -> None:
+        """Every way out: stop the runs (at the next epoch) and leave; completed queries are already on disk.
+
+        Overrides App.action_quit, so `q`, Ctrl+Q, the command palette's Quit and the signal handlers all
+        take this path. The screen closes when the worker ends, or STOP_GRACE_S later if it is inside a
+        phase that cannot be interrupted; a second quit leaves at once.
+        """
+        if self.quitting:
+            self.exit(self.exit_code)
+            return
         self.quitting = True
-        self.control.stop()
+        self.begin_quit()
         workers = [w for w in self.workers if w.name == "experiment" and w.is_running]
         if not workers:
             self.exit(self.exit_code)
             return
         self.query_one("#overall", Static).update("stopping after the current epoch...")
-        self.set_timer(10.0, lambda: self.exit(self.exit_code))  # never hang on a stuck thread
+        self.set_timer(STOP_GRACE_S, lambda: self.exit(self.exit_code))  # never hang on a stuck thread
+
+    @property
+    def stop_control(self) -> Control:
+        return self.control
 
     def action_screenshot(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -1,6 +1,13 @@
-"""LabelApp: one image at a time, one key per label; retraining and acquisition in a thread worker."""
+"""LabelApp: one image at a time, one key per label; retraining and acquisition in a thread worker.
+
+Every way out (q, Ctrl+Q, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) goes through action_quit:
+every label is already on disk, a running retrain is stopped, and the process never outlives the screen
+by more than the rest of STOP_GRACE_S (baltui.control.LeavesCleanly).
+"""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 from rich.text import Text
@@ -13,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from baltui.control import Control, LeavesCleanly
 from baltui.label.session import LabelSession, RoundResult
 from baltui.label.widgets import BatchStrip, ImageView, bars
 from baltui.widgets.histogram import ScoreHistogram
@@ -26,13 +34,13 @@ class RoundDone(Message):
         self.result = result
 
 
-class LabelApp(App[int]):
+class LabelApp(LeavesCleanly, App[int]):
     """Shows the session and forwards keys to it; all state lives in LabelSession."""
 
     CSS_PATH = "label.tcss"
     TITLE = "baltui label"
     BINDINGS = [
-        Binding("q", "leave", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("enter", "accept", "Accept prediction", id="accept"),
         Binding("x", "unusable", "Unusable", id="unusable"),
         Binding("backspace", "undo", "Undo", id="undo"),
@@ -47,6 +55,7 @@ class LabelApp(App[int]):
         self.rounds_done = 0
         self.save_model = save_model
         self.training = False
+        self.worker_busy = threading.Event()  # set while the training thread is inside train_and_acquire
         keys = "  ".join(f"{k}={session.classes[i]}" for k, i in session.keys.items())
         self.sub_title = f"{session.source.path} -> {session.out_dir} · {session.strategy} · keys: {keys}"
 
@@ -103,10 +112,20 @@ class LabelApp(App[int]):
         if not self.training and self.session.undo():
             self.refresh_view()
 
-    def action_leave(self) -> None:
-        """Every label is already on disk; a running retrain is stopped at its next epoch."""
+    async def action_quit(self) -> None:
+        """Every way out: every label is already on disk; a running retrain is stopped at its next epoch.
+
+        Overrides App.action_quit, so `q`, Ctrl+Q, the command palette's Quit and (in a real run) SIGINT,
+        SIGTERM and SIGHUP all come here. The screen closes at once; the retrain gets what is left of
+        STOP_GRACE_S before the process leaves without it (LeavesCleanly).
+        """
         self.session.control.stop()
-        self._finish()
+        self._finish()  # saves the model first (--save-model) if no retrain is running
+        self.begin_quit()
+
+    @property
+    def stop_control(self) -> Control:
+        return self.session.control
 
     def oracle_answer(self) -> None:
         item = self.session.current()
@@ -129,7 +148,13 @@ class LabelApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, name="train")
     def train_worker(self) -> None:
         """Runs in a thread: touches the session only (the UI waits), never a widget."""
-        self.post_message(RoundDone(self.session.train_and_acquire()))
+        self.worker_busy.set()
+        try:
+            if self.session.control.stopped:
+                return
+            self.post_message(RoundDone(self.session.train_and_acquire()))
+        finally:
+            self.worker_busy.clear()
 
     @on(RoundDone)
     def round_done(self, message: RoundDone) -> None:
@@ -152,7 +177,11 @@ class LabelApp(App[int]):
 
     def _finish(self) -> None:
         if self.save_model and self.session.clf is not None and not self.training:
-            self.session.clf.model.save(self.save_model)
+            self.worker_busy.set()  # a quit's watchdog waits for the save as for a retrain
+            try:
+                self.session.clf.model.save(self.save_model)
+            finally:
+                self.worker_busy.clear()
         self.exit(0)
 
     # ---- view -----------------------------------------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from baltui.errors import BaltuiError
+from baltui.control import exit_process, run_stoppable
+from baltui.errors import BaltuiError, RunCancelled
 from baltui.label.session import SESSION_FILE, LabelSession, parse_classes
 from baltui.label.sources import load_source
 
@@ -116,22 +118,62 @@ def main(argv: list[str]) -> int:
 
 
 def run_oracle(session: LabelSession, oracle: np.ndarray, rounds: int | None, save_model: str | None) -> int:
-    """The whole loop without a person: the oracle's label for every asked image."""
+    """The whole loop without a person, in a thread: SIGINT/SIGTERM/SIGHUP stop it (exit code 130).
+
+    Every label is fsynced as it is given, so a stop loses only the retrain in progress; the process
+    leaves within STOP_GRACE_S of the stop even if that retrain is inside a phase it cannot leave.
+    """
+
+    def on_signal(signum: int) -> None:  # on stdout: fd 2 is /dev/null while TensorFlow is being imported
+        _say(f"{signal.Signals(signum).name}: stopping; every label is saved")
+
+    ended, code = run_stoppable(lambda: _oracle_loop(session, oracle, rounds, save_model), session.control,
+                                on_signal)
+    if not ended:  # the retrain in progress cannot be interrupted; it is not on disk yet
+        _say(f"stopped: every label is saved in {session.out_dir}; the same command resumes")
+        exit_process(130)
+    assert code is not None
+    if session.control.stopped:  # a signal: leave now, not after TensorFlow's slow teardown
+        exit_process(code)
+    return code
+
+
+def _oracle_loop(session: LabelSession, oracle: np.ndarray, rounds: int | None, save_model: str | None) -> int:
+    """The oracle's label for every asked image, then retrain and acquire, round after round."""
     session.start()
     done = 0
     while rounds is None or done < rounds:
-        while (item := session.current()) is not None:
+        while (item := session.current()) is not None and not session.control.stopped:
             session.label(int(oracle[item]))
+        if session.control.stopped:
+            return _stopped(session)
         if not len(session.unlabelled) and not session.pending:
             break
-        result = session.train_and_acquire()
+        try:
+            result = session.train_and_acquire()
+        except RunCancelled:
+            return _stopped(session)
         done += 1
         acc = f", test accuracy {result.accuracy:.4f}" if result.accuracy is not None else ""
-        print(f"round {result.round}: {result.n_labelled} labels{acc} ({result.seconds:.1f} s)", flush=True)
+        _say(f"round {result.round}: {result.n_labelled} labels{acc} ({result.seconds:.1f} s)")
         if not session.pending:
             break
     if save_model and session.clf is not None:
         session.clf.model.save(save_model)
-        print(f"saved model to {save_model}")
+        _say(f"saved model to {save_model}")
     session.close()
     return 0
+
+
+def _stopped(session: LabelSession) -> int:
+    session.close()
+    _say(f"stopped: every label is saved in {session.out_dir}; the same command resumes")
+    return 130
+
+
+def _say(text: str) -> None:
+    """One line, flushed; a terminal that was closed (SIGHUP) must not turn a stop into a traceback."""
+    try:
+        print(text, flush=True)
+    except OSError:
+        pass
