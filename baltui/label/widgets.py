@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import Static
 
 from baltui.render import shaded
 
-BAR = 24
+BAR = 20  # blocks in the longest bar: a bar line is 6 + 1 + BAR + 1 + count cells
 
 
 class ImageView(Static):
@@ -24,25 +25,57 @@ class ImageView(Static):
 
 
 class BatchStrip(Static):
-    """The whole batch as small previews; the current one marked, labelled ones with their label."""
+    """The whole batch as small previews; the current one marked, labelled ones with their label.
+
+    Rows of whole thumbnails (image rows, then the caption): as many a row as fit in the width Textual gives at
+    layout time (get_content_height and render), so a thumbnail is never cut across rows at any size.
+    """
+
+    THUMB = 14  # columns per thumbnail; rows are half that
+    GAP = 1  # blank columns between two thumbnails
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tiles: list[list[str]] = []
+        self.captions: list[str] = []
+        self.current: int | None = None
 
     def show(self, images: list[np.ndarray], captions: list[str], current: int | None) -> None:
-        if not images:
-            self.update("")
-            return
-        per_row = max(1, self.size.width // 15) if self.size.width else 8
-        tiles = [shaded(img, 14) for img in images]
-        text = Text()
-        for start in range(0, len(tiles), per_row):
-            group = range(start, min(start + per_row, len(tiles)))
-            for row in range(7):
-                text.append(" ".join(tiles[i][row] for i in group) + "\n")
+        self.tiles = [shaded(img, self.THUMB) for img in images]
+        self.captions, self.current = list(captions), current
+        self.refresh(layout=True)
+
+    def per_row(self, width: int) -> int:
+        """How many whole thumbnails fit side by side in `width` columns."""
+        return max(0, (width + self.GAP) // (self.THUMB + self.GAP))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.compose_text(width).wrap(self.app.console, max(width, 1)))
+
+    def render(self) -> Text:
+        return self.compose_text(self.content_size.width)
+
+    def compose_text(self, width: int) -> Text:
+        """Rows of whole thumbnails in `width` columns; no line is longer than `width`."""
+        if not self.tiles:
+            return Text("")
+        per_row = self.per_row(width)
+        if per_row == 0:
+            return Text(f"{len(self.tiles)} images in this batch: too narrow to show", style="dim")
+        gap = " " * self.GAP
+        lines: list[Text] = []
+        for start in range(0, len(self.tiles), per_row):
+            group = range(start, min(start + per_row, len(self.tiles)))
+            for row in range(self.THUMB // 2):
+                lines.append(Text(gap.join(self.tiles[i][row] for i in group)))
+            captions = Text()
             for i in group:
-                style = "reverse bold" if i == current else "bold"
-                text.append(captions[i][:14].ljust(14), style=style)
-                text.append(" ")
-            text.append("\n")
-        self.update(text)
+                if i > start:
+                    captions.append(gap)
+                captions.append(self.captions[i][: self.THUMB].ljust(self.THUMB),
+                                style="reverse bold" if i == self.current else "bold")
+            lines.append(captions)
+        return Text("\n").join(lines)
 
 
 def bars(names: list[str], counts: list[int], title: str) -> Text:

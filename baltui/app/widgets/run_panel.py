@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Static
 
 from baltui.acquisition import STRATEGIES
@@ -18,6 +21,35 @@ def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
         f"{seconds // 60}:{seconds % 60:02d}"
+
+
+SEPARATOR = " · "
+
+
+def pack_parts(content: Content, width: int) -> Content:
+    """`content`'s " · "-separated parts in lines of at most `width` cells, broken between parts only.
+
+    A status line wrapped by the terminal splits an item ("acc" at the end of one line, "0.5400" on the next);
+    this keeps every item whole. A single part longer than `width` still wraps on its own.
+    """
+    plain = content.plain
+    if width <= 0 or cell_len(plain) <= width:
+        return content
+    parts, start = [], 0
+    for match in re.finditer(re.escape(SEPARATOR), plain):
+        parts.append((start, match.start()))
+        start = match.end()
+    parts.append((start, len(plain)))
+    lines = []
+    line_start, line_end = parts[0]
+    for part_start, part_end in parts[1:]:
+        if cell_len(plain[line_start:part_end]) <= width:
+            line_end = part_end
+        else:
+            lines.append(content[line_start:line_end])
+            line_start, line_end = part_start, part_end
+    lines.append(content[line_start:line_end])
+    return Content("\n").join(lines)
 
 
 class RunPanel(Vertical):
@@ -115,4 +147,8 @@ class RunPanel(Vertical):
         return " · ".join(parts)
 
     def refresh_status(self) -> None:
-        self.query_one(".status", Static).update(self.status_text())
+        status = self.query_one(".status", Static)
+        status.update(pack_parts(Content.from_markup(self.status_text()), status.content_size.width))
+
+    def on_resize(self) -> None:
+        self.refresh_status()  # re-packed for the new width
