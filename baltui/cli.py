@@ -255,9 +255,14 @@ def main(argv: list[str] | None = None) -> int:
 
             if executor is not None:
                 print(executor.describe(), flush=True)
-            return run_headless(config, dataset, out, resume, executor=executor)
+            code = run_headless(config, dataset, out, resume, executor=executor)
+            if executor is not None and executor.started:
+                print(executor.placement(), flush=True)
+            return code
         from baltui.app import make_app
+        from baltui.tf_setup import load_before_the_screen
 
+        load_before_the_screen()
         app = make_app(config, out, dataset=dataset, resume=resume, executor=executor)
         result = app.run()
         return result if isinstance(result, int) else app.exit_code

@@ -43,3 +43,15 @@ def quiet_tensorflow() -> ModuleType:
     absl.logging.set_verbosity(absl.logging.ERROR)
     _tf = tf
     return tf
+
+
+def load_before_the_screen() -> None:
+    """Import TensorFlow on the main thread before a Textual screen starts.
+
+    Why: the quiet import points fd 2 at /dev/null for a few seconds, and Textual draws on fd 2: an
+    import inside the app's worker thread would swallow the screen's output meanwhile, and a quit in
+    that window could leave the terminal in the alternate screen. One line says what the wait is.
+    """
+    if _tf is None:
+        print("baltui: loading TensorFlow...", file=sys.stderr, flush=True)
+        quiet_tensorflow()

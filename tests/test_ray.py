@@ -110,6 +110,9 @@ def test_records_stream_live_while_the_tasks_run(tmp_path, digits, executor):
         # query 0 reached emit before the worker had even produced its last query
         assert first < executor.produced_at[(rid, 3)], rid
         assert executor.started[rid]["threads"]["TF_NUM_INTRAOP_THREADS"] == "1"
+        assert f"{rid} (pid {executor.started[rid]['pid']})" in executor.placement()
+    assert executor.placement().startswith("Ray node ") and all(len(executor.started[r]["node_id"]) > 8
+                                                                 for r in RUN_IDS)
     assert any(isinstance(e, PhaseChanged) and e.phase == "training" for _, e in events)
     records = _check_rows(out)
     assert len([r for r in records if r["type"] == "query"]) == 8

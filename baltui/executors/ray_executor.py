@@ -87,7 +87,10 @@ def run_task(
         from baltui.engine import ActiveLearningRun
 
         engine_factory = ActiveLearningRun
+    import ray
+
     yield {"kind": "start", "pid": os.getpid(), "node": socket.gethostname(),
+           "node_id": ray.get_runtime_context().get_node_id(),
            "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES}}
     control = Control()
     records: queue.SimpleQueue = queue.SimpleQueue()
@@ -175,6 +178,14 @@ class RayExecutor:
         self.started: dict[str, dict[str, Any]] = {}
         self.produced_at: dict[tuple[str, int], float] = {}
         self.emitted_at: dict[tuple[str, int], float] = {}
+
+    def placement(self) -> str:
+        """Which Ray node ran which runs (one line per node), from the tasks' start records."""
+        nodes: dict[str, list[str]] = {}
+        for rid, start in sorted(self.started.items()):
+            where = f"{start.get('node')} {str(start.get('node_id', ''))[:8]}".strip()
+            nodes.setdefault(where, []).append(f"{rid} (pid {start.get('pid')})")
+        return "\n".join(f"Ray node {where}: {', '.join(rids)}" for where, rids in nodes.items())
 
     def describe(self) -> str:
         limit = f"{self.workers} at a time" if self.workers else "all at once"

@@ -109,6 +109,9 @@ def main(argv: list[str]) -> int:
             return run_oracle(session, oracle, args.rounds, args.save_model)
         from baltui.label.app import LabelApp
 
+        from baltui.tf_setup import load_before_the_screen
+
+        load_before_the_screen()
         app = LabelApp(session, oracle=oracle, rounds=args.rounds, save_model=args.save_model)
         app.run()
         return 0
