@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from baltui.app.messages import EngineEvent
 from baltui.app.screens.help import HelpScreen
+from baltui.app.view_toggles import ViewToggles
 from baltui.app.widgets.plots import ComparisonPlot
 from baltui.app.widgets.run_panel import RunPanel
 from baltui.config import RunConfig, run_id
@@ -38,7 +39,7 @@ from baltui.tables import summary_table
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
 
 
-class BaltuiApp(LeavesCleanly, App[int]):
+class BaltuiApp(LeavesCleanly, ViewToggles, App[int]):
     """The dashboard: one RunPanel per run, a comparison chart, status, progress and summary."""
 
     CSS_PATH = "app.tcss"
@@ -261,12 +262,6 @@ class BaltuiApp(LeavesCleanly, App[int]):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.save_screenshot(filename=f"baltui-{stamp}.svg", path=str(self.out_dir))
         self.notify(f"saved {path}", title="screenshot")
-
-    def action_toggle_digits(self) -> None:
-        self.screen.toggle_class("-hide-digits")
-
-    def action_toggle_comparison(self) -> None:
-        self.screen.toggle_class("-hide-comparison")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

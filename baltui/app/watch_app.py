@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header, Markdown, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from baltui.app.screens.help import HelpScreen
+from baltui.app.view_toggles import ViewToggles
 from baltui.app.widgets.digits import DigitPreviews
 from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.app.widgets.run_panel import RunPanel
@@ -148,7 +149,7 @@ class WatchRunPanel(RunPanel):
         return super().status_text()
 
 
-class WatchApp(App[int]):
+class WatchApp(ViewToggles, App[int]):
     """The dashboard, read-only, on one or more run folders (side by side when several)."""
 
     CSS_PATH = "app.tcss"
@@ -490,12 +491,6 @@ class WatchApp(App[int]):
         target = Path(tempfile.gettempdir()) if any(f.path.resolve() == here for f in self.folders) else here
         path = self.save_screenshot(filename=f"baltui-watch-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=str(target))
         self.notify(f"saved {path}", title="screenshot")
-
-    def action_toggle_digits(self) -> None:
-        self.screen.toggle_class("-hide-digits")
-
-    def action_toggle_comparison(self) -> None:
-        self.screen.toggle_class("-hide-comparison")
 
     def action_help(self) -> None:
         self.push_screen(WatchHelpScreen())
