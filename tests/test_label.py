@@ -19,7 +19,7 @@ TINY = dict(epochs=2, batch_size=16, mc_samples=3)
 
 @pytest.fixture
 def folder(tmp_path, digits):
-    """40 digit PNGs in assorted sizes and modes (and one corrupt file), plus the answers as an npz."""
+    """40 digit PNGs in assorted sizes and modes (and one corrupt file), plus the answers (csv by name; npz)."""
     root = tmp_path / "imgs"
     (root / "sub").mkdir(parents=True)
     for i in range(40):
@@ -35,6 +35,8 @@ def folder(tmp_path, digits):
     source = load_source(str(root))
     answers = np.array([int(digits.y_pool[int(item.split("/")[-1][:3])]) for item in source.items])
     np.savez(tmp_path / "answers.npz", x_train=source.images[..., 0], y_train=answers)
+    rows = [f"{item},{label}" for item, label in zip(source.items, answers, strict=True)]
+    (tmp_path / "answers.csv").write_text("item,label\n" + "\n".join(rows) + "\n")
     return root
 
 
@@ -81,7 +83,7 @@ def test_labels_persist_undo_and_resume(folder, tmp_path):
 
 def test_oracle_loop_headless_export_and_another_source_refused(folder, tmp_path, capsys):
     out = tmp_path / "run"
-    args = [str(folder), "--out", str(out), "--oracle", str(tmp_path / "answers.npz"), "--test",
+    args = [str(folder), "--out", str(out), "--oracle", str(tmp_path / "answers.csv"), "--test",
             str(tmp_path / "answers.npz"), "--no-ui", "--rounds", "2", "--initial", "10", "--instances", "5",
             "--epochs", "2", "--batch-size", "16", "--mc-samples", "3"]
     assert main(args) == 0
@@ -89,14 +91,15 @@ def test_oracle_loop_headless_export_and_another_source_refused(folder, tmp_path
     assert "round 1: 10 labels, test accuracy" in text and "round 2: 15 labels" in text
     assert main(["--export", str(out), "--format", "csv"]) == 0
     rows = (out / "labels.csv").read_text().splitlines()
-    assert rows[0] == "path,label" and len(rows) == 1 + 15
+    assert rows[0] == "item,label" and len(rows) == 1 + 15
     assert main(["--export", str(out), "--format", "npz", "--to", str(tmp_path / "l.npz")]) == 0
     with np.load(tmp_path / "l.npz") as f:
         assert f["x"].shape == (15, 28, 28) and len(f["y"]) == 15
     other = tmp_path / "other"
     other.mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(other / "a.png")
-    assert main([str(other), "--out", str(out), "--oracle", str(tmp_path / "answers.npz"), "--no-ui"]) == 2
+    (tmp_path / "a.csv").write_text("item,label\na.png,3\n")
+    assert main([str(other), "--out", str(out), "--oracle", str(tmp_path / "a.csv"), "--no-ui"]) == 2
     assert "another source" in capsys.readouterr().err
 
 

@@ -7,6 +7,7 @@ DIR/labels.jsonl; replaying that file is how a session resumes, so a crash loses
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import time
@@ -37,6 +38,13 @@ def class_keys(classes: list[str]) -> dict[str, int]:
             raise BaltuiError(f"no free key for class '{name}'")
         keys[key] = i
     return keys
+
+
+def recorded_source(out_dir: Path, saved: dict[str, Any]) -> str:
+    """The source a session.json names: its path relative to the session folder, else as written."""
+    path = str(saved.get("source_path", ""))
+    beside = Path(out_dir) / path
+    return os.path.normpath(beside) if path and beside.exists() else path
 
 
 def parse_classes(text: str) -> list[str]:
@@ -116,10 +124,10 @@ class LabelSession:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             if session.exists():
                 saved = json.loads(session.read_text(encoding="utf-8"))
-                if saved.get("source") != self.source.identity:
+                if saved.get("source") not in (self.source.identity, *self.source.aliases):
                     raise BaltuiError(
-                        f"--out {self.out_dir} holds labels of another source ({saved.get('source_path')}); "
-                        "choose another --out")
+                        f"--out {self.out_dir} holds labels of another source "
+                        f"({recorded_source(self.out_dir, saved)}); choose another --out")
                 if saved.get("classes") != self.classes:
                     raise BaltuiError(f"--out {self.out_dir} was labelled with classes {saved.get('classes')}; "
                                       "use the same --classes or another --out")
@@ -154,9 +162,15 @@ class LabelSession:
                 self.labels[index] = self.classes.index(record["label"])
 
     def _save_session(self) -> None:
+        # The source's path relative to this folder (as run folders record their data), so a session moved
+        # along with its images, or resumed from another directory, still finds them.
+        try:
+            source_path = os.path.relpath(Path(self.source.path).resolve(), self.out_dir.resolve())
+        except ValueError:  # another drive (Windows): no relative path exists
+            source_path = str(Path(self.source.path).resolve())
         state = {"source": self.source.identity, "classes": self.classes, "round": self.round,
                  "pending": self.pending, "strategy": self.strategy,
-                 "source_path": self.source.path}
+                 "source_path": Path(source_path).as_posix(), "size": self.source.size}
         tmp = self.out_dir / (SESSION_FILE + ".tmp")
         tmp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(tmp, self.out_dir / SESSION_FILE)
@@ -295,11 +309,14 @@ class LabelSession:
     # ---- export ---------------------------------------------------------------------------------
     def export(self, fmt: str, target: Path) -> int:
         usable = sorted(self.usable)
-        if fmt == "csv":
-            lines = ["path,label"] + [f"{self.source.items[i]},{self.classes[self.labels[i]]}" for i in usable]
-            target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if fmt == "csv":  # the form --oracle reads back: item (path or npz index), label (class name)
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(["item", "label"])
+                writer.writerows([self.source.items[i], self.classes[self.labels[i]]] for i in usable)
         elif fmt == "npz":
-            np.savez(target, x=self.source.images[usable][..., 0],
+            x = self.source.images[usable]
+            np.savez(target, x=x[..., 0] if x.shape[-1] == 1 else x,
                      y=np.asarray([self.labels[i] for i in usable], dtype=np.int64),
                      classes=np.asarray(self.classes), items=np.asarray([self.source.items[i] for i in usable]))
         else:
