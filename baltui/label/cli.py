@@ -19,17 +19,13 @@ from baltui.control import exit_process, run_stoppable
 from baltui.errors import BaltuiError, RunCancelled
 from baltui.label.session import SESSION_FILE, LabelSession, parse_classes, recorded_source
 from baltui.label.sources import DEFAULT_SIZE, Source, load_source
+from baltui.parsing import OneLineParser
 
 DIGITS = "0,1,2,3,4,5,6,7,8,9"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="baltui label", description="Label your own images; the model picks which ones.")
+    p = OneLineParser(prog="baltui label", description="Label your own images; the model picks which ones.")
     p.add_argument("source", nargs="?", help="a folder of PNG/JPEG/BMP images, or an .npz with x_train "
                    "(to resume, the one --out recorded is the default)")
     p.add_argument("--out", help="session folder (labels.jsonl); the same --out resumes")

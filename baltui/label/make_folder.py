@@ -1,19 +1,21 @@
 """Write a folder of PNG digits to try `baltui label` on: `python -m baltui.label.make_folder OUT [--n 300]`.
 
 From scikit-learn's bundled digits (upscaled to 28x28) or from an .npz's x_train (`--from-npz`); the
-labels go to OUT/../<OUT name>-labels.npz as y_train, usable as `--oracle`.
+labels go to OUT/../<OUT name>-labels.npz as y_train beside `items` (the file names), usable as `--oracle`:
+the oracle answers by item name, so a file that cannot be read never shifts the other answers.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from baltui.parsing import OneLineParser
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m baltui.label.make_folder")
+    p = OneLineParser(prog="python -m baltui.label.make_folder")
     p.add_argument("out")
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--from-npz", dest="from_npz")
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         big.save(out / f"{i:05d}.png")
         written.append(np.asarray(big))
     labels = out.parent / f"{out.name}-labels.npz"
-    np.savez(labels, x_train=np.stack(written), y_train=np.asarray(y, dtype=np.int64))
+    items = np.asarray([f"{i:05d}.png" for i in range(len(written))])
+    np.savez(labels, x_train=np.stack(written), y_train=np.asarray(y, dtype=np.int64), items=items)
     print(f"wrote {len(x)} PNGs to {out} and their labels to {labels}")
     return 0
 
