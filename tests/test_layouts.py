@@ -18,7 +18,7 @@ from textual.widget import Widget
 
 from baltui.app import make_app
 from baltui.app.widgets.digits import GAP, TILE, DigitPreviews, tile
-from baltui.app.widgets.run_panel import SEPARATOR, RunPanel
+from baltui.app.widgets.run_panel import RunPanel
 from baltui.events import PhaseChanged, QueryResult
 from baltui.label.app import LabelApp
 from baltui.label.session import LabelSession
@@ -26,6 +26,7 @@ from baltui.label.sources import load_source
 from baltui.label.widgets import BAR, BatchStrip
 from baltui.render import shaded
 from baltui.results import prepare_out_dir
+from baltui.widgets.status import SEPARATOR
 
 SIZES = [(80, 24), (120, 40), (160, 50), (200, 60)]
 # 128 columns: the grid gives the two panels content widths 58 and 59, where 3 and 4 previews fit.
@@ -152,6 +153,12 @@ async def test_label_batch_strip_keeps_thumbnails_whole(size, npz, tmp_path):
             per_row = assert_whole_tiles(rendered_lines(strip), strip.size.width, tiles, captions)
             assert per_row == (strip.size.width + GAP) // (TILE + GAP)
         assert captions[:7] == ["1", "1", "1", "1", "2", "2", "unusable"] and captions[7:] == ["?"] * 3
+        # the status line breaks between its items only ("round 0 · image 8 of 10 · 6 labelled · 1 unusable")
+        state = app.query_one("#state")
+        items = {"round 0", "image 8 of 10", "6 labelled", "1 unusable"}
+        lines = [line.strip(" ·") for line in rendered_lines(state) if line.strip()]
+        parts = {part for line in lines for part in line.split(" · ")}
+        assert items <= parts and all(p in items or re.fullmatch(r"[\d.]+ s per label", p) for p in parts), lines
         # the class bars keep one line each: name, bar, count
         stats = app.query_one("#stats")
         assert_inside(stats, app.query_one("#right"))

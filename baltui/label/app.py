@@ -11,10 +11,11 @@ import threading
 
 import numpy as np
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.events import Key
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
@@ -24,6 +25,7 @@ from baltui.control import Control, LeavesCleanly
 from baltui.label.session import LabelSession, RoundResult
 from baltui.label.widgets import BatchStrip, ImageView, bars
 from baltui.widgets.histogram import ScoreHistogram
+from baltui.widgets.status import SEPARATOR, pack_parts
 
 
 def preview(image: np.ndarray) -> np.ndarray:
@@ -81,7 +83,12 @@ class LabelApp(LeavesCleanly, App[int]):
                 yield ScoreHistogram(id="scores")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The status line is packed to the width it has: pack it again when that changes."""
+        self.call_after_refresh(self.refresh_view)
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self.refresh_view)  # once laid out, so the status line knows its width
         skipped = self.session.source.skipped
         if skipped:
             names = ", ".join(item for item, _ in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
@@ -223,8 +230,8 @@ class LabelApp(LeavesCleanly, App[int]):
         parts.append(f"{sum(v is None for v in s.labels.values())} unusable")
         if spl:
             parts.append(f"{spl:.1f} s per label")
-        state = Text(" · ".join(parts))
-        self.query_one("#state", Static).update(state)
+        state = self.query_one("#state", Static)
+        state.update(pack_parts(Content(SEPARATOR.join(parts)), state.content_size.width))
         stats = Text()
         stats.append_text(bars(s.classes, s.class_counts(), "labelled per class"))
         if s.history:
