@@ -73,7 +73,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="baltui",
         description="Deep Bayesian active learning (MC dropout + modAL), watched live in the terminal.",
-        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help",
+        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help | baltui watch --help",
     )
     parser.add_argument("--version", action="version", version=f"baltui {__version__}")
     parser.add_argument("--preset", default=None, help="preset name in presets/ or a .toml path (default: quick)")
