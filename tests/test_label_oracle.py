@@ -185,6 +185,13 @@ async def test_screen_shows_a_colour_source(colour_folder, tmp_path):
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert session.source.images[session.current()].shape == (16, 16, 3)
+        # drawn in colour: the image view and the strip carry true-colour styles (red or blue dominant)
+        from baltui.label.widgets import BatchStrip, ImageView
+
+        for text in (app.query_one(ImageView).content, app.query_one(BatchStrip).compose_text(150)):
+            colours = {span.style.color.triplet for span in text.spans
+                       if not isinstance(span.style, str) and span.style.color and span.style.color.triplet}
+            assert any(r > 150 and b < 100 for r, _, b in colours) or any(b > 150 and r < 100 for r, _, b in colours)
         await pilot.press("r", "b")
         assert len(session.labels) == 2
         await pilot.press("q")

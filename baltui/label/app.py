@@ -28,16 +28,6 @@ from baltui.widgets.histogram import ScoreHistogram
 from baltui.widgets.status import SEPARATOR, pack_parts
 
 
-def preview(image: np.ndarray) -> np.ndarray:
-    """What the label widgets can draw: they shade one channel, so a colour image is shown as its luminance.
-
-    The model still learns from the colour image; only the preview is grey.
-    """
-    if image.shape[-1] == 3:
-        return image @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
-    return image
-
-
 class RoundDone(Message):
     """Posted by the training worker when the next batch is ready."""
 
@@ -214,13 +204,13 @@ class LabelApp(LeavesCleanly, App[int]):
         else:
             pred = s.prediction(item)
             guess = f"model says {s.classes[pred[0]]} ({pred[1]:.0%}), Enter accepts" if pred else "no model yet"
-            self.query_one(ImageView).show(preview(images[item]), f"{s.source.items[item]} · {guess}")
+            self.query_one(ImageView).show(images[item], f"{s.source.items[item]} · {guess}")
         batch = s.pending
         captions = []
         for i in batch:
             label = s.labels.get(i, "?")
             captions.append("unusable" if label is None else (s.classes[label] if label != "?" else "?"))
-        self.query_one(BatchStrip).show([preview(images[i]) for i in batch], captions,
+        self.query_one(BatchStrip).show([images[i] for i in batch], captions,
                                         s.position if item is not None else None)
         spl = s.seconds_per_label()
         parts = [f"round {s.round}"]

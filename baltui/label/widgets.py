@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widgets import Static
 
-from baltui.render import shaded
+from baltui.widgets.tiles import tile
 
 BAR = 20  # blocks in the longest bar: a bar line is 6 + 1 + BAR + 1 + count cells
 
@@ -19,7 +19,8 @@ class ImageView(Static):
         if image is None:
             self.update(Text(caption, style="bold"))
             return
-        text = Text("\n".join(shaded(image, 28)) + "\n")
+        text = Text("\n").join(tile(image, 28))
+        text.append("\n")
         text.append(caption, style="bold")
         self.update(text)
 
@@ -36,12 +37,12 @@ class BatchStrip(Static):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.tiles: list[list[str]] = []
+        self.tiles: list[list[Text]] = []
         self.captions: list[str] = []
         self.current: int | None = None
 
     def show(self, images: list[np.ndarray], captions: list[str], current: int | None) -> None:
-        self.tiles = [shaded(img, self.THUMB) for img in images]
+        self.tiles = [tile(img, self.THUMB) for img in images]
         self.captions, self.current = list(captions), current
         self.refresh(layout=True)
 
@@ -67,7 +68,7 @@ class BatchStrip(Static):
         for start in range(0, len(self.tiles), per_row):
             group = range(start, min(start + per_row, len(self.tiles)))
             for row in range(self.THUMB // 2):
-                lines.append(Text(gap.join(self.tiles[i][row] for i in group)))
+                lines.append(Text(gap).join(self.tiles[i][row] for i in group))
             captions = Text()
             for i in group:
                 if i > start:
