@@ -98,6 +98,21 @@ def wait_for_exit(proc, limit: float) -> float:
     return time.monotonic() - started
 
 
+def signal_after_lines(proc, results: Path, lines: int, sig: int, timeout: float = 180,
+                       settle: float = 0.0) -> tuple[float, str, str]:
+    """Once `results` has `lines` lines, send `sig`; (seconds to exit, stdout, stderr). Never leaves it running."""
+    try:
+        wait_for_lines(results, lines, proc, timeout=timeout)
+        time.sleep(settle)
+        proc.send_signal(sig)
+        took = wait_for_exit(proc, EXIT_LIMIT_S + MARGIN_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stdout, stderr = proc.communicate()
+    return took, stdout, stderr
+
+
 class Terminal:
     """A pseudo-terminal of 120x40 with `argv` running in it as the session leader (so closing it hangs up)."""
 
@@ -275,14 +290,7 @@ def test_headless_signal_stops_and_keeps_every_query(sig, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "baltui", "--no-ui", *QUICK, "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        wait_for_lines(out / "results.jsonl", 2, proc)
-        proc.send_signal(getattr(signal, sig))
-        took = wait_for_exit(proc, EXIT_LIMIT_S + MARGIN_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        stdout, stderr = proc.communicate()
+    took, stdout, stderr = signal_after_lines(proc, out / "results.jsonl", 2, getattr(signal, sig))
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert f"{sig}: stopping" in stdout and "--resume" in stdout
@@ -328,15 +336,7 @@ def test_headless_leaves_a_phase_that_cannot_be_interrupted(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-c", STUCK_SCRIPT, "headless", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_lines(out / "results.jsonl", 4, proc, timeout=60)
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        took = wait_for_exit(proc, EXIT_LIMIT_S + MARGIN_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        stdout, stderr = proc.communicate()
+    took, stdout, stderr = signal_after_lines(proc, out / "results.jsonl", 4, signal.SIGTERM, timeout=60, settle=0.3)
     assert proc.returncode == 130, stderr
     assert "stopped: every completed query is saved" in stdout and "Traceback" not in stderr
     assert STOP_GRACE_S - 0.5 < took < EXIT_LIMIT_S + MARGIN_S  # waited for the phase, then left without it
