@@ -149,8 +149,10 @@ class QueryStrategy:
         if self.acquisition.score is None:
             self.last_scores = None
             return self.rng.choice(n_pool, size=n_instances, replace=False), None
-        size = n_pool if self.subset == 0 else min(self.subset, n_pool)  # 0: the whole pool
-        positions = np.sort(self.rng.choice(n_pool, size=size, replace=False))
+        if self.subset == 0:  # the whole pool
+            positions = np.arange(n_pool)
+        else:
+            positions = np.sort(self.rng.choice(n_pool, size=min(self.subset, n_pool), replace=False))
         P = learner.estimator.mc_predict_proba(X_pool[positions], self.mc_samples, seed=int(self.rng.integers(2**31)))
         scores = self.acquisition.score(P)
         chosen = self.acquisition.select(P, scores, n_instances, self.rng, self.beta)

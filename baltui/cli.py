@@ -152,9 +152,10 @@ RESUME_MAY_CHANGE = ("queries", "seeds", "data")
 
 def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the flags."""
+    from baltui.acquisition import STRATEGIES
     from baltui.config import EXPERIMENT_KEYS, build_config, check_against_data
     from baltui.experiment import run_complete
-    from baltui.provenance import check_same_data, resolve_data_path
+    from baltui.provenance import check_same_data, relative_data_path, resolve_data_path
     from baltui.results import prepare_out_dir, read_config, read_records, write_config
 
     changed = [k for k in overrides if k in EXPERIMENT_KEYS and k not in RESUME_MAY_CHANGE]
@@ -168,6 +169,13 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     saved = read_config(run_dir)
     saved.pop("out", None)
     provenance = saved.pop("provenance", None)
+    if "mc_masks" not in saved:  # written before mask modes existed: every strategy drew independent masks
+        needing = [name for name in saved.get("strategies", []) if name in STRATEGIES
+                   and STRATEGIES[name].needs_consistent_masks]
+        if needing:
+            raise BaltuiError(f"{run_dir} ran {needing[0]} on independent masks, before consistent masks existed; "
+                              "its runs cannot continue the same way: start them again in a new folder")
+        saved["mc_masks"] = "independent"
     if saved.get("data"):
         found = Path(overrides["data"]) if overrides.get("data") else resolve_data_path(saved["data"], run_dir)
         if found is None or not found.is_file():
@@ -184,7 +192,7 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     config = build_config(saved, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
     config.out = str(run_dir)
     dataset = _load_data(config)
-    check_same_data({"provenance": provenance}, dataset, str(run_dir))
+    check_same_data(provenance, dataset, str(run_dir))
     started = (provenance or {}).get("threads_per_run")
     threads = getattr(args, "effective_threads", None)
     if started is not None and threads is not None and started != threads:
@@ -200,9 +208,11 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
         raise BaltuiError(f"every run in {run_dir} has already finished; nothing to resume "
                           "(--queries N or --seeds extend it)")
     prepare_out_dir(run_dir, {}, resume=True)  # checks the folder is writable
-    if "queries" in overrides or "seeds" in overrides:
+    if "queries" in overrides or "seeds" in overrides or "data" in overrides:
         updated = read_config(run_dir)
         updated.update({"queries": config.queries, "seeds": config.seeds})
+        if "data" in overrides:  # where the data is now, so later resumes need no --data
+            updated["data"] = relative_data_path(config.data, run_dir)
         write_config(run_dir, updated)
     return config, run_dir, dataset, by_run
 
@@ -244,12 +254,12 @@ def main(argv: list[str] | None = None) -> int:
 
         joined = bool(args.address or os.environ.get("RAY_ADDRESS"))
         args.effective_threads = threads_per_run(args.threads_per_run, args.workers, joined, use_ray)
-        config, out, dataset, resume = _prepare(args)
         executor = None
-        if use_ray:  # ray.init here, on the main thread, before the dashboard starts
+        if use_ray:  # ray.init here, on the main thread, before the dashboard starts and before any folder
             from baltui.executors.ray_executor import RayExecutor
 
-            executor = RayExecutor(args.workers, args.address, args.threads_per_run)
+            executor = RayExecutor(args.workers, args.address, args.effective_threads)
+        config, out, dataset, resume = _prepare(args)
         if args.no_ui:
             from baltui.headless import run_headless
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import sys
 import tomllib
@@ -77,10 +78,10 @@ class RunConfig:
         return [run_id(s, seed) for seed in self.seeds for s in self.strategies]
 
 
-def mc_masks_for(config: RunConfig, strategy: str) -> str:
-    """The mask mode a strategy's runs use: the config's, with "auto" resolved per strategy."""
-    if config.mc_masks != "auto":
-        return config.mc_masks
+def mc_masks_for(mode: str, strategy: str) -> str:
+    """The mask mode a strategy's runs use: `mode`, with "auto" resolved per strategy."""
+    if mode != "auto":
+        return mode
     return "consistent" if STRATEGIES[strategy].needs_consistent_masks else AUTO_MC_MASKS
 
 
@@ -160,7 +161,7 @@ def _check_type(key: str, value: Any) -> Any:
                 value = float(value)
             except ValueError:
                 raise BaltuiError(f"'weight_decay' must be a number C (L2 of C/N) or 'auto', got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
             raise BaltuiError(f"'weight_decay' must be a number C >= 0 (L2 of C/N) or 'auto', got {value!r}")
         return float(value)
     if key in _COUNT_KEYS:
@@ -232,18 +233,13 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
 def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
     """One warning line per setting given that none of the run's strategies reads; returns them."""
     acquisitions = [STRATEGIES[s] for s in config.strategies]
-    readers = {
-        "beta": [a.name for a in STRATEGIES.values() if a.uses_beta],
-        "mc_samples": [a.name for a in STRATEGIES.values() if a.has_scores],
-        "subset": [a.name for a in STRATEGIES.values() if a.has_scores],
-        "mc_masks": [a.name for a in STRATEGIES.values() if a.has_scores],
-    }
     uses = {"beta": lambda a: a.uses_beta, "mc_samples": lambda a: a.has_scores,
             "subset": lambda a: a.has_scores, "mc_masks": lambda a: a.has_scores}
     lines = []
     for key in sorted(given & set(uses)):
         if not any(uses[key](a) for a in acquisitions):
-            lines.append(f"baltui: warning: --{key.replace('_', '-')} is read only by {', '.join(readers[key])}; "
+            readers = [a.name for a in STRATEGIES.values() if uses[key](a)]
+            lines.append(f"baltui: warning: --{key.replace('_', '-')} is read only by {', '.join(readers)}; "
                          f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
     for line in lines:
         print(line, file=sys.stderr)
@@ -256,6 +252,8 @@ def validate(config: RunConfig) -> None:
         if key == "subset" and config.subset == 0:
             continue  # "all"
         if getattr(config, key) < 1:
+            if key == "subset":
+                raise BaltuiError(f"'subset' must be at least 1, or 'all' for the whole pool; got {config.subset}")
             raise BaltuiError(f"'{key}' must be at least 1, got {getattr(config, key)}")
     if config.queries < 1:
         raise BaltuiError("'queries' must be at least 1")

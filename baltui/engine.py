@@ -117,7 +117,7 @@ class ActiveLearningRun:
             data.input_shape, data.n_classes, cfg.epochs, cfg.batch_size, model_fn=MODELS[cfg.model].build,
             control=self.control, on_epoch=lambda e, n: self._phase(query, "training", e, n),
             on_compile=lambda: self._phase(query, COMPILING),
-            mc_masks=mc_masks_for(cfg, self.strategy_name), weight_decay=cfg.weight_decay,
+            mc_masks=mc_masks_for(cfg.mc_masks, self.strategy_name), weight_decay=cfg.weight_decay,
             epoch_draws=cfg.epoch_draws, early_stopping=cfg.early_stopping,
         )
         held_out = validation_indices(len(data.y_pool), cfg.validation, self.seed)

@@ -39,7 +39,7 @@ tf = quiet_tensorflow()
 import keras  # noqa: E402 - after the quiet TensorFlow import
 
 __all__ = [
-    "CHECKED_MIN_IMAGES", "EVAL_BATCH", "MC_MASKS", "STOCHASTIC_LAYERS", "WEIGHT_DECAY_GRID", "MCDropoutClassifier",
+    "CHECKED_MIN_IMAGES", "EVAL_BATCH", "MASK_MODES", "STOCHASTIC_LAYERS", "WEIGHT_DECAY_GRID", "MCDropoutClassifier",
     "build_cnn", "compact_rows", "keep_mask", "keras", "split_at_first_dropout", "tf",
 ]
 
@@ -53,7 +53,7 @@ CHECKED_MIN_IMAGES = 2048
 # C of weight decay C/N that "auto" tries per fit (log-spaced around the 3.5 of Gal et al.'s scripts).
 WEIGHT_DECAY_GRID = (0.35, 1.0, 3.5, 10.0)
 # Ways to draw MC-dropout masks (see `baltui.mc.consistent`).
-MC_MASKS = ("consistent", "independent")
+MASK_MODES = ("consistent", "independent")
 
 
 def build_cnn(input_shape: tuple[int, int, int], n_classes: int = 10, dropout: tuple[float, float] = (0.25, 0.5)):
@@ -114,8 +114,8 @@ class MCDropoutClassifier:
         self._dropouts = [layer for layer in self.model.layers if isinstance(layer, STOCHASTIC_LAYERS)]
         # "consistent": one dropout mask per sample for every point of a call (BatchBALD needs it);
         # "independent": a mask per (sample, point), as T separate passes per point would draw.
-        if mc_masks not in MC_MASKS:
-            raise ValueError(f"mc_masks must be one of {', '.join(MC_MASKS)}, got {mc_masks!r}")
+        if mc_masks not in MASK_MODES:
+            raise ValueError(f"mc_masks must be one of {', '.join(MASK_MODES)}, got {mc_masks!r}")
         self.mc_masks = mc_masks
         # "auto" picks per call; tests and `baltui bench` may force "sparse", "compact" or "tiled"
         # (independent masks; see `IndependentSampler.choose_path`).

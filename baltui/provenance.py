@@ -106,9 +106,9 @@ def collect(dataset: Any, data_file: str | None) -> dict[str, Any]:
     return block
 
 
-def check_same_data(saved: dict[str, Any], dataset: Any, where: str) -> None:
+def check_same_data(provenance: dict[str, Any] | None, dataset: Any, where: str) -> None:
     """Refuse to continue a run on data whose content differs from what it started on."""
-    expected = (saved.get("provenance") or {}).get("data_sha256")
+    expected = (provenance or {}).get("data_sha256")
     if expected and expected != dataset.content_sha256:
         raise BaltuiError(
             f"the data for {where} differs from the data it was started on (sha256 {dataset.content_sha256[:12]} "

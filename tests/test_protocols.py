@@ -108,3 +108,7 @@ def test_model_flag_brings_its_regime_and_small_images_are_refused(capsys):
     assert "needs a validation set" in capsys.readouterr().err
     assert main(["--no-ui", "--weight-decay", "lots"]) == 2
     assert "'weight_decay' must be a number" in capsys.readouterr().err
+    assert main(["--no-ui", "--weight-decay", "nan"]) == 2
+    assert "'weight_decay' must be a number" in capsys.readouterr().err
+    # --model seed keeps the preset's settings (the seed model has no regime of its own)
+    assert build_config(load_preset("quick"), {"model": "seed"}).batch_size == load_preset("quick")["batch_size"]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from baltui.acquisition import STRATEGIES, QueryStrategy
-from baltui.config import AUTO_MC_MASKS
+from baltui.config import mc_masks_for
 from baltui.control import Control
 from baltui.errors import BaltuiError
 from baltui.label.sources import Source
@@ -266,7 +266,7 @@ class LabelSession:
         started = time.perf_counter()
         images = self.source.images
         if self.clf is None:
-            masks = "consistent" if STRATEGIES[self.strategy].needs_consistent_masks else AUTO_MC_MASKS
+            masks = mc_masks_for("auto", self.strategy)
             self.clf = MCDropoutClassifier(images.shape[1:], len(self.classes), self.epochs, self.batch_size,
                                            control=self.control, mc_masks=masks)
         usable = self.usable

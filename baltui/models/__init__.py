@@ -33,7 +33,7 @@ MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("seed", "seed", "the notebook's CNN (Gal, Islam & Ghahramani 2017): 2 conv 4x4, Dense 128",
-                  regime={"epochs": 50, "batch_size": 128, "epoch_draws": 0, "early_stopping": 0}, min_size=8),
+                  min_size=8),  # no regime of its own: the preset's (or RunConfig's) settings stand
         ModelSpec("batchbald2019", "batchbald2019",
                   "Kirsch et al. (2019)'s MNIST CNN: conv 5x5 with channel dropout, Dense 128",
                   # BlackHC/BatchBALD: Adam 1e-3, batch 64, an epoch = 5,056 draws with repetition, up to
@@ -42,7 +42,3 @@ MODELS: dict[str, ModelSpec] = {
                           "validation": 1024}, min_size=28),
     )
 }
-
-
-def get_model(name: str) -> ModelSpec:
-    return MODELS[name]

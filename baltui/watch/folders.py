@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baltui import provenance
 from baltui.config import RunConfig, build_config, run_id
 from baltui.errors import BaltuiError
 from baltui.results import CONFIG_FILE, RESULTS_FILE
@@ -88,14 +89,11 @@ def open_folders(paths: list[str]) -> list[WatchedFolder]:
 
 
 def resolve_data_path(data: str, run_dir: Path) -> Path:
-    """A saved `data` path: as is when absolute, else relative to the run folder, else to the cwd."""
-    path = Path(data).expanduser()
-    if path.is_absolute():
-        return path
-    for candidate in (Path(run_dir) / path, Path.cwd() / path):
-        if candidate.is_file():
-            return candidate
-    raise BaltuiError(f"data file {data} not found (looked in {run_dir} and in {Path.cwd()})")
+    """A saved `data` path, found as --resume finds it (`provenance.resolve_data_path`), or one line why not."""
+    found = provenance.resolve_data_path(data, run_dir)
+    if found is None:
+        raise BaltuiError(f"data file {data} not found (looked in {run_dir} and in {Path.cwd()})")
+    return found
 
 
 def folder_run_config(folder: WatchedFolder) -> RunConfig:
