@@ -125,6 +125,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[d
     dataset = _load_data(config)
     _check_model_fits(config, dataset)
     check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
+    _check_validation_leaves_the_initial_set(config, dataset)
     saved = config.to_dict()
     saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
     if config.data:
@@ -143,6 +144,25 @@ def _check_model_fits(config: Any, dataset: Any) -> None:
     if min(dataset.input_shape[:2]) < spec.min_size:
         raise BaltuiError(f"model {spec.name} needs images of at least {spec.min_size}x{spec.min_size}, but the "
                           f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; use --model seed")
+
+
+def _check_validation_leaves_the_initial_set(config: Any, dataset: Any) -> None:
+    """The validation images are set aside per seed before the initial set is drawn: every class must keep
+    `initial_per_class` images in the pool for every seed."""
+    if not config.validation:
+        return
+    import numpy as np
+
+    from baltui.engine import validation_indices
+
+    for seed in config.seeds:
+        kept = np.delete(dataset.y_pool, validation_indices(len(dataset.y_pool), config.validation, seed))
+        counts = np.bincount(kept, minlength=dataset.n_classes)
+        short = int(np.argmin(counts))
+        if counts[short] < config.initial_per_class:
+            raise BaltuiError(f"with {config.validation} validation images set aside (seed {seed}), class {short} "
+                              f"keeps {counts[short]} pool images, fewer than initial_per_class="
+                              f"{config.initial_per_class}; lower --validation or --initial-per-class")
 
 
 # Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had

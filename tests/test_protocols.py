@@ -112,3 +112,15 @@ def test_model_flag_brings_its_regime_and_small_images_are_refused(capsys):
     assert "'weight_decay' must be a number" in capsys.readouterr().err
     # --model seed keeps the preset's settings (the seed model has no regime of its own)
     assert build_config(load_preset("quick"), {"model": "seed"}).batch_size == load_preset("quick")["batch_size"]
+
+
+def test_a_validation_split_that_starves_a_class_is_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(40, int), np.ones(4, int)]
+    x = rng.integers(0, 255, (44, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "s.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    code = main(["--no-ui", "--data", str(tmp_path / "s.npz"), "--validation", "20", "--initial-per-class", "4",
+                 "--queries", "1", "--instances", "1", "--out", str(tmp_path / "o")])
+    assert code == 2 and not (tmp_path / "o").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "class 1 keeps 3 pool images, fewer than initial_per_class=4" in err[0]
