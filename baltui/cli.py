@@ -58,7 +58,7 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
                         "(independent), or auto: consistent where the strategy needs it (default)")
     g.add_argument("--model", help="architecture and its training regime: seed (default) or batchbald2019")
     g.add_argument("--weight-decay", dest="weight_decay",
-                   help="L2 of C/N on the Dense layers (N: labelled images), or 'auto' to choose C per fit "
+                   help="L2 of C/N on the hidden Dense layers (N: labelled images), or 'auto' to choose C per fit "
                         "on the validation set (default 0)")
     g.add_argument("--validation", type=int, help="pool images set aside per seed for validation (never labelled)")
     g.add_argument("--epoch-draws", type=int, dest="epoch_draws",

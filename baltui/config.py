@@ -59,7 +59,7 @@ class RunConfig:
     mc_masks: str = "auto"
     # The architecture (baltui.models registry) and its training regime.
     model: str = "seed"
-    # L2 of C/N on the Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on the
+    # L2 of C/N on the hidden Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on the
     # validation set (Gal et al. 2017). 0: none, as in the seed notebook.
     weight_decay: float | str = 0.0
     # Pool images set aside (per seed) to validate on: never offered for labelling, never trained on.

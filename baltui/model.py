@@ -96,7 +96,7 @@ class MCDropoutClassifier:
         self.control = control
         self.on_epoch = on_epoch
         self.rng = np.random.default_rng(0)
-        # Training regime (see `fit`): L2 of C/N on the Dense kernels (C, or "auto": chosen per fit on the
+        # Training regime (see `fit`): L2 of C/N on the hidden Dense kernels (C, or "auto": chosen per fit on the
         # validation set from WEIGHT_DECAY_GRID); epochs of `epoch_draws` draws with repetition (0: one
         # pass over a permutation); early stopping on validation accuracy with this patience (0: off).
         self.weight_decay = weight_decay
@@ -142,7 +142,9 @@ class MCDropoutClassifier:
         model, prefix, optimizer = self.model, self.prefix, self.optimizer
         variables = model.trainable_variables
         # Only a run with weight decay has the term in its graph: without it training is bitwise the seed's.
-        decayed = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        # Gal et al.'s scripts put l2(c/N) on the hidden Dense only (W_regularizer on Dense(256) in
+        # MC_Dropout_Keras/), not on the output layer: every Dense kernel but the last.
+        decayed = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)][:-1]
         if self.weight_decay in (0, 0.0):
             decayed = []
         decay = self._decay

@@ -42,9 +42,10 @@ def test_weight_decay_is_c_over_n_and_shrinks_the_dense_weights(digits):
         clf.rng = np.random.default_rng(0)
         clf.fit(X, y)
         assert float(clf._decay.numpy()) == pytest.approx(c / 60)
-        norms[c] = sum(float(np.sum(layer.kernel.numpy() ** 2)) for layer in clf.model.layers
-                       if type(layer).__name__ == "Dense")
-    assert norms[50.0] < 0.8 * norms[0.0]
+        dense = [layer for layer in clf.model.layers if type(layer).__name__ == "Dense"]
+        norms[c] = [float(np.sum(layer.kernel.numpy() ** 2)) for layer in dense]
+    assert norms[50.0][0] < 0.8 * norms[0.0][0]  # the hidden Dense shrinks
+    assert norms[50.0][-1] > 0.8 * norms[0.0][-1]  # the output layer is not decayed (as in Gal et al.'s scripts)
     clf.fit(X[:30], y[:30])  # N follows the labelled count at each fit
     assert float(clf._decay.numpy()) == pytest.approx(50.0 / 30)
 
