@@ -24,6 +24,7 @@ class PaperReference:
     initial: int  # labelled images before the first acquisition, in the paper's protocol
     counts_include_initial: bool  # whether the paper's numbers already include the initial set
     labels_to: dict[str, tuple[int, int]]  # strategy -> (90%, 95%), as printed in the paper
+    statistic: str = "mean"  # over the paper's repeats: ours is compared with the same statistic of our runs
 
     def total_labels(self, strategy: str) -> tuple[int, int] | None:
         """The paper's figures as total labelled images (initial set included), or None."""
@@ -53,6 +54,7 @@ KIRSCH2019 = PaperReference(
     initial=20,
     counts_include_initial=True,
     labels_to={"batchbald": (100, 210), "bald": (130, 260)},
+    statistic="median",
 )
 
 

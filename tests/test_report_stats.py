@@ -210,3 +210,23 @@ def test_the_headless_strategy_table_uses_the_same_statistics(tmp_path):
     text = console.export_text()
     finals = [0.94, 0.93, 0.96]
     assert f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1):.4f} (60)" in text and NOTE in text
+
+
+def test_the_gap_to_the_paper_uses_its_statistic_and_only_rows_where_every_run_got_there(tmp_path, capsys):
+    prov = {"data_sha256": MNIST_SHA256, "n_classes": 10}
+    # Gal 2017 (entropy: 185 / 375 labels, a mean): 90% at 30, 40, 50 labels; 95% by one seed of three
+    gal = write_folder(tmp_path / "gal", {("entropy", 0): [0.5, 0.91, 0.95], ("entropy", 1): [0.5, 0.8, 0.9],
+                                          ("entropy", 2): [0.5, 0.8, 0.85, 0.9]}, dataset="npz", provenance=prov)
+    row = markdown_rows(report(capsys, gal, "--format", "markdown"))[0]
+    assert row["vs Gal 2017"] == "-145 / -"  # mean 40 - 185; 95% not reached by every run: no gap
+    assert as_json(capsys, gal)[0]["reference"]["gap_labels"] == [-145.0, None]
+    # Kirsch 2019 (batchbald: 100 / 210, medians of 6): 90% at 30, 30, 60 (median 30, mean 40); 95% at 40, 50, 60
+    kirsch = write_folder(tmp_path / "k", {("batchbald", 0): [0.5, 0.9, 0.95],
+                                           ("batchbald", 1): [0.5, 0.9, 0.94, 0.95],
+                                           ("batchbald", 2): [0.5, 0.8, 0.8, 0.8, 0.9, 0.95]},
+                          dataset="npz", model="batchbald2019", provenance=prov)
+    md = report(capsys, kirsch, "--format", "markdown")
+    row = markdown_rows(md)[0]
+    assert row["Kirsch 2019 90% / 95%"] == "100 / 210"
+    assert row["vs Kirsch 2019"] == "-70 / -160"  # medians: 30 - 100, 50 - 210 (the mean would give -60)
+    assert "vs Kirsch 2019: our median minus the paper's" in md
