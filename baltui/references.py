@@ -26,6 +26,11 @@ class PaperReference:
     labels_to: dict[str, tuple[int, int]]  # strategy -> (90%, 95%), as printed in the paper
     statistic: str = "mean"  # over the paper's repeats: ours is compared with the same statistic of our runs
 
+    def __hash__(self) -> int:
+        """By citation and data: labels_to is a dict, which the generated hash would choke on, and a set of
+        references (the watcher's "do all folders share one paper?") must work."""
+        return hash((self.citation, self.data_sha256, self.initial))
+
     def total_labels(self, strategy: str) -> tuple[int, int] | None:
         """The paper's figures as total labelled images (initial set included), or None."""
         ref = self.labels_to.get(strategy)

@@ -29,12 +29,15 @@ QUERIES = 4
 
 
 def make_run(root: Path, name: str = "run", dataset: str = "digits", data: str | None = None,
-             strategies: tuple[str, ...] = ("entropy", "uniform")) -> Path:
+             strategies: tuple[str, ...] = ("entropy", "uniform"), provenance: dict | None = None) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
     config = RunConfig(name="watched", dataset=dataset, data=data, strategies=list(strategies), seeds=[0],
                        queries=QUERIES, instances=3, out=str(folder))
-    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    record = config.to_dict()
+    if provenance is not None:
+        record["provenance"] = provenance
+    (folder / "config.json").write_text(json.dumps(record, indent=2) + "\n")
     (folder / "results.jsonl").touch()
     return folder
 
@@ -275,6 +278,30 @@ async def test_stalled_when_rows_stop_and_running_again_when_they_resume(tmp_pat
         append(folder, query_row("entropy", 1))
         await until(pilot, lambda: not entropy.stalled)
         assert "running" in _overall(app) and not entropy.has_class("-stalled")
+
+
+async def test_a_run_on_mnist_shows_the_papers_random_points_and_two_mnist_folders_share_them(tmp_path):
+    """The watcher asks whether every folder follows one paper (a set of references): on MNIST's content hash
+    that set holds Gal 2017's reference, which must hash (it once raised TypeError in compose)."""
+    from baltui.app.widgets.plots import ComparisonPlot
+    from baltui.references import GAL2017_TABLE1, MNIST_SHA256
+
+    mnist = {"data_sha256": MNIST_SHA256, "n_classes": 10}
+    a = make_run(tmp_path, "a", dataset="npz", data="mnist.npz", provenance=mnist)
+    b = make_run(tmp_path, "b", dataset="npz", data="mnist.npz", provenance=mnist)
+    for folder in (a, b):
+        append(folder, query_row("entropy", 0), query_row("uniform", 0))
+    for folders, expected in (([a], GAL2017_TABLE1), ([a, b], GAL2017_TABLE1)):
+        app = _app(folders)
+        async with app.run_test(size=(200, 70)) as pilot:
+            await pilot.pause(0.3)
+            assert app.query_one(ComparisonPlot).reference == expected
+            await pilot.press("q")
+    other = make_run(tmp_path, "c", provenance={"data_sha256": "5" * 64, "n_classes": 10})
+    app = _app([a, other])
+    async with app.run_test(size=(200, 70)) as pilot:
+        assert app.query_one(ComparisonPlot).reference is None  # folders on different data: no paper
+        await pilot.press("q")
 
 
 async def test_several_folders_side_by_side(tmp_path):
