@@ -369,8 +369,8 @@ class MCDropoutClassifier:
         feats = self._batched(self._features, X, tuple(self.prefix.output_shape[1:]))
         self.last_mc_density = float(np.count_nonzero(feats)) / feats.size
         if self.mc_masks == "consistent":
-            self.last_mc_path = self._consistent.path
             self._consistent.fill(out, feats, T, self.rng, EVAL_BATCH)
+            self.last_mc_path = self._consistent.last_path
         else:
             self.last_mc_path = self._independent.choose_path(self.mc_path, self.last_mc_density, T, n)
             self._independent.fill(out, feats, T, self.rng, self.last_mc_path)

@@ -15,6 +15,7 @@ import numpy as np
 
 from baltui.control import Control
 from baltui.mc import consistent
+from baltui.mc.channel_conv import ChannelConvHead, channel_conv_plan
 from baltui.mc.layers import STOCHASTIC_LAYERS, activation_name, bias_of, dropout_dense
 from baltui.tf_setup import quiet_tensorflow
 
@@ -39,22 +40,33 @@ class ConsistentSampler:
         self.dense = plan is not None and activation_name(plan.dense) in ("relu", "linear") and plan.rate < 1.0 \
             and plan.final is not None
         self.masked_head: Any = None  # built with the head's mask shapes on first TensorFlow use
+        # channel dropout feeding a convolution (Kirsch et al.'s model): the convolution once, not per sample
+        plan_conv = None if self.dense else channel_conv_plan(self.head_layers)
+        self.channel_head = None if plan_conv is None else ChannelConvHead(plan_conv, self.feature_shape)
+        self.use_channel_head = True  # tests and bench turn it off to compare with the masked head
+        self.last_path: str | None = None  # the path the last `fill` actually ran
         self._mask_shapes: list[tuple[tuple[int, ...], float]] | None = None
 
     @property
     def path(self) -> str:
-        """What `fill` runs: "consistent-dense" (numpy) or "consistent-tf"."""
-        return "consistent-dense" if self.dense else "consistent-tf"
+        """What `fill` runs: "consistent-dense" (numpy), "consistent-channel" (`channel_conv`) or "consistent-tf"."""
+        if self.dense:
+            return "consistent-dense"
+        return "consistent-channel" if self.channel_head is not None and self.use_channel_head else "consistent-tf"
 
     def tracing_counts(self) -> dict[str, int]:
-        return {} if self.masked_head is None else {"masked_head": self.masked_head.experimental_get_tracing_count()}
+        counts = {} if self.masked_head is None else {"masked_head": self.masked_head.experimental_get_tracing_count()}
+        if self.channel_head is not None:
+            counts.update(self.channel_head.tracing_counts())
+        return counts
 
     def fill(self, out: np.ndarray, feats: np.ndarray, T: int, rng: np.random.Generator, batch: int) -> None:
         """out[T, N, C] from the N points' features, sample t's masks shared by all points.
 
         The seed's head (Dropout, Flatten, Dense, Dropout, Dense) is a few GEMMs per sample in numpy
-        (`consistent.dense_head`); any other head of Dropout layers runs in TensorFlow, `batch` points
-        per call, with each sample's masks broadcast over the points.
+        (`consistent.dense_head`); channel dropout feeding a convolution runs that convolution once per
+        point (`channel_conv`); any other head of Dropout layers runs in TensorFlow, `batch` points per
+        call, with each sample's masks broadcast over the points. Every path draws the same masks.
         """
         checkpoint = self.control.checkpoint if self.control is not None else (lambda: None)
         if self.dense:
@@ -64,6 +76,7 @@ class ConsistentSampler:
             keep_out = None
             if plan.out_rate:
                 keep_out = consistent.keep_masks(rng, T, (dense.units,), plan.out_rate)
+            self.last_path = "consistent-dense"
             out[...] = consistent.dense_head(
                 feats.reshape(len(feats), -1), dense.kernel.numpy(), bias_of(dense), activation_name(dense),
                 keep, float(dropout.rate), keep_out, plan.out_rate, last.kernel.numpy(), bias_of(last),
@@ -72,6 +85,11 @@ class ConsistentSampler:
             return
         masks = [consistent.keep_masks(rng, T, shape, rate).astype(np.float32) / np.float32(1.0 - rate)
                  for shape, rate in self.mask_shapes()]
+        if self.path == "consistent-channel":
+            self.last_path = "consistent-channel"
+            self.channel_head.fill(out, feats, masks, checkpoint)
+            return
+        self.last_path = "consistent-tf"
         for t in range(T):
             checkpoint()
             sample = [tf.constant(m[t][None]) for m in masks]
