@@ -8,6 +8,7 @@ Fashion-MNIST or a user's own 28x28 set must never be shown beside MNIST's numbe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # sha256 of the official MNIST arrays as keras stores them (x_train, y_train, x_test, y_test; uint8),
@@ -30,6 +31,13 @@ class PaperReference:
         """By citation and data: labels_to is a dict, which the generated hash would choke on, and a set of
         references (the watcher's "do all folders share one paper?") must work."""
         return hash((self.citation, self.data_sha256, self.initial))
+
+    @property
+    def short(self) -> str:
+        """`Gal 2017` from `Gal, Islam & Ghahramani (2017), Table 1`: short enough for a column or a legend."""
+        author = re.split(r"[,(&]", self.citation, maxsplit=1)[0].strip()
+        year = re.search(r"\b(?:19|20)\d{2}\b", self.citation)
+        return f"{author} {year.group(0)}" if year else author
 
     def total_labels(self, strategy: str) -> tuple[int, int] | None:
         """The paper's figures as total labelled images (initial set included), or None."""

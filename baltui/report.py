@@ -16,7 +16,6 @@ import argparse
 import csv
 import io
 import json
-import re
 import sys
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -167,13 +166,6 @@ def build_report(folders: list[Folder]) -> Report:
     return Report(summaries, differing, shown, references)
 
 
-def short_citation(ref: PaperReference) -> str:
-    """`Gal 2017` from `Gal, Islam & Ghahramani (2017), Table 1`: short enough for a column header."""
-    author = re.split(r"[,(&]", ref.citation, maxsplit=1)[0].strip()
-    year = re.search(r"\b(?:19|20)\d{2}\b", ref.citation)
-    return f"{author} {year.group(0)}" if year else author
-
-
 def gaps_to(ref: PaperReference, s: StrategySummary) -> list[float | None] | None:
     """Our labels minus the paper's at 90% / 95%, on the paper's own statistic (mean or median of runs).
 
@@ -204,10 +196,10 @@ def _rows(report: Report) -> list[dict[str, str]]:
         row["AUC"] = f"{s.auc:.4f}" if s.auc is not None else "-"
         for ref in report.citations:
             total = ref.total_labels(s.strategy) if report.references[s.settings] == ref else None
-            row[f"{short_citation(ref)} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
+            row[f"{ref.short} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
                 " / ".join(map(str, total)) if total else "-")
             gaps = gaps_to(ref, s) if total else None
-            row[f"vs {short_citation(ref)}"] = (
+            row[f"vs {ref.short}"] = (
                 " / ".join("-" if g is None else f"{g:+.0f}" for g in gaps) if gaps else "-")
         rows.append(row)
     return rows
@@ -229,9 +221,9 @@ def notes(report: Report) -> list[str]:
     for ref in report.citations:
         how = ("as published (initial set included)" if ref.counts_include_initial
                else f"acquired images + the {ref.initial} initial")
-        lines.append(f"{short_citation(ref)}: {ref.citation}; {how}; shown only for runs on the same data "
+        lines.append(f"{ref.short}: {ref.citation}; {how}; shown only for runs on the same data "
                      f"(sha256 {ref.data_sha256[:12]}) with {ref.initial} initial labels.")
-        lines.append(f"vs {short_citation(ref)}: our {ref.statistic} minus the paper's, in labels (negative: we needed "
+        lines.append(f"vs {ref.short}: our {ref.statistic} minus the paper's, in labels (negative: we needed "
                      f"fewer); - where not every run of the row reached that accuracy.")
     return lines
 

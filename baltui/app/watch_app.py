@@ -376,9 +376,7 @@ class WatchApp(ViewToggles, App[int]):
             panel.latest = event
         folder = self.folders[index]
         group = f"{folder.label} {event.strategy}" if len(self.folders) > 1 else event.strategy
-        # ComparisonPlot.add without its replot per point: a backlog of thousands of rows is replotted once
-        self.query_one(ComparisonPlot).curves.setdefault(panel.run_id, (group, {}))[1][event.n_labelled] = \
-            event.accuracy
+        self.query_one(ComparisonPlot).book(panel.run_id, event.strategy, event.n_labelled, event.accuracy, group)
         return True
 
     def _show_latest(self, index: int, panel: WatchRunPanel) -> None:

@@ -33,6 +33,18 @@ class LinePlot(PlotextPlot):
         self.ys.append(y)
         self.replot()
 
+    def reference_points(self) -> dict[str, list[int]]:
+        """The paper's labels to 90% / 95% for each strategy on the chart, only for the data they belong to
+        (the reference is None otherwise): where the paper's curve crossed, beside ours."""
+        if self.reference is None:
+            return {}
+        out = {}
+        for strategy in dict.fromkeys(self.strategy_of.values()):
+            total = self.reference.total_labels(strategy)
+            if total is not None:
+                out[f"{self.reference.short}: {strategy}"] = list(total)
+        return out
+
     def replot(self) -> None:
         self.plt.clear_data()
         if self.xs:
@@ -42,6 +54,18 @@ class LinePlot(PlotextPlot):
 
 class AccuracyPlot(LinePlot):
     """Test accuracy against the number of labelled images, on a 0..1 axis zoomed to the data."""
+
+    def reference_points(self) -> dict[str, list[int]]:
+        """The paper's labels to 90% / 95% for each strategy on the chart, only for the data they belong to
+        (the reference is None otherwise): where the paper's curve crossed, beside ours."""
+        if self.reference is None:
+            return {}
+        out = {}
+        for strategy in dict.fromkeys(self.strategy_of.values()):
+            total = self.reference.total_labels(strategy)
+            if total is not None:
+                out[f"{self.reference.short}: {strategy}"] = list(total)
+        return out
 
     def replot(self) -> None:
         if self.ys:
@@ -56,7 +80,8 @@ class ComparisonPlot(PlotextPlot):
         super().__init__(**kwargs)
         self.seeds = seeds
         self.reference = reference
-        self.curves: dict[str, tuple[str, dict[int, float]]] = {}  # run_id -> (strategy, n_labelled -> acc)
+        self.curves: dict[str, tuple[str, dict[int, float]]] = {}  # run_id -> (group, n_labelled -> acc)
+        self.strategy_of: dict[str, str] = {}  # run_id -> strategy (a group may also name the folder)
 
     def on_mount(self) -> None:
         title = "test accuracy, all runs" if self.seeds == 1 else "test accuracy, mean over seeds (min/max dotted)"
@@ -64,8 +89,14 @@ class ComparisonPlot(PlotextPlot):
         self.plt.xlabel("labelled images")
 
     def add(self, run_id: str, strategy: str, n_labelled: int, accuracy: float) -> None:
-        self.curves.setdefault(run_id, (strategy, {}))[1][n_labelled] = accuracy
+        self.book(run_id, strategy, n_labelled, accuracy)
         self.replot()
+
+    def book(self, run_id: str, strategy: str, n_labelled: int, accuracy: float, group: str | None = None) -> None:
+        """Record a point without redrawing (a backlog of thousands of rows is replotted once); runs of one
+        group (the strategy, or the folder and strategy) are averaged together with several seeds."""
+        self.curves.setdefault(run_id, (group or strategy, {}))[1][n_labelled] = accuracy
+        self.strategy_of[run_id] = strategy
 
     def series(self) -> dict[str, tuple[list[int], list[float], list[float], list[float]]]:
         """Per run (one seed) or per strategy (several): x, mean, min, max."""
@@ -78,6 +109,18 @@ class ComparisonPlot(PlotextPlot):
             out[name] = (xs, [float(np.mean(v)) for v in vals], [min(v) for v in vals], [max(v) for v in vals])
         return out
 
+    def reference_points(self) -> dict[str, list[int]]:
+        """The paper's labels to 90% / 95% for each strategy on the chart, only for the data they belong to
+        (the reference is None otherwise): where the paper's curve crossed, beside ours."""
+        if self.reference is None:
+            return {}
+        out = {}
+        for strategy in dict.fromkeys(self.strategy_of.values()):
+            total = self.reference.total_labels(strategy)
+            if total is not None:
+                out[f"{self.reference.short}: {strategy}"] = list(total)
+        return out
+
     def replot(self) -> None:
         self.plt.clear_data()
         lows = []
@@ -87,10 +130,8 @@ class ComparisonPlot(PlotextPlot):
             if self.seeds > 1 and len(xs) > 1:
                 self.plt.plot(xs, lo, marker="dot")
                 self.plt.plot(xs, hi, marker="dot")
-        ref = self.reference.total_labels("uniform") if self.reference is not None else None
-        if ref is not None:  # the paper's random-acquisition points, only for the data they belong to
-            self.plt.scatter(list(ref), [0.90, 0.95], label=f"{self.reference.citation.split(',')[0]}: random",
-                             marker="x")
+        for label, xs in self.reference_points().items():
+            self.plt.scatter(xs, [0.90, 0.95], label=label, marker="x")
         if lows:
             self.plt.ylim(max(0.0, min(lows) - 0.05), 1.0)
         self.refresh()
