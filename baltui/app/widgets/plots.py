@@ -33,18 +33,6 @@ class LinePlot(PlotextPlot):
         self.ys.append(y)
         self.replot()
 
-    def reference_points(self) -> dict[str, list[int]]:
-        """The paper's labels to 90% / 95% for each strategy on the chart, only for the data they belong to
-        (the reference is None otherwise): where the paper's curve crossed, beside ours."""
-        if self.reference is None:
-            return {}
-        out = {}
-        for strategy in dict.fromkeys(self.strategy_of.values()):
-            total = self.reference.total_labels(strategy)
-            if total is not None:
-                out[f"{self.reference.short}: {strategy}"] = list(total)
-        return out
-
     def replot(self) -> None:
         self.plt.clear_data()
         if self.xs:
@@ -54,18 +42,6 @@ class LinePlot(PlotextPlot):
 
 class AccuracyPlot(LinePlot):
     """Test accuracy against the number of labelled images, on a 0..1 axis zoomed to the data."""
-
-    def reference_points(self) -> dict[str, list[int]]:
-        """The paper's labels to 90% / 95% for each strategy on the chart, only for the data they belong to
-        (the reference is None otherwise): where the paper's curve crossed, beside ours."""
-        if self.reference is None:
-            return {}
-        out = {}
-        for strategy in dict.fromkeys(self.strategy_of.values()):
-            total = self.reference.total_labels(strategy)
-            if total is not None:
-                out[f"{self.reference.short}: {strategy}"] = list(total)
-        return out
 
     def replot(self) -> None:
         if self.ys:
