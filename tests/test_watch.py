@@ -300,7 +300,12 @@ async def test_a_run_on_mnist_shows_the_papers_random_points_and_two_mnist_folde
             await until(pilot, lambda: len(plot.curves) == expected_runs)  # noqa: B023 - awaited in this pass
             # the paper's 90% / 95% points of each strategy on the chart (acquired + the 20 initial)
             assert plot.reference_points() == {"Gal 2017: entropy": [185, 375], "Gal 2017: uniform": [275, 855]}
+            assert plot.visible_reference_points() == {}  # the runs are at 20 labels: nothing near them yet
             await pilot.press("q")
+    # runs at 300 labels: the 90% points of both (185, 275) and entropy's 95% (375 <= 1.25 x 300) are drawn
+    plot.book("a-entropy-s0", "entropy", 300, 0.93)
+    assert plot.visible_reference_points() == {"Gal 2017: entropy": ([185, 375], [0.90, 0.95]),
+                                               "Gal 2017: uniform": ([275], [0.90])}
     other = make_run(tmp_path, "c", provenance={"data_sha256": "5" * 64, "n_classes": 10})
     app = _app([a, other])
     async with app.run_test(size=(200, 70)) as pilot:

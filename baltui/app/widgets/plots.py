@@ -6,12 +6,9 @@ import numpy as np
 from textual_plotext import PlotextPlot
 
 # Shared with label mode, so it lives a layer below both (baltui.widgets); re-exported for the run panels.
-from baltui.aggregate import values_by_label
+from baltui.aggregate import THRESHOLDS, values_by_label
 from baltui.references import PaperReference
 from baltui.widgets.histogram import ScoreHistogram as ScoreHistogram
-
-# Gal, Islam & Ghahramani (ICML 2017), Table 1: random acquisition on MNIST needs 255 acquired images for
-# 10% test error and 835 for 5%; +20 initial labels gives the labelled counts drawn here.
 
 
 class LinePlot(PlotextPlot):
@@ -47,6 +44,10 @@ class AccuracyPlot(LinePlot):
         if self.ys:
             self.plt.ylim(max(0.0, min(self.ys) - 0.05), 1.0)
         super().replot()
+
+
+# How far beyond our largest labelled count the paper's points are drawn (see visible_reference_points).
+REFERENCE_REACH = 1.25
 
 
 class ComparisonPlot(PlotextPlot):
@@ -97,6 +98,19 @@ class ComparisonPlot(PlotextPlot):
                 out[f"{self.reference.short}: {strategy}"] = list(total)
         return out
 
+    def visible_reference_points(self) -> dict[str, tuple[list[int], list[float]]]:
+        """The paper's points within reach of our curves (up to REFERENCE_REACH x our largest labelled count).
+
+        A point at 855 labels on a chart whose runs are at 60 would squash every curve into its left edge;
+        each point appears as the runs approach it instead."""
+        reach = REFERENCE_REACH * max((max(p) for _, p in self.curves.values() if p), default=0)
+        out = {}
+        for label, xs in self.reference_points().items():
+            kept = [(x, y) for x, y in zip(xs, THRESHOLDS, strict=True) if x <= reach]
+            if kept:
+                out[label] = ([x for x, _ in kept], [y for _, y in kept])
+        return out
+
     def replot(self) -> None:
         self.plt.clear_data()
         lows = []
@@ -106,8 +120,8 @@ class ComparisonPlot(PlotextPlot):
             if self.seeds > 1 and len(xs) > 1:
                 self.plt.plot(xs, lo, marker="dot")
                 self.plt.plot(xs, hi, marker="dot")
-        for label, xs in self.reference_points().items():
-            self.plt.scatter(xs, [0.90, 0.95], label=label, marker="x")
+        for label, (xs, ys) in self.visible_reference_points().items():
+            self.plt.scatter(xs, ys, label=label, marker="x")
         if lows:
             self.plt.ylim(max(0.0, min(lows) - 0.05), 1.0)
         self.refresh()
