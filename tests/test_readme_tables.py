@@ -1,0 +1,37 @@
+"""The README's results tables are `baltui report DIR --format markdown` output, pasted, never edited.
+
+Every committed run folder under results/ is re-reported here and its table must appear in the README
+line for line (rows and the notes that say what they mean), so a hand-edited number, a stale table after
+a run was continued, or a table whose folder was not committed all turn this test red.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from baltui.report import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = sorted(p for p in (ROOT / "results").glob("*") if (p / "results.jsonl").exists())
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_each_committed_folder_has_its_report_verbatim_in_the_readme(folder, capsys):
+    assert main([str(folder), "--format", "markdown"]) == 0
+    table = capsys.readouterr().out.rstrip("\n")
+    readme = (ROOT / "README.md").read_text()
+    assert table in readme, f"README lacks the current `baltui report {folder.relative_to(ROOT)} --format markdown`"
+    # and the README names the folder it came from next to it, so a reader can re-make it
+    assert f"baltui report {folder.relative_to(ROOT)}" in readme
+
+
+def test_every_readme_results_table_comes_from_a_committed_folder():
+    """No table of results in the README without a folder under results/ that makes it."""
+    readme = (ROOT / "README.md").read_text()
+    commands = set(re.findall(r"baltui report (results/[\w.-]+) --format markdown", readme))
+    tables = readme.count("| strategy | runs |")
+    assert commands <= {str(f.relative_to(ROOT)) for f in FOLDERS}
+    assert tables == len(commands)
