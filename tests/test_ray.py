@@ -122,7 +122,9 @@ def test_records_stream_live_while_the_tasks_run(tmp_path, digits, executor):
 
 
 def test_stop_cancels_the_tasks_and_keeps_completed_queries(tmp_path, digits, executor):
-    config = _config(queries=20, epochs=2, mc_samples=3)
+    # 60 queries: long enough that no run can finish between its first record and the cancel (at 20, one
+    # CI run in several saw both tiny runs end first and report "finished")
+    config = _config(queries=60, epochs=2, mc_samples=3)
     out = tmp_path / "cancel"
     prepare_out_dir(out, config.to_dict())
     control = Control()
@@ -144,7 +146,7 @@ def test_stop_cancels_the_tasks_and_keeps_completed_queries(tmp_path, digits, ex
     # every query that reached emit is on disk, and nothing else is
     assert set(executor.emitted_at) == {(r["run_id"], r["query"]) for r in records if r["type"] == "query"}
     # the runs really stopped: their workers go idle once each reaches its next epoch or phase boundary (a
-    # swallowed cancel would keep them training for 20 queries)
+    # swallowed cancel would keep them training for 60 queries)
     pids = [executor.started[rid]["pid"] for rid in RUN_IDS if rid in executor.started]
     used = []
     while len(used) < 10:
