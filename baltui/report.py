@@ -151,18 +151,16 @@ def build_report(folders: list[Folder]) -> Report:
     differing = [n for n in SETTINGS if len({f.setting(n) for f in folders}) > 1]
     folder_key: dict[int, Hashable] = {}
     shown: dict[Hashable, dict[str, str]] = {}
-    refs: dict[Hashable, list[PaperReference | None]] = {}  # a list: PaperReference holds a dict, no hash
+    refs: dict[Hashable, set[PaperReference | None]] = {}
     for f in folders:
         key = tuple(f.setting(n) for n in differing)
         shown.setdefault(key, {n: f.shown(n) for n in SETTINGS})
-        group_refs = refs.setdefault(key, [])
-        if f.reference not in group_refs:
-            group_refs.append(f.reference)
+        refs.setdefault(key, set()).add(f.reference)
         for run in f.runs:
             folder_key[id(run)] = key
     runs = [r for f in folders for r in f.runs]
     summaries = summarise(runs, key=lambda r: folder_key[id(r)])
-    references = {k: v[0] if len(v) == 1 else None for k, v in refs.items()}  # folders disagree: no paper
+    references = {k: next(iter(v)) if len(v) == 1 else None for k, v in refs.items()}  # folders disagree: no paper
     return Report(summaries, differing, shown, references)
 
 

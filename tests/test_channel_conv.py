@@ -63,6 +63,7 @@ def test_the_batchbald2019_model_takes_the_channel_head_and_matches_the_masked_h
     monkeypatch.setattr(channel_conv, "CHUNK_FLOATS", 7 * 12 * 8 * 8 * 64)  # 7 points per chunk: 6 chunks
     fast, path, slow = _both_heads(clf, X, 12, seed=3)
     assert path == "consistent-channel"
+    assert clf.tracing_counts()["channel_partials"] == 1  # the channel head really ran (and traced once)
     np.testing.assert_allclose(fast, slow, atol=1e-5)
     assert fast.std(axis=0).max() > 0.01  # dropout is on
     # consistent across chunks: a copy 20 points (three chunks) later gets the same samples

@@ -15,7 +15,7 @@ partials [C_in, points x outputs], about 25x fewer multiply-adds than the convol
 layers after the convolution run as in the masked head, all T samples in one batch.
 
 The masks are the masked head's (same shapes, same order, same draws from `rng`), so both heads compute
-the same function of the same masks; `tests/test_consistent_masks.py` checks they agree.
+the same function of the same masks; `tests/test_channel_conv.py` checks they agree.
 """
 
 from __future__ import annotations

@@ -69,14 +69,14 @@ class ConsistentSampler:
         call, with each sample's masks broadcast over the points. Every path draws the same masks.
         """
         checkpoint = self.control.checkpoint if self.control is not None else (lambda: None)
-        if self.dense:
+        self.last_path = self.path
+        if self.last_path == "consistent-dense":
             plan = self.plan
             dropout, dense, last = plan.dropout, plan.dense, plan.final
             keep = consistent.keep_masks(rng, T, (dense.kernel.shape[0],), float(dropout.rate))
             keep_out = None
             if plan.out_rate:
                 keep_out = consistent.keep_masks(rng, T, (dense.units,), plan.out_rate)
-            self.last_path = "consistent-dense"
             out[...] = consistent.dense_head(
                 feats.reshape(len(feats), -1), dense.kernel.numpy(), bias_of(dense), activation_name(dense),
                 keep, float(dropout.rate), keep_out, plan.out_rate, last.kernel.numpy(), bias_of(last),
@@ -85,11 +85,9 @@ class ConsistentSampler:
             return
         masks = [consistent.keep_masks(rng, T, shape, rate).astype(np.float32) / np.float32(1.0 - rate)
                  for shape, rate in self.mask_shapes()]
-        if self.path == "consistent-channel":
-            self.last_path = "consistent-channel"
+        if self.last_path == "consistent-channel":
             self.channel_head.fill(out, feats, masks, checkpoint)
             return
-        self.last_path = "consistent-tf"
         for t in range(T):
             checkpoint()
             sample = [tf.constant(m[t][None]) for m in masks]
