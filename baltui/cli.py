@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from baltui import __version__
-from baltui.errors import BaltuiError
-from baltui.parsing import OneLineParser
+from baltui.commands.parsing import OneLineParser
+from baltui.core.errors import BaltuiError
 
 SUBCOMMANDS = ("bench", "report", "label", "watch")
 
@@ -92,7 +92,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    from baltui.config import EXPERIMENT_KEYS
+    from baltui.core.config import EXPERIMENT_KEYS
 
     return {k: getattr(args, k) for k in EXPERIMENT_KEYS if getattr(args, k, None) is not None}
 
@@ -109,9 +109,9 @@ def default_out(name: str) -> Path:
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[dict[str, Any]]] | None]:
     """Config, run folder, data and (on --resume) the records so far; fails fast with a BaltuiError."""
-    from baltui.config import DEFAULT_PRESET, build_config, check_against_data, load_preset, warn_unused
-    from baltui.provenance import collect, relative_data_path
-    from baltui.results import prepare_out_dir
+    from baltui.core.config import DEFAULT_PRESET, build_config, check_against_data, load_preset, warn_unused
+    from baltui.runs.provenance import collect, relative_data_path
+    from baltui.runs.results import prepare_out_dir
 
     overrides = overrides_from(args)
     if args.resume:
@@ -138,7 +138,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[d
 
 
 def _check_model_fits(config: Any, dataset: Any) -> None:
-    from baltui.models import MODELS
+    from baltui.core.models import MODELS
 
     spec = MODELS[config.model]
     if min(dataset.input_shape[:2]) < spec.min_size:
@@ -153,7 +153,7 @@ def _check_validation_leaves_the_initial_set(config: Any, dataset: Any) -> None:
         return
     import numpy as np
 
-    from baltui.engine import validation_indices
+    from baltui.core.engine import validation_indices
 
     for seed in config.seeds:
         kept = np.delete(dataset.y_pool, validation_indices(len(dataset.y_pool), config.validation, seed))
@@ -172,11 +172,11 @@ RESUME_MAY_CHANGE = ("queries", "seeds", "data")
 
 def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the flags."""
-    from baltui.acquisition import STRATEGIES
-    from baltui.config import EXPERIMENT_KEYS, build_config, check_against_data
-    from baltui.experiment import run_complete
-    from baltui.provenance import check_same_data, relative_data_path, resolve_data_path
-    from baltui.results import prepare_out_dir, read_config, read_records, write_config
+    from baltui.core.acquisition import STRATEGIES
+    from baltui.core.config import EXPERIMENT_KEYS, build_config, check_against_data
+    from baltui.executors.local import run_complete
+    from baltui.runs.provenance import check_same_data, relative_data_path, resolve_data_path
+    from baltui.runs.results import prepare_out_dir, read_config, read_records, write_config
 
     changed = [k for k in overrides if k in EXPERIMENT_KEYS and k not in RESUME_MAY_CHANGE]
     if changed or args.preset:
@@ -249,14 +249,14 @@ def _check_executor_flags(args: argparse.Namespace) -> bool:
     if use_ray and importlib.util.find_spec("ray") is None:
         raise BaltuiError("--workers / --address need Ray, which is not installed: pip install 'baltui[ray]'")
     if not use_ray and args.threads_per_run is not None:
-        from baltui.threads import apply_threads
+        from baltui.core.threads import apply_threads
 
         apply_threads(args.threads_per_run)
     return use_ray
 
 
 def _load_data(config):
-    from baltui.data import load_dataset
+    from baltui.core.data import load_dataset
 
     return load_dataset(config)
 
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_presets:
             return _list_presets()
         use_ray = _check_executor_flags(args)
-        from baltui.threads import threads_per_run
+        from baltui.core.threads import threads_per_run
 
         joined = bool(args.address or os.environ.get("RAY_ADDRESS"))
         args.effective_threads = threads_per_run(args.threads_per_run, args.workers, joined, use_ray)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             executor = RayExecutor(args.workers, args.address, args.effective_threads)
         config, out, dataset, resume = _prepare(args)
         if args.no_ui:
-            from baltui.headless import run_headless
+            from baltui.commands.run.headless import run_headless
 
             if executor is not None:
                 print(executor.describe(), flush=True)
@@ -289,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             if executor is not None and executor.started:
                 print(executor.placement(), flush=True)
             return code
-        from baltui.app import make_app
-        from baltui.tf_setup import load_before_the_screen
+        from baltui.commands.run import make_app
+        from baltui.core.tf_setup import load_before_the_screen
 
         load_before_the_screen()
         app = make_app(config, out, dataset=dataset, resume=resume, executor=executor)
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _list_presets() -> int:
-    from baltui.config import load_preset, preset_names
+    from baltui.core.config import load_preset, preset_names
 
     for name in preset_names():
         values = load_preset(name)
@@ -315,17 +315,17 @@ def _list_presets() -> int:
 
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
-        from baltui.report import main as report_main
+        from baltui.commands.report import main as report_main
 
         return report_main(argv)
     if name == "bench":
-        from baltui.bench import main as bench_main
+        from baltui.commands.bench import main as bench_main
 
         return bench_main(argv)
     if name == "watch":
-        from baltui.watch.cli import main as watch_main
+        from baltui.commands.watch.cli import main as watch_main
 
         return watch_main(argv)
-    from baltui.label.cli import main as label_main
+    from baltui.commands.label.cli import main as label_main
 
     return label_main(argv)

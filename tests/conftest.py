@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from baltui.config import RunConfig
+from baltui.core.config import RunConfig
 
 # Libraries write into the home folder when imported (Keras its ~/.keras/keras.json, matplotlib its font cache),
 # and test modules import them at collection, before any fixture runs: point them at a tmp folder now.
@@ -37,7 +37,7 @@ def kernel_cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def digits():
-    from baltui.data import load_digits
+    from baltui.core.data import load_digits
 
     return load_digits()
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from baltui.acquisition import (
+from baltui.core.acquisition import (
     STRATEGIES,
     QueryStrategy,
     bald_scores,

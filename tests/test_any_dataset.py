@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from baltui.cli import main
-from baltui.data import load_npz
-from baltui.errors import BaltuiError
-from baltui.results import read_records
+from baltui.core.data import load_npz
+from baltui.core.errors import BaltuiError
+from baltui.runs.results import read_records
 
 RUN = ["--strategies", "bald,uniform", "--initial-per-class", "2", "--queries", "2", "--instances", "3",
        "--epochs", "3", "--mc-samples", "3"]
@@ -59,11 +59,11 @@ def test_rgb_three_class_npz_runs_headless(rgb_npz, tmp_path, capsys):
 async def test_rgb_three_class_npz_in_the_dashboard_previews_colour(rgb_npz, tmp_path):
     from rich.console import Console
 
-    from baltui.app import make_app
-    from baltui.app.widgets.digits import DigitPreviews
-    from baltui.app.widgets.run_panel import RunPanel
-    from baltui.config import build_config
-    from baltui.results import prepare_out_dir
+    from baltui.commands.run import make_app
+    from baltui.core.config import build_config
+    from baltui.runs.results import prepare_out_dir
+    from baltui.ui.widgets.digits import DigitPreviews
+    from baltui.ui.widgets.run_panel import RunPanel
 
     config = build_config({}, {"data": str(rgb_npz), "strategies": ["bald", "uniform"], "initial_per_class": 2,
                                "queries": 2, "instances": 3, "epochs": 3, "mc_samples": 3})

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from baltui.app import make_app
-from baltui.app.messages import EngineEvent
-from baltui.app.widgets.digits import DigitPreviews
-from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
-from baltui.app.widgets.run_panel import RunPanel
-from baltui.events import PhaseChanged, QueryResult
-from baltui.results import curves, prepare_out_dir, read_records
+from baltui.commands.run import make_app
+from baltui.core.events import PhaseChanged, QueryResult
+from baltui.runs.results import curves, prepare_out_dir, read_records
+from baltui.ui.messages import EngineEvent
+from baltui.ui.widgets.digits import DigitPreviews
+from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
+from baltui.ui.widgets.run_panel import RunPanel
 
 
 def make_fake_engine(delay: float = 0.0, fail: str | None = None, gate: threading.Event | None = None):
@@ -152,7 +152,7 @@ async def test_real_engine_tiny_digits_run(out, tiny, digits):
 
 
 def test_renderer_keeps_8x8_and_28x28_legible():
-    from baltui.render import SHADES, shaded
+    from baltui.ui.render import SHADES, shaded
 
     img = np.zeros((28, 28))
     img[4:24, 12:16] = 1.0  # a "1"

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from baltui.acquisition import bald_scores, entropy_scores, gumbel_top_k, top_k
-from baltui.batchbald import batchbald_select, joint_entropy_exact, joint_entropy_sampled
+from baltui.core.acquisition import bald_scores, entropy_scores, gumbel_top_k, top_k
+from baltui.core.batchbald import batchbald_select, joint_entropy_exact, joint_entropy_sampled
 
 
 def _pool(seed=0, T=20, N=40, C=4):

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from baltui.bench import main, render
 from baltui.cli import main as cli_main
-from baltui.errors import BaltuiError
+from baltui.commands.bench import main, render
+from baltui.core.errors import BaltuiError
 
 
 def _numbers(tree):
@@ -97,7 +97,7 @@ def test_batchbald2019_acquisition_times_both_heads_on_the_same_masks():
     head, side by side, computing the same probabilities from the same masks."""
     from types import SimpleNamespace
 
-    from baltui.bench import batchbald2019_acquisition
+    from baltui.commands.bench import batchbald2019_acquisition
 
     X = np.random.default_rng(0).random((30, 28, 28, 1), dtype=np.float32)
     bb = batchbald2019_acquisition(SimpleNamespace(input_shape=(28, 28, 1), n_classes=10), X, 5, 1)

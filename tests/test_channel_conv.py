@@ -1,4 +1,4 @@
-"""The channel-dropout convolution head (`baltui.mc.channel_conv`) computes what the masked head computes.
+"""The channel-dropout convolution head (`baltui.core.mc.channel_conv`) computes what the masked head computes.
 
 Kirsch et al.'s model drops channels right after its first convolution; the fast head runs the second
 convolution once per point and mixes its per-channel partials per sample. Same masks, same function:
@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baltui.mc import channel_conv
+from baltui.core.mc import channel_conv
 
 
 def _clf(build, mc_masks="consistent"):
-    from baltui.model import MCDropoutClassifier
+    from baltui.core.models.classifier import MCDropoutClassifier
 
     return MCDropoutClassifier((28, 28, 1), 10, model_fn=build, mc_masks=mc_masks, epochs=2, batch_size=16)
 
@@ -55,7 +55,7 @@ def _both_heads(clf, X, T, seed):
 
 
 def test_the_batchbald2019_model_takes_the_channel_head_and_matches_the_masked_head(digits, monkeypatch):
-    from baltui.models import MODELS
+    from baltui.core.models import MODELS
 
     clf = _clf(MODELS["batchbald2019"].build)
     X = _images(40)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baltui.checked_eval import RECHECK_GAP
-from baltui.model import MCDropoutClassifier
+from baltui.core.models.checked_eval import RECHECK_GAP
+from baltui.core.models.classifier import MCDropoutClassifier
 
 
 def test_checked_labels_equal_float32_labels_after_each_fit(digits):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from baltui.config import RunConfig, build_config, check_against_data, load_preset, preset_names
-from baltui.errors import BaltuiError
+from baltui.core.config import RunConfig, build_config, check_against_data, load_preset, preset_names
+from baltui.core.errors import BaltuiError
 
 
 def test_shipped_presets_load_and_validate():

@@ -12,14 +12,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from baltui import model as model_module
-from baltui.acquisition import QueryStrategy, top_k
-from baltui.mc import consistent
+from baltui.core.acquisition import QueryStrategy, top_k
+from baltui.core.mc import consistent
+from baltui.core.models import classifier as model_module
 
 
 @pytest.fixture(scope="module")
 def trained(digits):
-    from baltui.model import MCDropoutClassifier
+    from baltui.core.models.classifier import MCDropoutClassifier
 
     # Trained enough to be confident per sample (an untrained net's BALD is tiny and nearly additive,
     # so no batch strategy can tell copies from new points): 20 per class, 50 epochs, a few seconds.

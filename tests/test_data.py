@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baltui.data import DATASETS, load_dataset, load_digits, load_npz, read_npz
-from baltui.errors import BaltuiError
+from baltui.core.data import DATASETS, load_dataset, load_digits, load_npz, read_npz
+from baltui.core.errors import BaltuiError
 
 
 def test_digits_split_is_fixed_and_scaled(digits):
@@ -82,8 +82,8 @@ def test_digits_keep_ten_classes_and_their_content_hash(digits):
 
 
 def test_registry_names_the_datasets_config_accepts(digits):
-    from baltui.config import DATASETS as CONFIG_DATASETS
-    from baltui.config import RunConfig, validate
+    from baltui.core.config import DATASETS as CONFIG_DATASETS
+    from baltui.core.config import RunConfig, validate
 
     assert set(DATASETS) >= {"digits", "mnist"} and CONFIG_DATASETS == tuple(DATASETS)
     assert load_dataset(RunConfig(dataset="digits")).content_sha256 == digits.content_sha256
@@ -94,7 +94,7 @@ def test_registry_names_the_datasets_config_accepts(digits):
 
 
 def test_registering_a_dataset_is_one_loader(monkeypatch):
-    from baltui.data import make_dataset
+    from baltui.core.data import make_dataset
 
     def tiny() -> object:
         x = np.arange(6 * 4 * 4 * 3, dtype=np.uint8).reshape(6, 4, 4, 3)
@@ -107,7 +107,7 @@ def test_registering_a_dataset_is_one_loader(monkeypatch):
 
 
 def test_one_npz_reader_for_run_data_and_label_sources(tmp_path):
-    from baltui.label.sources import load_source
+    from baltui.commands.label.sources import load_source
 
     path = _write(tmp_path / "m.npz", x_train=np.zeros((5, 28, 28, 2), np.uint8))
     with pytest.raises(BaltuiError) as run_error:

@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from baltui.control import Control
-from baltui.engine import ActiveLearningRun, PoolView, initial_indices
-from baltui.errors import RunCancelled
-from baltui.events import PhaseChanged
+from baltui.core.control import Control
+from baltui.core.engine import ActiveLearningRun, PoolView, initial_indices
+from baltui.core.errors import RunCancelled
+from baltui.core.events import PhaseChanged
 
 
 def test_modal_teach_still_works_with_the_pinned_scikit_learn(digits):

@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 from textual.worker import WorkerState
 
-from baltui.app import make_app
-from baltui.control import STOP_GRACE_S
-from baltui.events import PhaseChanged, QueryResult
-from baltui.results import prepare_out_dir
+from baltui.commands.run import make_app
+from baltui.core.events import PhaseChanged, QueryResult
+from baltui.runs.results import prepare_out_dir
+from baltui.ui.leaving import STOP_GRACE_S
 
 EXIT_LIMIT_S = 5.0  # the process is gone this long after the quit...
 MARGIN_S = 2.0  # ...give or take a loaded CI machine
@@ -243,10 +243,10 @@ async def test_quit_does_not_wait_for_a_phase_that_cannot_be_interrupted(run_dir
 # ---- label mode, in-process -------------------------------------------------------------------------
 @pytest.mark.parametrize("how", list(QUITS))
 async def test_label_quits_stop_the_retrain(how, tmp_path, digits):
-    from baltui.errors import RunCancelled
-    from baltui.label.app import LabelApp
-    from baltui.label.session import LabelSession
-    from baltui.label.sources import load_source
+    from baltui.commands.label.app import LabelApp
+    from baltui.commands.label.session import LabelSession
+    from baltui.commands.label.sources import load_source
+    from baltui.core.errors import RunCancelled
 
     np.savez(tmp_path / "imgs.npz", x_train=(digits.x_pool[:30, ..., 0] * 255).astype(np.uint8))
     session = LabelSession(load_source(str(tmp_path / "imgs.npz")), tmp_path / "labels",
@@ -305,10 +305,10 @@ STUCK_SCRIPT = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from baltui.config import RunConfig
-from baltui.data import load_digits
-from baltui.events import QueryResult
-from baltui.results import prepare_out_dir
+from baltui.core.config import RunConfig
+from baltui.core.data import load_digits
+from baltui.core.events import QueryResult
+from baltui.runs.results import prepare_out_dir
 
 def stuck(config, dataset, strategy, seed, control, on_phase, resume):
     rid = f"{strategy}-s{seed}"
@@ -324,9 +324,9 @@ config = RunConfig(name="stuck", dataset="digits", strategies=["entropy", "unifo
 out = Path(sys.argv[2])
 prepare_out_dir(out, config.to_dict())
 if sys.argv[1] == "headless":
-    from baltui.headless import run_headless
+    from baltui.commands.run.headless import run_headless
     sys.exit(run_headless(config, load_digits(), out, engine_factory=stuck))
-from baltui.app import make_app
+from baltui.commands.run import make_app
 app = make_app(config, out, engine_factory=stuck, dataset=load_digits())
 sys.exit(app.run())
 """
@@ -401,7 +401,7 @@ def test_label_stops_within_5s_and_keeps_every_label(mode, tmp_path, digits):
 
     The oracle loop is stopped in its first retrain, which may still be importing TensorFlow (a phase that
     cannot be interrupted). The screen is stopped in its second: while TensorFlow is being imported fd 2,
-    where Textual draws, points at /dev/null (baltui.tf_setup), so the screen could not be handed back.
+    where Textual draws, points at /dev/null (baltui.core.tf_setup), so the screen could not be handed back.
     """
     source = tmp_path / "digits.npz"
     np.savez(source, x_train=(digits.x_pool[:60, ..., 0] * 255).astype(np.uint8), y_train=digits.y_pool[:60])

@@ -6,9 +6,9 @@ import numpy as np
 from rich.console import Console
 
 from baltui.cli import main
-from baltui.events import QueryResult
-from baltui.headless import run_headless
-from baltui.results import curves, prepare_out_dir, read_records
+from baltui.commands.run.headless import run_headless
+from baltui.core.events import QueryResult
+from baltui.runs.results import curves, prepare_out_dir, read_records
 
 
 def fake_engine(config, dataset, strategy, seed, control, on_phase, resume):

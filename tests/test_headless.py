@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from baltui.cli import main
-from baltui.results import read_records
+from baltui.runs.results import read_records
 
 TINY = ["--queries", "2", "--instances", "5", "--epochs", "2", "--mc-samples", "3", "--subset", "200"]
 

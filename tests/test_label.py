@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from baltui.errors import BaltuiError
-from baltui.label.app import LabelApp
-from baltui.label.cli import main
-from baltui.label.session import LabelSession, class_keys, parse_classes
-from baltui.label.sources import load_source
+from baltui.commands.label.app import LabelApp
+from baltui.commands.label.cli import main
+from baltui.commands.label.session import LabelSession, class_keys, parse_classes
+from baltui.commands.label.sources import load_source
+from baltui.core.errors import BaltuiError
 
 TINY = dict(epochs=2, batch_size=16, mc_samples=3)
 

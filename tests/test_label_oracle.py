@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from baltui.errors import BaltuiError
-from baltui.label.app import LabelApp
-from baltui.label.cli import load_oracle, main
-from baltui.label.session import LabelSession
-from baltui.label.sources import load_source
+from baltui.commands.label.app import LabelApp
+from baltui.commands.label.cli import load_oracle, main
+from baltui.commands.label.session import LabelSession
+from baltui.commands.label.sources import load_source
+from baltui.core.errors import BaltuiError
 
 FAST = ["--epochs", "2", "--batch-size", "16", "--mc-samples", "3"]
 
@@ -186,7 +186,7 @@ async def test_screen_shows_a_colour_source(colour_folder, tmp_path):
         await pilot.pause()
         assert session.source.images[session.current()].shape == (16, 16, 3)
         # drawn in colour: the image view and the strip carry true-colour styles (red or blue dominant)
-        from baltui.label.widgets import BatchStrip, ImageView
+        from baltui.commands.label.widgets import BatchStrip, ImageView
 
         for text in (app.query_one(ImageView).content, app.query_one(BatchStrip).compose_text(150)):
             colours = {span.style.color.triplet for span in text.spans

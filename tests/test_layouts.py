@@ -16,17 +16,17 @@ from textual.content import Content
 from textual.geometry import Region
 from textual.widget import Widget
 
-from baltui.app import make_app
-from baltui.app.widgets.digits import GAP, TILE, DigitPreviews, tile
-from baltui.app.widgets.run_panel import RunPanel
-from baltui.events import PhaseChanged, QueryResult
-from baltui.label.app import LabelApp
-from baltui.label.session import LabelSession
-from baltui.label.sources import load_source
-from baltui.label.widgets import BAR, BatchStrip
-from baltui.render import shaded
-from baltui.results import prepare_out_dir
-from baltui.widgets.status import SEPARATOR
+from baltui.commands.label.app import LabelApp
+from baltui.commands.label.session import LabelSession
+from baltui.commands.label.sources import load_source
+from baltui.commands.label.widgets import BAR, BatchStrip
+from baltui.commands.run import make_app
+from baltui.core.events import PhaseChanged, QueryResult
+from baltui.runs.results import prepare_out_dir
+from baltui.ui.render import shaded
+from baltui.ui.widgets.digits import GAP, TILE, DigitPreviews, tile
+from baltui.ui.widgets.run_panel import RunPanel
+from baltui.ui.widgets.status import SEPARATOR
 
 SIZES = [(80, 24), (120, 40), (160, 50), (200, 60)]
 # 128 columns: the grid gives the two panels content widths 58 and 59, where 3 and 4 previews fit.

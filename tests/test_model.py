@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from baltui.model import (
+from baltui.core.models.classifier import (
     MCDropoutClassifier,
     build_cnn,
     compact_rows,
@@ -37,7 +37,7 @@ def test_the_models_keras_is_keras_3_on_tensorflow_whatever_the_users_keras_json
     assert keras.backend.backend() == "tensorflow"
     (tmp_path / "keras.json").write_text('{"backend": "numpy"}')
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"KERAS_HOME": str(tmp_path)}
-    code = "from baltui.model import keras; print(keras.backend.backend())"
+    code = "from baltui.core.models.classifier import keras; print(keras.backend.backend())"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.stdout.split()[-1:] == ["tensorflow"], proc.stderr[-2000:]
 
@@ -185,7 +185,7 @@ def test_only_keras_own_softmax_is_fused(digits):
 
 def test_chunking_over_points_and_samples_covers_every_entry(trained, digits, monkeypatch):
     """Small chunks (several point and sample chunks) still fill every [t, n] with a distribution."""
-    import baltui.mc.independent as independent
+    import baltui.core.mc.independent as independent
 
     monkeypatch.setattr(independent, "MC_CHUNK_ROWS", 7)
     monkeypatch.setattr(independent, "SPARSE_CHUNK_ROWS", 7)

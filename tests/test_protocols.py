@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from baltui.cli import main
-from baltui.config import build_config, load_preset
-from baltui.control import Control
-from baltui.engine import validation_indices
-from baltui.experiment import run_experiment
-from baltui.results import prepare_out_dir, read_records
+from baltui.core.config import build_config, load_preset
+from baltui.core.control import Control
+from baltui.core.engine import validation_indices
+from baltui.executors.local import run_experiment
+from baltui.runs.results import prepare_out_dir, read_records
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def padded_digits(tmp_path_factory):
 
 
 def _clf(digits, **kw):
-    from baltui.model import MCDropoutClassifier
+    from baltui.core.models.classifier import MCDropoutClassifier
 
     return MCDropoutClassifier(digits.input_shape, 10, epochs=kw.pop("epochs", 10), batch_size=16, **kw)
 
@@ -51,7 +51,7 @@ def test_weight_decay_is_c_over_n_and_shrinks_the_dense_weights(digits):
 
 
 def test_auto_weight_decay_picks_the_best_validation_accuracy(digits):
-    from baltui.model import WEIGHT_DECAY_GRID
+    from baltui.core.models.classifier import WEIGHT_DECAY_GRID
 
     clf = _clf(digits, weight_decay="auto", epochs=5)
     clf.validation = (digits.x_pool[500:600], digits.y_pool[500:600])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from baltui.cli import main
-from baltui.config import build_config, load_preset, warn_unused
-from baltui.errors import BaltuiError
-from baltui.references import MNIST_SHA256
-from baltui.results import read_records
+from baltui.core.config import build_config, load_preset, warn_unused
+from baltui.core.errors import BaltuiError
+from baltui.runs.references import MNIST_SHA256
+from baltui.runs.results import read_records
 
 TINY = ["--queries", "2", "--instances", "5", "--epochs", "2", "--mc-samples", "3", "--subset", "200"]
 
@@ -124,7 +124,7 @@ def test_a_flag_no_strategy_reads_gets_one_warning(capsys):
 
 
 def test_the_latest_outcome_of_a_run_counts():
-    from baltui.results import curves
+    from baltui.runs.results import curves
 
     base = {"run_id": "bald-s0", "strategy": "bald", "seed": 0}
     q = [{**base, "type": "query", "query": i, "n_labelled": 20 + 10 * i, "accuracy": 0.5} for i in range(3)]
@@ -138,7 +138,7 @@ def test_the_latest_outcome_of_a_run_counts():
 
 
 def test_threads_per_run_are_recorded_and_a_resume_with_another_count_warns(tmp_path, capsys, monkeypatch):
-    from baltui.threads import THREAD_VARIABLES
+    from baltui.core.threads import THREAD_VARIABLES
 
     for name in THREAD_VARIABLES:  # --threads-per-run sets them in this process: restore them afterwards
         monkeypatch.setenv(name, os.environ.get(name, "0"))

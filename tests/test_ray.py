@@ -14,11 +14,11 @@ from collections import Counter
 import pytest
 
 from baltui.cli import main
-from baltui.config import build_config, load_preset
-from baltui.control import Control
-from baltui.events import PhaseChanged, QueryResult
-from baltui.experiment import run_experiment, runs_to_do
-from baltui.results import ResultsWriter, prepare_out_dir, read_records
+from baltui.core.config import build_config, load_preset
+from baltui.core.control import Control
+from baltui.core.events import PhaseChanged, QueryResult
+from baltui.executors.local import run_experiment, runs_to_do
+from baltui.runs.results import ResultsWriter, prepare_out_dir, read_records
 
 ray = pytest.importorskip("ray")
 
@@ -212,7 +212,7 @@ def test_workers_without_ray_is_one_line_and_exit_2(tmp_path, capsys, monkeypatc
     assert err.count("\n") == 1 and "need Ray" in err and "pip install 'baltui[ray]'" in err
     assert not (tmp_path / "x").exists()  # nothing slow started
 
-    from baltui.errors import BaltuiError
+    from baltui.core.errors import BaltuiError
     from baltui.executors import ray_executor
 
     monkeypatch.setattr(ray_executor, "ray", None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from baltui.report import main
+from baltui.commands.report import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = sorted(p for p in (ROOT / "results").glob("*") if (p / "results.jsonl").exists())

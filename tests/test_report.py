@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from baltui.aggregate import normalised_auc, summarise
-from baltui.references import MNIST_SHA256
-from baltui.report import main
-from baltui.results import curves, read_records
+from baltui.commands.report import main
+from baltui.runs.aggregate import normalised_auc, summarise
+from baltui.runs.references import MNIST_SHA256
+from baltui.runs.results import curves, read_records
 
 
 def _write_run(path, runs, dataset="digits", torn=False, provenance=None, finished=True):

@@ -2,7 +2,7 @@
 
 No TensorFlow: config.json holds RunConfig.to_dict()'s keys (written out here, so a test states exactly
 which keys a folder has: older folders lack model, mc_masks, provenance) and every results line comes from
-QueryResult.to_record() or is a run_finished / run_failed record as baltui.experiment writes them.
+QueryResult.to_record() or is a run_finished / run_failed record as baltui.executors.local writes them.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from baltui.events import QueryResult
-from baltui.headless import strategy_table
-from baltui.references import MNIST_SHA256
-from baltui.report import main
+from baltui.commands.report import main
+from baltui.commands.run.headless import strategy_table
+from baltui.core.events import QueryResult
+from baltui.runs.references import MNIST_SHA256
 
 NOTE = "± is the sample standard deviation over runs (ddof=1)"
 NOT_MNIST = "5" * 64  # some other 28x28 set's content hash

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from baltui.cli import main
-from baltui.config import run_id
-from baltui.control import Control
-from baltui.events import QueryResult
-from baltui.experiment import run_experiment
-from baltui.results import prepare_out_dir, read_records
+from baltui.core.config import run_id
+from baltui.core.control import Control
+from baltui.core.events import QueryResult
+from baltui.executors.local import run_experiment
+from baltui.runs.results import prepare_out_dir, read_records
 
 
 def _queries(out):

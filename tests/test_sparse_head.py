@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from baltui import sparse_head
-from baltui.sparse_head import drop_masks, drop_rule, sample_first_dense
+from baltui.core.mc import sparse_head
+from baltui.core.mc.sparse_head import drop_masks, drop_rule, sample_first_dense
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_a_second_process_loads_the_compiled_kernels_from_the_disk_cache(layer):
     sparse_head.kernels()  # compiled (or loaded) here, so the cache holds them
     files = list(sparse_head.cache_dir().glob("sparse_kernel_*.py"))
     assert files and any(sparse_head.cache_dir().glob("__pycache__/sparse_kernel_*.nbi"))
-    code = "import time; from baltui import sparse_head; t = time.perf_counter(); sparse_head.kernels(); " \
+    code = "import time; from baltui.core.mc import sparse_head; t = time.perf_counter(); sparse_head.kernels(); " \
            "print(time.perf_counter() - t)"
     seconds = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert seconds < 5.0, seconds
@@ -185,8 +185,8 @@ def test_the_rendered_kernel_module_compiles_and_is_ruff_clean():
 def test_the_kernels_first_use_in_a_process_is_announced_once(digits):
     """The engine shows "compiling the MC kernel" as its own phase: the callback fires before the first
     load (or compile) of the kernel in a process, and not again once it is loaded."""
-    from baltui import sparse_head
-    from baltui.model import MCDropoutClassifier
+    from baltui.core.mc import sparse_head
+    from baltui.core.models.classifier import MCDropoutClassifier
 
     announced: list[int] = []
     clf = MCDropoutClassifier(digits.input_shape, 10, epochs=1, batch_size=16, on_compile=lambda: announced.append(1))

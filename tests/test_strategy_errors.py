@@ -10,10 +10,10 @@ import dataclasses
 
 import pytest
 
-from baltui import acquisition
-from baltui.control import Control
-from baltui.experiment import run_experiment
-from baltui.results import prepare_out_dir, read_records
+from baltui.core import acquisition
+from baltui.core.control import Control
+from baltui.executors.local import run_experiment
+from baltui.runs.results import prepare_out_dir, read_records
 
 
 def _raising_entropy(monkeypatch, exc: BaseException) -> list[int]:

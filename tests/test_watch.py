@@ -19,11 +19,11 @@ import pytest
 from rich.console import Console
 
 from baltui.cli import main as cli_main
-from baltui.config import RunConfig
-from baltui.events import SCORE_HISTOGRAM_BINS, QueryResult
-from baltui.watch.folders import open_folders
-from baltui.watch.follower import FolderFollower, LineFollower, RecordedQuery, record_to_event
-from baltui.watch.state import FAILED, FINISHED, RUNNING, STALLED, StallClock, WriterProbe
+from baltui.core.config import RunConfig
+from baltui.core.events import SCORE_HISTOGRAM_BINS, QueryResult
+from baltui.runs.follower import FolderFollower, LineFollower, RecordedQuery, record_to_event
+from baltui.runs.status import FAILED, FINISHED, RUNNING, STALLED, StallClock, WriterProbe
+from baltui.runs.watched import open_folders
 
 QUERIES = 4
 
@@ -165,7 +165,7 @@ def test_writer_probe_notices_the_writer_is_gone(tmp_path):
 
 
 def test_watch_core_imports_no_ui():
-    code = ("import sys; import baltui.watch.follower, baltui.watch.state, baltui.watch.folders, baltui.watch.cli; "
+    code = ("import sys; import baltui.runs.follower, baltui.runs.status, baltui.runs.watched, baltui.commands.watch.cli; "
             "bad = [m for m in ('textual', 'rich', 'plotext', 'textual_plotext') if m in sys.modules]; "
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -189,7 +189,7 @@ def test_missing_or_foreign_folder_is_one_line_and_exit_2(tmp_path, capsys):
 # ---- the app --------------------------------------------------------------------------------------
 
 def _app(folders: list[Path], stall_after: float = 600.0):
-    from baltui.app.watch_app import make_watch_app
+    from baltui.commands.watch.app import make_watch_app
 
     return make_watch_app(open_folders([str(f) for f in folders]), stall_after=stall_after, poll=0.1, probe=False)
 
@@ -199,9 +199,9 @@ def _overall(app) -> str:
 
 
 async def test_new_rows_appear_and_half_lines_wait(tmp_path):
-    from baltui.app.watch_app import BinnedScoreHistogram, WatchRunPanel
-    from baltui.app.widgets.digits import DigitPreviews
-    from baltui.app.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot
+    from baltui.commands.watch.app import BinnedScoreHistogram, WatchRunPanel
+    from baltui.ui.widgets.digits import DigitPreviews
+    from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot
 
     folder = make_run(tmp_path)
     append(folder, query_row("entropy", 0), query_row("uniform", 0))  # already there when the watch starts
@@ -245,7 +245,7 @@ async def test_new_rows_appear_and_half_lines_wait(tmp_path):
 
 
 async def test_failed_run_and_a_finished_folder_as_a_viewer(tmp_path):
-    from baltui.app.watch_app import WatchRunPanel
+    from baltui.commands.watch.app import WatchRunPanel
 
     folder = make_run(tmp_path)
     append(folder, query_row("entropy", 0), query_row("uniform", 0), query_row("uniform", 1),
@@ -263,7 +263,7 @@ async def test_failed_run_and_a_finished_folder_as_a_viewer(tmp_path):
 
 
 async def test_stalled_when_rows_stop_and_running_again_when_they_resume(tmp_path):
-    from baltui.app.watch_app import WatchRunPanel
+    from baltui.commands.watch.app import WatchRunPanel
 
     folder = make_run(tmp_path)
     app = _app([folder], stall_after=1.0)
@@ -283,8 +283,8 @@ async def test_stalled_when_rows_stop_and_running_again_when_they_resume(tmp_pat
 async def test_a_run_on_mnist_shows_the_papers_random_points_and_two_mnist_folders_share_them(tmp_path):
     """The watcher asks whether every folder follows one paper (a set of references): on MNIST's content hash
     that set holds Gal 2017's reference, which must hash (it once raised TypeError in compose)."""
-    from baltui.app.widgets.plots import ComparisonPlot
-    from baltui.references import GAL2017_TABLE1, MNIST_SHA256
+    from baltui.runs.references import GAL2017_TABLE1, MNIST_SHA256
+    from baltui.ui.widgets.plots import ComparisonPlot
 
     mnist = {"data_sha256": MNIST_SHA256, "n_classes": 10}
     a = make_run(tmp_path, "a", dataset="npz", data="mnist.npz", provenance=mnist)
@@ -315,8 +315,8 @@ async def test_a_run_on_mnist_shows_the_papers_random_points_and_two_mnist_folde
 
 
 async def test_several_folders_side_by_side(tmp_path):
-    from baltui.app.watch_app import WatchRunPanel
-    from baltui.app.widgets.plots import ComparisonPlot
+    from baltui.commands.watch.app import WatchRunPanel
+    from baltui.ui.widgets.plots import ComparisonPlot
 
     a, b = make_run(tmp_path, "a"), make_run(tmp_path, "b", strategies=("bald", "uniform"))
     append(a, query_row("entropy", 0), query_row("uniform", 0))
@@ -335,8 +335,8 @@ async def test_several_folders_side_by_side(tmp_path):
 
 
 async def test_previews_say_why_when_the_data_cannot_be_loaded(tmp_path):
-    from baltui.app.watch_app import WatchRunPanel
-    from baltui.app.widgets.digits import DigitPreviews
+    from baltui.commands.watch.app import WatchRunPanel
+    from baltui.ui.widgets.digits import DigitPreviews
 
     folder = make_run(tmp_path, dataset="npz", data="gone.npz")
     append(folder, query_row("entropy", 0), query_row("entropy", 1))
@@ -348,8 +348,8 @@ async def test_previews_say_why_when_the_data_cannot_be_loaded(tmp_path):
 
 
 def test_data_path_relative_to_the_run_folder_or_the_cwd(tmp_path, monkeypatch):
-    from baltui.data import load_digits
-    from baltui.watch.folders import load_folder_data
+    from baltui.core.data import load_digits
+    from baltui.runs.watched import load_folder_data
 
     d = load_digits()
     arrays = dict(x_train=d.x_pool[..., 0], y_train=d.y_pool, x_test=d.x_test[..., 0], y_test=d.y_test)

@@ -1,4 +1,4 @@
-"""Ways to run an experiment's (strategy, seed) grid, all with baltui.experiment.run_experiment's signature.
+"""Ways to run an experiment's (strategy, seed) grid, all with baltui.executors.local.run_experiment's signature.
 
 The in-process executor is run_experiment itself (the default; it never imports Ray).
 `baltui.executors.ray_executor.RayExecutor` runs one Ray task per run (`--workers N`, `--address ADDR`);

@@ -1,6 +1,6 @@
 """The (strategy, seed) grid as Ray tasks: one task per run, at most `workers` at a time (`--workers N`).
 
-Each task is a streaming generator that builds baltui.engine.ActiveLearningRun inside the worker and yields
+Each task is a streaming generator that builds baltui.core.engine.ActiveLearningRun inside the worker and yields
 one plain record per completed query (and throttled phase changes). The driver `ray.wait`s on the tasks and
 hands every record to the same Recorder as the in-process executor: the driver alone writes results.jsonl,
 the same records in the same form, and `emit` gets the same events.
@@ -31,13 +31,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from baltui.config import RunConfig, run_id
-from baltui.control import Control
-from baltui.errors import BaltuiError, RunCancelled
-from baltui.events import ExperimentFinished, PhaseChanged
-from baltui.experiment import Emit, EngineFactory, Recorder, _describe, runs_to_do
-from baltui.threads import THREAD_VARIABLES, cores, thread_env
-from baltui.threads import threads_per_run as threads_for
+from baltui.core.config import RunConfig, run_id
+from baltui.core.control import Control
+from baltui.core.errors import BaltuiError, RunCancelled
+from baltui.core.events import ExperimentFinished, PhaseChanged
+from baltui.core.threads import THREAD_VARIABLES, cores, thread_env
+from baltui.core.threads import threads_per_run as threads_for
+from baltui.executors.local import Emit, EngineFactory, Recorder, _describe, runs_to_do
 
 try:
     import ray
@@ -84,7 +84,7 @@ def run_task(
     """
     _node_local_caches()
     if engine_factory is None:
-        from baltui.engine import ActiveLearningRun
+        from baltui.core.engine import ActiveLearningRun
 
         engine_factory = ActiveLearningRun
     import ray
@@ -136,7 +136,7 @@ def run_task(
 
 
 class RayExecutor:
-    """Callable like baltui.experiment.run_experiment; runs each (strategy, seed) run as one Ray task.
+    """Callable like baltui.executors.local.run_experiment; runs each (strategy, seed) run as one Ray task.
 
     Construct it on the main thread before the dashboard starts: it calls `ray.init` (a local instance,
     `address`, or $RAY_ADDRESS) unless Ray is already initialised. `workers` caps the tasks running at once

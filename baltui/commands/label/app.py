@@ -1,0 +1,233 @@
+"""LabelApp: one image at a time, one key per label; retraining and acquisition in a thread worker.
+
+Every way out (q, Ctrl+Q, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) goes through action_quit:
+every label is already on disk, a running retrain is stopped, and the process never outlives the screen
+by more than the rest of STOP_GRACE_S (baltui.ui.leaving.LeavesCleanly).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from rich.text import Text
+from textual import events, on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.events import Key
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from baltui.commands.label.session import LabelSession, RoundResult
+from baltui.commands.label.widgets import BatchStrip, ImageView, bars
+from baltui.core.control import Control
+from baltui.ui.leaving import LeavesCleanly
+from baltui.ui.widgets.histogram import ScoreHistogram
+from baltui.ui.widgets.status import SEPARATOR, pack_parts
+
+
+class RoundDone(Message):
+    """Posted by the training worker when the next batch is ready."""
+
+    def __init__(self, result: RoundResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class LabelApp(LeavesCleanly, App[int]):
+    """Shows the session and forwards keys to it; all state lives in LabelSession."""
+
+    CSS_PATH = "label.tcss"
+    TITLE = "baltui label"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("enter", "accept", "Accept prediction", id="accept"),
+        Binding("x", "unusable", "Unusable", id="unusable"),
+        Binding("backspace", "undo", "Undo", id="undo"),
+    ]
+
+    def __init__(self, session: LabelSession, oracle: np.ndarray | None = None, rounds: int | None = None,
+                 save_model: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.oracle = oracle
+        self.rounds = rounds
+        self.rounds_done = 0
+        self.save_model = save_model
+        self.training = False
+        self.worker_busy = threading.Event()  # set while the training thread is inside train_and_acquire
+        keys = "  ".join(f"{k}={session.classes[i]}" for k, i in session.keys.items())
+        self.sub_title = f"{session.source.path} -> {session.out_dir} · {session.strategy} · keys: {keys}"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="left"):
+                yield ImageView(id="image")
+                yield Static("", id="state")
+                yield BatchStrip(id="batch")
+            with Vertical(id="right"):
+                yield Static("", id="stats")
+                yield ScoreHistogram(id="scores")
+        yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The status line is packed to the width it has: pack it again when that changes."""
+        self.call_after_refresh(self.refresh_view)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.refresh_view)  # once laid out, so the status line knows its width
+        skipped = self.session.source.skipped
+        if skipped:
+            names = ", ".join(item for item, _ in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+            self.notify(f"skipped {len(skipped)} unreadable image(s): {names} (listed in skipped.log)",
+                        severity="warning", timeout=15)
+        self.session.start()
+        if self.session.current() is None:
+            self.start_round()
+        self.refresh_view()
+        if self.oracle is not None:
+            self.set_interval(0.05, self.oracle_answer)
+
+    # ---- keys -----------------------------------------------------------------------------------
+    def on_key(self, event: Key) -> None:
+        if event.character and event.character in self.session.keys and not self.training:
+            event.stop()
+            self._label(self.session.keys[event.character])
+
+    def _label(self, value: int | None) -> None:
+        if self.training or self.session.current() is None:
+            return
+        self.session.label(value)
+        self.after_label()
+
+    def action_accept(self) -> None:
+        if self.training or self.session.current() is None:
+            return
+        if self.session.prediction(self.session.current()) is None:
+            self.notify("no prediction yet: press the class key", severity="warning")
+            return
+        self.session.accept()
+        self.after_label()
+
+    def action_unusable(self) -> None:
+        self._label(None)
+
+    def action_undo(self) -> None:
+        if not self.training and self.session.undo():
+            self.refresh_view()
+
+    async def action_quit(self) -> None:
+        """Every way out: every label is already on disk; a running retrain is stopped at its next epoch.
+
+        Overrides App.action_quit, so `q`, Ctrl+Q, the command palette's Quit and (in a real run) SIGINT,
+        SIGTERM and SIGHUP all come here. The screen closes at once; the retrain gets what is left of
+        STOP_GRACE_S before the process leaves without it (LeavesCleanly).
+        """
+        self.session.control.stop()
+        self._finish()  # saves the model first (--save-model) if no retrain is running
+        self.begin_quit()
+
+    @property
+    def stop_control(self) -> Control:
+        return self.session.control
+
+    def oracle_answer(self) -> None:
+        item = self.session.current()
+        if item is not None and not self.training:
+            self._label(int(self.oracle[item]))
+
+    def after_label(self) -> None:
+        if self.session.current() is None:
+            self.start_round()
+        self.refresh_view()
+
+    # ---- rounds ---------------------------------------------------------------------------------
+    def start_round(self) -> None:
+        if self.rounds is not None and self.rounds_done >= self.rounds:
+            self._finish()
+            return
+        self.training = True
+        self.train_worker()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="train")
+    def train_worker(self) -> None:
+        """Runs in a thread: touches the session only (the UI waits), never a widget."""
+        self.worker_busy.set()
+        try:
+            if self.session.control.stopped:
+                return
+            self.post_message(RoundDone(self.session.train_and_acquire()))
+        finally:
+            self.worker_busy.clear()
+
+    @on(RoundDone)
+    def round_done(self, message: RoundDone) -> None:
+        self.training = False
+        self.rounds_done += 1
+        if message.result.scores is not None:
+            self.query_one(ScoreHistogram).show(message.result.scores, None)
+        if not self.session.pending:
+            self.notify("every image is labelled", title="done")
+        self.refresh_view()
+        if self.rounds is not None and self.rounds_done >= self.rounds:
+            self._finish()
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and not self.session.control.stopped:
+            self.training = False
+            self.notify(f"{type(event.worker.error).__name__}: {event.worker.error}", severity="error", timeout=30)
+            self.refresh_view()
+
+    def _finish(self) -> None:
+        if self.save_model and self.session.clf is not None and not self.training:
+            self.worker_busy.set()  # a quit's watchdog waits for the save as for a retrain
+            try:
+                self.session.clf.model.save(self.save_model)
+            finally:
+                self.worker_busy.clear()
+        self.exit(0)
+
+    # ---- view -----------------------------------------------------------------------------------
+    def refresh_view(self) -> None:
+        s = self.session
+        item = s.current()
+        images = s.source.images
+        if self.training:
+            caption = f"training round {s.round + 1} on {len(s.usable)} labels and choosing the next batch..."
+            self.query_one(ImageView).show(None, caption)
+        elif item is None:
+            self.query_one(ImageView).show(None, "nothing left to label")
+        else:
+            pred = s.prediction(item)
+            guess = f"model says {s.classes[pred[0]]} ({pred[1]:.0%}), Enter accepts" if pred else "no model yet"
+            self.query_one(ImageView).show(images[item], f"{s.source.items[item]} · {guess}")
+        batch = s.pending
+        captions = []
+        for i in batch:
+            label = s.labels.get(i, "?")
+            captions.append("unusable" if label is None else (s.classes[label] if label != "?" else "?"))
+        self.query_one(BatchStrip).show([images[i] for i in batch], captions,
+                                        s.position if item is not None else None)
+        spl = s.seconds_per_label()
+        parts = [f"round {s.round}"]
+        if item is not None:
+            parts.append(f"image {s.position + 1} of {len(batch)}")
+        parts.append(f"{len(s.usable)} labelled")
+        parts.append(f"{sum(v is None for v in s.labels.values())} unusable")
+        if spl:
+            parts.append(f"{spl:.1f} s per label")
+        state = self.query_one("#state", Static)
+        state.update(pack_parts(Content(SEPARATOR.join(parts)), state.content_size.width))
+        stats = Text()
+        stats.append_text(bars(s.classes, s.class_counts(), "labelled per class"))
+        if s.history:
+            stats.append_text(bars(s.classes, s.history[-1].predicted_counts, "\nmodel's guesses over the pool"))
+            accs = [f"{r.accuracy:.3f}" for r in s.history if r.accuracy is not None]
+            if accs:
+                stats.append("\ntest accuracy per round: " + " ".join(accs) + "\n")
+        self.query_one("#stats", Static).update(stats)

@@ -1,0 +1,324 @@
+"""A labelling session: who is labelled, what is asked next, and everything on disk as it happens.
+
+UI-free on purpose: tests drive it directly, the headless oracle loop drives it, and the Textual
+screen only shows it and forwards keys. Every key press is one line appended (and fsynced) to
+DIR/labels.jsonl; replaying that file is how a session resumes, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baltui.commands.label.sources import Source
+from baltui.core.acquisition import STRATEGIES, QueryStrategy
+from baltui.core.config import mc_masks_for
+from baltui.core.control import Control
+from baltui.core.errors import BaltuiError
+
+SESSION_FILE = "session.json"
+LABELS_FILE = "labels.jsonl"
+RESERVED_KEYS = {"q", "x", "u"}
+
+
+def class_keys(classes: list[str]) -> dict[str, int]:
+    """Each class gets the first character of its name not already taken (nor reserved for commands)."""
+    keys: dict[str, int] = {}
+    for i, name in enumerate(classes):
+        candidates = [c for c in name.lower() if c.isalnum()] + list("abcdefghijklmnoprstvwyz0123456789")
+        key = next((c for c in candidates if c not in keys and c not in RESERVED_KEYS), None)
+        if key is None:
+            raise BaltuiError(f"no free key for class '{name}'")
+        keys[key] = i
+    return keys
+
+
+def recorded_source(out_dir: Path, saved: dict[str, Any]) -> str:
+    """The source a session.json names: its path relative to the session folder, else as written."""
+    path = str(saved.get("source_path", ""))
+    beside = Path(out_dir) / path
+    return os.path.normpath(beside) if path and beside.exists() else path
+
+
+def parse_classes(text: str) -> list[str]:
+    classes = [c.strip() for c in text.split(",") if c.strip()]
+    if len(classes) < 2:
+        raise BaltuiError(f"--classes needs at least two classes, got {classes}")
+    if len(set(classes)) != len(classes):
+        dup = next(c for c in classes if classes.count(c) > 1)
+        raise BaltuiError(f"--classes lists '{dup}' twice")
+    return classes
+
+
+@dataclass
+class RoundResult:
+    """What one retrain + acquisition produced, for the screen's panels."""
+
+    round: int
+    n_labelled: int
+    accuracy: float | None
+    scores: np.ndarray | None
+    predicted_counts: list[int]
+    seconds: float
+
+
+class LabelSession:
+    """The labelled set, the pending batch, undo, and resume, backed by DIR/labels.jsonl."""
+
+    def __init__(
+        self,
+        source: Source,
+        out_dir: Path,
+        classes: list[str],
+        strategy: str = "bald",
+        initial: int = 20,
+        instances: int = 10,
+        epochs: int = 50,
+        batch_size: int = 128,
+        mc_samples: int = 100,
+        subset: int = 2000,
+        seed: int = 0,
+        test: tuple[np.ndarray, np.ndarray] | None = None,
+        control: Control | None = None,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise BaltuiError(f"unknown strategy '{strategy}'; known strategies: {', '.join(STRATEGIES)}")
+        for name, value in (("initial", initial), ("instances", instances), ("epochs", epochs),
+                            ("batch-size", batch_size), ("mc-samples", mc_samples), ("subset", subset)):
+            if value < 1:
+                raise BaltuiError(f"--{name} must be at least 1, got {value}")
+        self.source = source
+        self.out_dir = Path(out_dir)
+        self.classes = classes
+        self.keys = class_keys(classes)
+        self.strategy = strategy
+        self.initial, self.instances = initial, instances
+        self.epochs, self.batch_size, self.mc_samples, self.subset = epochs, batch_size, mc_samples, subset
+        self.seed = seed
+        self.test = test
+        self.control = control or Control()
+        self.labels: dict[int, int | None] = {}  # item index -> class index, or None for unusable
+        self.pending: list[int] = []
+        self.position = 0
+        self.round = 0
+        self.clf: Any = None
+        self.probs: np.ndarray | None = None  # predictions over all items from the latest model
+        self.history: list[RoundResult] = []
+        self.label_times: list[float] = []
+        self._index = {item: i for i, item in enumerate(source.items)}
+        self._open()
+
+    # ---- files ----------------------------------------------------------------------------------
+    def _open(self) -> None:
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise BaltuiError(f"--out {self.out_dir} is a file, not a folder")
+        session = self.out_dir / SESSION_FILE
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if session.exists():
+                saved = json.loads(session.read_text(encoding="utf-8"))
+                if saved.get("source") not in (self.source.identity, *self.source.aliases):
+                    raise BaltuiError(
+                        f"--out {self.out_dir} holds labels of another source "
+                        f"({recorded_source(self.out_dir, saved)}); choose another --out")
+                if saved.get("classes") != self.classes:
+                    raise BaltuiError(f"--out {self.out_dir} was labelled with classes {saved.get('classes')}; "
+                                      "use the same --classes or another --out")
+                self.round = int(saved.get("round", 0))
+                self._replay()
+                self.pending = [i for i in saved.get("pending", []) if i not in self.labels]
+            elif any(self.out_dir.iterdir()):
+                raise BaltuiError(f"--out {self.out_dir} is not empty and is not a baltui label session")
+            self._labels_file = open(self.out_dir / LABELS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise BaltuiError(f"cannot write to {self.out_dir}: {exc.strerror or exc}") from None
+        except json.JSONDecodeError:
+            raise BaltuiError(f"{session} is corrupt") from None
+
+    def _replay(self) -> None:
+        path = self.out_dir / LABELS_FILE
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line from a hard kill: that key press is lost, nothing else
+            index = self._index.get(str(record["item"]))
+            if index is None:
+                continue
+            if record.get("undone"):
+                self.labels.pop(index, None)
+            elif record["label"] is None:
+                self.labels[index] = None
+            elif record["label"] in self.classes:
+                self.labels[index] = self.classes.index(record["label"])
+
+    def _save_session(self) -> None:
+        # The source's path relative to this folder (as run folders record their data), so a session moved
+        # along with its images, or resumed from another directory, still finds them.
+        try:
+            source_path = os.path.relpath(Path(self.source.path).resolve(), self.out_dir.resolve())
+        except ValueError:  # another drive (Windows): no relative path exists
+            source_path = str(Path(self.source.path).resolve())
+        state = {"source": self.source.identity, "classes": self.classes, "round": self.round,
+                 "pending": self.pending, "strategy": self.strategy,
+                 "source_path": Path(source_path).as_posix(), "size": self.source.size}
+        tmp = self.out_dir / (SESSION_FILE + ".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self.out_dir / SESSION_FILE)
+
+    def _append(self, index: int, label: int | None, undone: bool = False) -> None:
+        record: dict[str, Any] = {"item": self.source.items[index],
+                                  "label": None if label is None else self.classes[label],
+                                  "round": self.round, "time": round(time.time(), 3)}
+        if undone:
+            record["undone"] = True
+        self._labels_file.write(json.dumps(record) + "\n")
+        self._labels_file.flush()
+        os.fsync(self._labels_file.fileno())
+
+    def close(self) -> None:
+        self._labels_file.close()
+
+    # ---- the batch ------------------------------------------------------------------------------
+    @property
+    def unlabelled(self) -> np.ndarray:
+        mask = np.ones(len(self.source.items), dtype=bool)
+        mask[list(self.labels)] = False
+        return np.flatnonzero(mask)
+
+    @property
+    def usable(self) -> list[int]:
+        return [i for i, c in self.labels.items() if c is not None]
+
+    def current(self) -> int | None:
+        """The item to label now, or None when the batch is done (time to retrain)."""
+        while self.position < len(self.pending) and self.pending[self.position] in self.labels:
+            self.position += 1
+        return self.pending[self.position] if self.position < len(self.pending) else None
+
+    def label(self, value: int | None) -> None:
+        """Label the current item (a class index, or None: unusable, never asked again)."""
+        item = self.current()
+        if item is None:
+            raise BaltuiError("no image is waiting for a label")
+        self._append(item, value)
+        self.labels[item] = value
+        self.label_times.append(time.monotonic())
+        self.position += 1
+
+    def accept(self) -> None:
+        """Enter: take the model's prediction as the label (no prediction before the first model)."""
+        item = self.current()
+        predicted = self.prediction(item) if item is not None else None
+        if predicted is None:
+            raise BaltuiError("no prediction yet: label this one with its key")
+        self.label(predicted[0])
+
+    def undo(self) -> bool:
+        """Backspace: go back one image of this batch and forget its label."""
+        if self.position == 0:
+            return False
+        self.position -= 1
+        item = self.pending[self.position]
+        if item in self.labels:
+            self._append(item, self.labels[item], undone=True)
+            del self.labels[item]
+        return True
+
+    def prediction(self, item: int) -> tuple[int, float] | None:
+        if self.probs is None:
+            return None
+        p = self.probs[item]
+        return int(p.argmax()), float(p.max())
+
+    def seconds_per_label(self) -> float | None:
+        t = self.label_times
+        return (t[-1] - t[0]) / (len(t) - 1) if len(t) >= 2 else None
+
+    # ---- training and acquisition ---------------------------------------------------------------
+    def start(self) -> None:
+        """Choose the first batch at random when there is none yet (no labels: no model to ask)."""
+        if self.pending and self.current() is not None:
+            return
+        if not self.usable:
+            rng = np.random.default_rng([self.seed, self.round, 0])
+            pool = self.unlabelled
+            self.pending = [int(i) for i in rng.choice(pool, size=min(self.initial, len(pool)), replace=False)]
+            self.position = 0
+            self._save_session()
+
+    def train_and_acquire(self) -> RoundResult:
+        """Retrain from fresh weights on every usable label, then pick the next batch. Runs in a worker."""
+        from modAL.models import ActiveLearner
+
+        from baltui.core.engine import PoolView, modal_warnings_silenced
+        from baltui.core.models.classifier import MCDropoutClassifier
+
+        started = time.perf_counter()
+        images = self.source.images
+        if self.clf is None:
+            masks = mc_masks_for("auto", self.strategy)
+            self.clf = MCDropoutClassifier(images.shape[1:], len(self.classes), self.epochs, self.batch_size,
+                                           control=self.control, mc_masks=masks)
+        usable = self.usable
+        if not usable:
+            raise BaltuiError("nothing to train on: every labelled image was marked unusable")
+        y = np.asarray([self.labels[i] for i in usable], dtype=np.int64)
+        self.clf.rng = np.random.default_rng([self.seed, self.round, 1])
+        strategy = QueryStrategy(self.strategy, self.mc_samples, self.subset)
+        strategy.rng = np.random.default_rng([self.seed, self.round, 2])
+        with modal_warnings_silenced():
+            learner = ActiveLearner(self.clf, strategy, images[usable], y)
+            pool = self.unlabelled
+            n = min(self.instances, len(pool))
+            chosen: list[int] = []
+            if n:
+                # The strategy itself, not learner.query, whose bare except would retry it on any error.
+                positions, _ = strategy(learner, PoolView(images, pool), n_instances=n)
+                chosen = [int(pool[p]) for p in np.asarray(positions, dtype=np.int64)]
+        self.probs = self.clf.predict_proba(images)
+        accuracy = None
+        if self.test is not None:
+            accuracy = self.clf.score(*self.test)
+        predicted = np.bincount(self.probs[pool].argmax(axis=1), minlength=len(self.classes)) if len(pool) else \
+            np.zeros(len(self.classes), int)
+        self.round += 1
+        self.pending, self.position = chosen, 0
+        self._save_session()
+        result = RoundResult(self.round, len(usable), accuracy, strategy.last_scores, predicted.tolist(),
+                             time.perf_counter() - started)
+        self.history.append(result)
+        return result
+
+    def class_counts(self) -> list[int]:
+        counts = [0] * len(self.classes)
+        for c in self.labels.values():
+            if c is not None:
+                counts[c] += 1
+        return counts
+
+    # ---- export ---------------------------------------------------------------------------------
+    def export(self, fmt: str, target: Path) -> int:
+        usable = sorted(self.usable)
+        if fmt == "csv":  # the form --oracle reads back: item (path or npz index), label (class name)
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f, lineterminator="\n")
+                writer.writerow(["item", "label"])
+                writer.writerows([self.source.items[i], self.classes[self.labels[i]]] for i in usable)
+        elif fmt == "npz":
+            x = self.source.images[usable]
+            np.savez(target, x=x[..., 0] if x.shape[-1] == 1 else x,
+                     y=np.asarray([self.labels[i] for i in usable], dtype=np.int64),
+                     classes=np.asarray(self.classes), items=np.asarray([self.source.items[i] for i in usable]))
+        else:
+            raise BaltuiError(f"unknown export format '{fmt}'; use csv or npz")
+        return len(usable)

@@ -1,0 +1,356 @@
+"""`baltui report RUN_DIR [RUN_DIR...]`: the per-strategy table, a terminal chart, and exports.
+
+Reads results.jsonl of finished and interrupted runs alike. Folders are merged: the same run id found
+in two folders counts as two runs (say, seed 0 run twice), labelled with its folder. Each folder is read
+with its own config.json, and runs are pooled only when every setting that changes the numbers (data
+content, model, MC masks, ...) is the same: settings that differ between the folders become columns, so
+two experiments never end up averaged into one row.
+
+A paper's figures are shown only for runs on the very data the paper measured (recognised by content hash
+in config.json's provenance, never by dataset name or image shape) under its initial-set protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baltui.commands.parsing import OneLineParser
+from baltui.core.errors import BaltuiError
+from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
+from baltui.runs.references import PaperReference, reference_for
+from baltui.runs.results import RunCurve, curves, read_config, read_records
+
+# Settings that change what a run computes, in column order. "data" is the data's content when the config
+# records it (provenance.data_sha256), else its name/path. Values for keys older configs lack are the
+# defaults those runs actually used.
+SETTINGS = ("data", "model", "mc_masks", "weight_decay", "instances", "mc_samples", "subset", "epochs",
+            "batch_size", "initial_per_class")
+DEFAULTS: dict[str, Any] = {"model": "seed", "mc_masks": "independent", "weight_decay": 0, "initial_per_class": 2}
+DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
+STD_FIELD = "±"  # csv column / json key carrying STD_NOTE's meaning, where there is no room for a note line
+STD_MEANING = "sample standard deviation over runs (ddof=1)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="baltui report", description="Summarise baltui run folders.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    p.add_argument("--plot", metavar="FILE.png", help="write a PNG of the mean curves (needs baltui[plot])")
+    p.add_argument("--no-chart", action="store_true", help="table format without the terminal chart")
+    return p
+
+
+def _hashable(value: Any) -> Hashable:
+    """Config values as dict keys (a list or table in a hand-edited config must not crash the report)."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+@dataclass
+class Folder:
+    """One run folder: its own config and runs, and what it says about the data and protocol."""
+
+    path: Path
+    config: dict[str, Any]
+    runs: list[RunCurve] = field(default_factory=list)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        prov = self.config.get("provenance")
+        return prov if isinstance(prov, dict) else {}
+
+    @property
+    def data_sha256(self) -> str | None:
+        return self.provenance.get("data_sha256")
+
+    def setting(self, name: str) -> Hashable:
+        """The value runs are grouped by: for "data" its content hash when known, else name and path."""
+        if name == "data":
+            sha = self.data_sha256
+            return ("sha256", sha) if sha else ("named", self.config.get("dataset"), self.config.get("data"))
+        return _hashable(self.config.get(name, DEFAULTS.get(name)))
+
+    def shown(self, name: str) -> str:
+        """A setting as a table cell: the data by name, with the start of its hash when there is one."""
+        if name == "data":
+            label = str(self.config.get("data") or self.config.get("dataset") or "?")
+            sha = self.data_sha256
+            return f"{label} (sha256 {sha[:12]})" if sha else label
+        value = self.config.get(name, DEFAULTS.get(name))
+        return "-" if value is None else str(value)
+
+    @property
+    def reference(self) -> PaperReference | None:
+        """The paper this folder's runs may be compared with; none without provenance (unknown data)."""
+        if not self.provenance:
+            return None
+        initial = int(self.config.get("initial_per_class", DEFAULTS["initial_per_class"]))
+        n_classes = int(self.provenance.get("n_classes", DEFAULT_CLASSES))
+        return reference_for(self.data_sha256, initial * n_classes, str(self.config.get("model", DEFAULTS["model"])))
+
+
+def load_folders(run_dirs: list[str]) -> list[Folder]:
+    """Every folder with its own config.json (never the last folder's config for all)."""
+    folders = []
+    for d in run_dirs:
+        path = Path(d)
+        if not path.is_dir():
+            raise BaltuiError(f"{d} is not a folder")
+        folder = Folder(path, read_config(path))
+        for run in curves(read_records(path)).values():
+            if len(run_dirs) > 1:
+                run.run_id = f"{path.name}/{run.run_id}"
+            folder.runs.append(run)
+        folders.append(folder)
+    if not any(r.accuracy for f in folders for r in f.runs):
+        raise BaltuiError("no completed query in " + ", ".join(run_dirs))
+    return folders
+
+
+@dataclass
+class Report:
+    """The grouped summaries with what the table needs to label them honestly."""
+
+    summaries: list[StrategySummary]
+    differing: list[str]  # settings that differ between folders: the extra leading columns
+    shown: dict[Hashable, dict[str, str]]  # group key -> every setting as text
+    references: dict[Hashable, PaperReference | None]  # group key -> its paper, if any
+
+    def label(self, s: StrategySummary) -> str:
+        """The strategy, plus the settings that tell this row from others of the same strategy."""
+        extra = ", ".join(f"{n}={self.shown[s.settings][n]}" for n in self.differing)
+        return f"{s.strategy} ({extra})" if extra else s.strategy
+
+    @property
+    def citations(self) -> list[PaperReference]:
+        """The papers with a column, in first-seen order."""
+        out: list[PaperReference] = []
+        for s in self.summaries:
+            ref = self.references[s.settings]
+            if ref is not None and ref not in out and ref.total_labels(s.strategy) is not None:
+                out.append(ref)
+        return out
+
+    @property
+    def shared(self) -> dict[str, str]:
+        """Settings every row has in common: said once under the table instead of as columns."""
+        first = next(iter(self.shown.values()))
+        return {n: first[n] for n in SETTINGS if n not in self.differing}
+
+
+def build_report(folders: list[Folder]) -> Report:
+    """Group runs by strategy and by every setting that differs between folders, so runs pool only when
+    their folders agree on everything that changes the numbers; each group keeps its folders' paper."""
+    differing = [n for n in SETTINGS if len({f.setting(n) for f in folders}) > 1]
+    folder_key: dict[int, Hashable] = {}
+    shown: dict[Hashable, dict[str, str]] = {}
+    refs: dict[Hashable, set[PaperReference | None]] = {}
+    for f in folders:
+        key = tuple(f.setting(n) for n in differing)
+        shown.setdefault(key, {n: f.shown(n) for n in SETTINGS})
+        refs.setdefault(key, set()).add(f.reference)
+        for run in f.runs:
+            folder_key[id(run)] = key
+    runs = [r for f in folders for r in f.runs]
+    summaries = summarise(runs, key=lambda r: folder_key[id(r)])
+    references = {k: next(iter(v)) if len(v) == 1 else None for k, v in refs.items()}  # folders disagree: no paper
+    return Report(summaries, differing, shown, references)
+
+
+def gaps_to(ref: PaperReference, s: StrategySummary) -> list[float | None] | None:
+    """Our labels minus the paper's at 90% / 95%, on the paper's own statistic (mean or median of runs).
+
+    None at a threshold that not every run of the row reached: the runs that did are the quick ones, so a
+    statistic over them alone would flatter us against a paper whose repeats all got there."""
+    total = ref.total_labels(s.strategy)
+    if total is None:
+        return None
+    out: list[float | None] = []
+    for reach, paper in zip(s.reach, total, strict=True):
+        ours = reach.median if ref.statistic == "median" else reach.mean
+        out.append(None if ours is None or len(reach.values) < reach.runs else ours - paper)
+    return out
+
+
+def _rows(report: Report) -> list[dict[str, str]]:
+    ats = {s.final_at for s in report.summaries if s.final_at is not None}
+    one_count = len(ats) == 1
+    acc_header = f"accuracy at {next(iter(ats))} labels" if one_count else "final accuracy"
+    rows = []
+    for s in report.summaries:
+        row = {"strategy": s.strategy}
+        row.update({n: report.shown[s.settings][n] for n in report.differing})
+        row["runs"] = s.runs_text()
+        row[acc_header] = s.final_text(with_count=not one_count)
+        for reach in s.reach:
+            row[f"labels to {reach.threshold:.0%}"] = reach.text()
+        row["AUC"] = f"{s.auc:.4f}" if s.auc is not None else "-"
+        for ref in report.citations:
+            total = ref.total_labels(s.strategy) if report.references[s.settings] == ref else None
+            row[f"{ref.short} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
+                " / ".join(map(str, total)) if total else "-")
+            gaps = gaps_to(ref, s) if total else None
+            row[f"vs {ref.short}"] = (
+                " / ".join("-" if g is None else f"{g:+.0f}" for g in gaps) if gaps else "-")
+        rows.append(row)
+    return rows
+
+
+def notes(report: Report) -> list[str]:
+    """The lines under the table that say what its numbers are (pasted along with it)."""
+    lines = [STD_NOTE,
+             "Labels include the initial labelled set. labels to X%: mean ± std and median over the runs that "
+             "reached X% (k/n: how many of the n runs did).",
+             "Accuracy is at the largest labelled count every run of the row reached; AUC (trapezoid area / span) "
+             "covers the same range."]
+    if any(s.failed or s.unfinished for s in report.summaries):
+        lines.append("runs: failed runs are counted but left out of every statistic; unfinished runs count up to "
+                     "their last completed query.")
+    shared = report.shared
+    if shared:
+        lines.append("Same for every row: " + ", ".join(f"{n} {v}" for n, v in shared.items()) + ".")
+    for ref in report.citations:
+        how = ("as published (initial set included)" if ref.counts_include_initial
+               else f"acquired images + the {ref.initial} initial")
+        lines.append(f"{ref.short}: {ref.citation}; {how}; shown only for runs on the same data "
+                     f"(sha256 {ref.data_sha256[:12]}) with {ref.initial} initial labels.")
+        lines.append(f"vs {ref.short}: our {ref.statistic} minus the paper's, in labels (negative: we needed "
+                     f"fewer); - where not every run of the row reached that accuracy.")
+    return lines
+
+
+def _json(rows: list[dict[str, str]], report: Report) -> list[dict[str, Any]]:
+    out = []
+    for row, s in zip(rows, report.summaries, strict=True):
+        ref = report.references[s.settings]
+        total = ref.total_labels(s.strategy) if ref is not None else None
+        out.append({
+            **row,
+            STD_FIELD: STD_MEANING,
+            "settings": report.shown[s.settings],
+            "runs_total": s.total, "runs_failed": s.failed, "runs_unfinished": s.unfinished,
+            "runs_in_statistics": s.runs,
+            "final_accuracy": {"n_labelled": s.final_at, "values": s.final_values, "mean": s.final_mean,
+                               "std": s.final_std},
+            "curve": {"n_labelled": s.x, "mean": s.mean, "std": s.std, "seeds": s.count},
+            **{f"labels_to_{round(r.threshold * 100)}": r.values for r in s.reach},
+            "reach": {f"{r.threshold:.0%}": {"values": r.values, "runs": r.runs, "mean": r.mean, "std": r.std,
+                                             "median": r.median} for r in s.reach},
+            "reference": None if total is None else {"citation": ref.citation, "total_labels": list(total),
+                                                     "statistic": ref.statistic,
+                                                     "gap_labels": gaps_to(ref, s)},
+        })
+    return out
+
+
+def _markdown(rows: list[dict[str, str]], report: Report) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[c].replace("|", "\\|") for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes(report)) + "\n"  # one paragraph per note
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        report = build_report(load_folders(args.run_dirs))
+        rows = _rows(report)
+        if args.format == "json":
+            print(json.dumps(_json(rows, report), indent=2))
+        elif args.format == "csv":
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=[*rows[0], STD_FIELD])
+            writer.writeheader()
+            writer.writerows({**r, STD_FIELD: STD_MEANING} for r in rows)
+            sys.stdout.write(buf.getvalue())
+        elif args.format == "markdown":
+            sys.stdout.write(_markdown(rows, report))
+        else:
+            _print_table(rows, report, chart=not args.no_chart)
+        if args.plot:
+            _write_png(report, Path(args.plot))
+    except BaltuiError as exc:
+        print(f"baltui report: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_table(rows: list[dict[str, str]], report: Report, chart: bool) -> None:
+    """Colours only on a terminal: piped or redirected output has no escape codes and no trailing blanks,
+    so it pastes cleanly into an issue or a paper's notes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    terminal = sys.stdout.isatty()
+    if terminal:
+        console = Console(highlight=False)
+    else:  # color_system=None: no codes even with FORCE_COLOR set; wide, so no cell wraps in a log
+        console = Console(file=io.StringIO(), highlight=False, color_system=None, force_terminal=False, width=1000)
+    table = Table(title="baltui report (labels include the initial set)", title_justify="left")
+    for c in rows[0]:
+        table.add_column(c, justify="left" if c == "strategy" or c in report.differing else "right")
+    for r in rows:
+        table.add_row(*r.values())
+    console.print(table)
+    for line in notes(report):
+        console.print(line, markup=False)
+    if not terminal:
+        sys.stdout.write(_plain(console.file.getvalue()))
+    if chart:
+        import plotext as plt
+
+        plt.clear_figure()
+        if not terminal:
+            plt.theme("clear")
+        plt.plotsize(min(console.width, 100) if terminal else 100, 20)
+        for s in report.summaries:
+            if s.x:
+                plt.plot(s.x, s.mean, label=report.label(s), marker="braille")
+        plt.title("mean test accuracy over runs")
+        plt.xlabel("labelled images")
+        text = plt.build()
+        # theme("clear") still ends every line with a reset code; a pipe or a log gets none at all
+        sys.stdout.write(text.rstrip("\n") + "\n" if terminal else _plain(plt.uncolorize(text)))
+
+
+def _plain(text: str) -> str:
+    """Lines without the padding rich and plotext add to fill their width."""
+    return "".join(line.rstrip() + "\n" for line in text.rstrip("\n").split("\n"))
+
+
+def _write_png(report: Report, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for s in report.summaries:
+        if not s.x:
+            continue
+        # no band where a single run contributes: there is no spread to draw (std is None there)
+        mean = np.asarray(s.mean)
+        std = np.asarray([np.nan if v is None else v for v in s.std], dtype=float)
+        ax.plot(s.x, mean, label=f"{report.label(s)} ({s.runs_text()} run{'s' if s.total > 1 else ''})")
+        ax.fill_between(s.x, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel("labelled images")
+    ax.set_ylabel("test accuracy (band: ±1 sample std over runs)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    try:
+        fig.savefig(path)
+    except OSError as exc:
+        raise BaltuiError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)

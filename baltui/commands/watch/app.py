@@ -1,0 +1,501 @@
+"""WatchApp: the dashboard's panels on run folders another process writes (`baltui watch`).
+
+A thread worker follows every folder's results.jsonl (baltui.runs.follower) and posts what it read as
+Messages; the handlers feed the same RunPanel, ComparisonPlot and ProgressBar the dashboard uses. A
+second worker loads each run's data for the digit previews. Nothing is ever written into the folders,
+and quitting (q, Ctrl+Q, the command palette) leaves only the viewer: the writer carries on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.message import Message
+from textual.widgets import Footer, Header, Markdown, ProgressBar, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from baltui.core.data import preview_images
+from baltui.core.errors import BaltuiError
+from baltui.core.events import Event, RunFailed, RunFinished
+from baltui.runs.follower import FolderFollower, RecordedQuery
+from baltui.runs.references import PaperReference, reference_for
+from baltui.runs.status import FAILED, FINISHED, STALL_FLOOR_S, STALLED, FolderStatus
+from baltui.runs.watched import WatchedFolder, folder_run_config
+from baltui.ui import APP_CSS
+from baltui.ui.screens.help import HelpScreen
+from baltui.ui.view_toggles import ViewToggles
+from baltui.ui.widgets.digits import DigitPreviews
+from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
+from baltui.ui.widgets.run_panel import RunPanel
+
+MAX_QUEUED = 50  # messages waiting for the UI before the follower slows down (back-pressure on a backlog)
+
+WATCH_HELP = """\
+# baltui watch
+
+A read-only view of run folders another process writes: each **panel** is one run (strategy x seed), updated
+within a second of each new row of `results.jsonl`, with the same charts as the dashboard. The score
+histogram comes from the row's `score_histogram`; the digits are taken from the run's data (config.json).
+
+A run is **finished** or **failed** when its writer says so; a folder is **stalled** when no row has come for
+3x the usual interval (and at least the `--stall-after` floor), or when the writing process is gone.
+
+| key | action |
+|---|---|
+| `q` | leave the viewer (the writer keeps running) |
+| `s` | save an SVG screenshot into the current folder |
+| `d` | show / hide the queried digits |
+| `c` | show / hide the comparison chart |
+| `?` | this help (`escape` closes it) |
+"""
+
+
+def _strategy_seed(rid: str) -> tuple[str, int]:
+    """'entropy-s0' -> ('entropy', 0), as baltui.core.config.run_id names runs."""
+    strategy, _, tail = rid.rpartition("-s")
+    return (strategy, int(tail)) if strategy and tail.isdigit() else (rid, 0)
+
+
+class WatchHelpScreen(HelpScreen):
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Markdown(WATCH_HELP)
+
+
+class BinnedScoreHistogram(ScoreHistogram):
+    """The score histogram drawn from counts binned by the writer (results.jsonl keeps no raw scores)."""
+
+    def show_binned(self, histogram: dict[str, Any]) -> None:
+        counts = [int(c) for c in histogram["counts"]]
+        lo, hi = float(histogram["lo"]), float(histogram["hi"])
+        if hi > lo and counts:
+            width = (hi - lo) / len(counts)
+            self.centers = [round(lo + (i + 0.5) * width, 4) for i in range(len(counts))]
+            self.counts = counts
+        else:  # every score equal: one bar
+            self.centers, self.counts = [round(lo, 4)], [sum(counts)]
+        threshold = histogram.get("threshold")
+        self.chosen_min = None if threshold is None else float(threshold)
+        self.plt.clear_data()
+        self.plt.bar(self.centers, self.counts, width=0.8)
+        if self.chosen_min is not None:
+            self.plt.vline(self.chosen_min, "red")
+        self.refresh()
+
+    def show_missing(self) -> None:
+        self.plt.title("acquisition scores: not in this results.jsonl (written by an older baltui)")
+        self.refresh()
+
+
+class WatchRunPanel(RunPanel):
+    """A RunPanel fed from disk: the histogram draws pre-binned counts, and a run can be stalled."""
+
+    def __init__(self, run_id: str, strategy: str, seed: int, queries: int, label: str | None = None) -> None:
+        super().__init__(run_id, strategy, seed, queries)
+        if label:
+            self.border_title = f"{label} · {strategy} · seed {seed}"
+        self.stalled = False
+        self.latest: RecordedQuery | None = None  # the newest query, for previews once the data is loaded
+        self.seen: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            yield BinnedScoreHistogram(classes="histogram") if type(widget) is ScoreHistogram else widget
+
+    def show_saved_many(self, results: list[RecordedQuery]) -> None:
+        """Rows already on disk: every point goes on the curves, which are drawn once with the newest row
+        (show_saved per row would replot both curves per row, seconds for a long run)."""
+        if not results:
+            return
+        *earlier, last = results
+        accuracy, pool = self.query_one(".accuracy", AccuracyPlot), self.query_one(".pool", LinePlot)
+        for result in earlier:
+            self.results.append(result)
+            accuracy.xs.append(result.n_labelled)
+            accuracy.ys.append(result.accuracy)
+            pool.xs.append(result.query)
+            pool.ys.append(result.pool_size)
+        self.resumed += len(earlier)
+        self.show_saved(last)
+        self.current_query = last.query
+
+    def on_folder_status(self, text: str, stalled: bool) -> None:
+        """The writer's state, shown in the status line in place of the engine's phase."""
+        if self.finished or self.error:
+            return
+        self.stalled = stalled
+        self.set_class(stalled, "-stalled")
+        self.border_subtitle = "stalled" if stalled else ""
+        self.phase = f"[b $warning]{escape(text)}[/]" if stalled else escape(text)
+        self.refresh_status()
+
+    def status_text(self) -> str:
+        if self.stalled and not self.finished and not self.error:  # no elapsed time or ETA for a stopped run
+            started, self.started = self.started, None
+            try:
+                return super().status_text()
+            finally:
+                self.started = started
+        return super().status_text()
+
+
+class WatchApp(ViewToggles, App[int]):
+    """The dashboard, read-only, on one or more run folders (side by side when several)."""
+
+    CSS_PATH = APP_CSS
+    CSS = """
+    .run-panel.-stalled { border: round $warning; }
+    #folders { height: auto; }
+    .folder-column { width: 1fr; height: auto; }
+    """
+    TITLE = "baltui watch"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("s", "screenshot", "Screenshot", id="screenshot"),
+        Binding("d", "toggle_digits", "Digits", id="digits"),
+        Binding("c", "toggle_comparison", "Compare", id="compare"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+    ]
+
+    class RowsRead(Message):
+        """New rows of one folder (posted from the follower thread), with the folder's status after them."""
+
+        def __init__(self, folder: int, events: list[Event], status: FolderStatus) -> None:
+            super().__init__()
+            self.folder, self.events, self.status = folder, events, status
+
+    class FolderChanged(Message):
+        """A folder's status changed without new rows (e.g. it became stalled)."""
+
+        def __init__(self, folder: int, status: FolderStatus) -> None:
+            super().__init__()
+            self.folder, self.status = folder, status
+
+    class DataLoaded(Message):
+        """A folder's data for the digit previews, or why there is none."""
+
+        def __init__(self, folder: int, dataset: Any, error: str | None) -> None:
+            super().__init__()
+            self.folder, self.dataset, self.error = folder, dataset, error
+
+    def __init__(self, folders: list[WatchedFolder], stall_after: float = STALL_FLOOR_S, poll: float = 0.5,
+                 probe: bool = True) -> None:
+        super().__init__()
+        self.folders = folders
+        self.stall_after = stall_after
+        self.poll = poll
+        self.probe = probe
+        self.statuses: dict[int, FolderStatus] = {}
+        self.datasets: dict[int, Any] = {}
+        self.data_errors: dict[int, str] = {}
+        self.panels: dict[str, tuple[int, WatchRunPanel]] = {}
+        self._summarised: dict[int, str] = {}
+        self.sub_title = " · ".join(str(f.path) for f in folders)
+
+    # ---- layout ---------------------------------------------------------------------------------
+    def _new_panel(self, index: int, rid: str, strategy: str, seed: int) -> WatchRunPanel:
+        folder = self.folders[index]
+        panel = WatchRunPanel(folder.screen_id(rid), strategy, seed, folder.queries,
+                              label=folder.label if len(self.folders) > 1 else None)
+        self.panels[panel.run_id] = (index, panel)
+        return panel
+
+    def _planned(self, index: int) -> list[WatchRunPanel]:
+        return [self._new_panel(index, rid, *_strategy_seed(rid)) for rid in self.folders[index].run_ids]
+
+    def _reference(self) -> PaperReference | None:
+        """The paper's points, only when every folder ran on that paper's data (by content hash)."""
+        refs = set()
+        for folder in self.folders:
+            provenance = folder.config.get("provenance") or {}
+            n_classes = int(provenance.get("n_classes", 10))
+            refs.add(reference_for(provenance.get("data_sha256"),
+                                   int(folder.config.get("initial_per_class", 2)) * n_classes,
+                                   folder.config.get("model", "seed")))
+        return refs.pop() if len(refs) == 1 else None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        total = sum(len(f.run_ids) * (f.queries + 1) for f in self.folders)
+        with Horizontal(id="top"):
+            yield Static("reading...", id="overall")
+            yield ProgressBar(total=total or None, id="progress", show_eta=False)
+        with VerticalScroll(id="main"):
+            if len(self.folders) == 1:
+                with VerticalScroll(id="runs", classes="folder-0") as runs:
+                    runs.can_focus = False
+                    yield from self._planned(0)
+            else:
+                with Horizontal(id="folders"):
+                    for i in range(len(self.folders)):
+                        with Vertical(classes=f"folder-column folder-{i}"):
+                            yield from self._planned(i)
+            seeds = max((len(f.config.get("seeds") or [0]) for f in self.folders), default=1)
+            yield ComparisonPlot(seeds, reference=self._reference(), id="comparison")
+            yield Static("", id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if len(self.folders) == 1:
+            self.query_one("#runs").styles.grid_size_columns = max(1, min(2, len(self.folders[0].run_ids)))
+        self.follow()
+        self.load_data()
+        self.set_interval(1.0, self._tick)
+
+    def panel_for(self, index: int, event: Event) -> WatchRunPanel:
+        """The panel of an event's run; a run config.json did not list gets a new one."""
+        known = self.panels.get(event.run_id)
+        if known is not None:
+            return known[1]
+        folder = self.folders[index]
+        rid = event.run_id.removeprefix(f"{folder.prefix}-") if folder.prefix else event.run_id
+        strategy, seed = (event.strategy, event.seed) if isinstance(event, RecordedQuery) else _strategy_seed(rid)
+        panel = self._new_panel(index, rid, strategy, seed)
+        self.query_one(f".folder-{index}").mount(panel)
+        return panel
+
+    # ---- workers --------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, name="follow", group="follow")
+    def follow(self) -> None:
+        """Poll every folder's results.jsonl; post what is new. Touches no widget."""
+        worker = get_current_worker()
+        followers = [FolderFollower(f, self.stall_after, probe=self.probe) for f in self.folders]
+        while not worker.is_cancelled:
+            backlog = False
+            for index, follower in enumerate(followers):
+                events, changed = follower.step()
+                if events:
+                    self.post_message(self.RowsRead(index, events, follower.status))
+                elif changed is not None:
+                    self.post_message(self.FolderChanged(index, changed))
+                backlog = backlog or follower.lines.pending
+            while self.message_queue_size > MAX_QUEUED and not worker.is_cancelled:
+                worker.cancelled_event.wait(0.05)
+            if not backlog:
+                worker.cancelled_event.wait(self.poll)
+
+    @work(thread=True, exit_on_error=False, name="data", group="data")
+    def load_data(self) -> None:
+        """Each folder's data (from its config.json), for the digit previews; one load per distinct data."""
+        from baltui.core.data import load_dataset
+
+        def attempt(load: Any) -> tuple[Any, str | None]:
+            try:
+                return load(), None
+            except BaltuiError as exc:
+                return None, str(exc)
+            except Exception as exc:  # any failure to load only costs the previews
+                return None, f"{type(exc).__name__}: {exc}"
+
+        worker = get_current_worker()
+        cache: dict[tuple[str, str | None], tuple[Any, str | None]] = {}
+        for index, folder in enumerate(self.folders):
+            if worker.is_cancelled:
+                return
+            config, error = attempt(lambda folder=folder: folder_run_config(folder))
+            dataset = None
+            if config is not None:
+                key = (config.dataset, config.data)
+                if key not in cache:
+                    cache[key] = attempt(lambda config=config: load_dataset(config))
+                dataset, error = cache[key]
+            self.post_message(self.DataLoaded(index, dataset, error))
+
+    @on(Worker.StateChanged)
+    def worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            text = f"{event.worker.name} stopped: {type(error).__name__}: {error}"
+            self.query_one("#overall", Static).update(Text(text, style="bold red"))
+            self.notify(text, title="baltui watch", severity="error", timeout=30)
+
+    # ---- handlers (UI thread) -------------------------------------------------------------------
+    @on(RowsRead)
+    def rows_read(self, message: RowsRead) -> None:
+        index = message.folder
+        before = self.statuses.get(index)
+        previous_row = before.last_row if before else None
+        touched: dict[str, WatchRunPanel] = {}
+        saved: dict[str, list[RecordedQuery]] = {}  # rows that were on disk already: drawn in one go per panel
+        rows = 0
+        with self.batch_update():
+            for event in message.events:
+                panel = self.panel_for(index, event)
+                touched[panel.run_id] = panel
+                if isinstance(event, RecordedQuery) and not event.live:
+                    if self._accept(index, panel, event):
+                        saved.setdefault(panel.run_id, []).append(event)
+                        rows += 1
+                    continue
+                panel.show_saved_many(saved.pop(panel.run_id, []))
+                if isinstance(event, RecordedQuery):
+                    if self._accept(index, panel, event):
+                        if panel.started is None:  # pace from the folder's previous row: the ETA is right at once
+                            since = event.at - previous_row if previous_row else 0.0
+                            panel.started = time.monotonic() - max(0.0, since)
+                        panel.on_result(event)
+                        panel.current_query = event.query
+                        rows += 1
+                elif isinstance(event, RunFailed):
+                    panel.on_failed(escape(event.error))
+                    panel.stalled = False
+                    panel.remove_class("-stalled")
+                    self._skip_progress(index, panel)
+                elif isinstance(event, RunFinished):
+                    panel.stalled = False
+                    panel.remove_class("-stalled")
+                    panel.on_finished()
+            for rid, results in saved.items():
+                self.panels[rid][1].show_saved_many(results)
+            for panel in touched.values():  # the newest query only: a long backlog draws once
+                if panel.latest is not None:
+                    self._show_latest(index, panel)
+            self.query_one(ComparisonPlot).replot()
+            self.query_one(ProgressBar).advance(rows)
+            self._set_status(index, message.status)
+
+    def _accept(self, index: int, panel: WatchRunPanel, event: RecordedQuery) -> bool:
+        """Book a query row (False for one already drawn) and put it on the comparison (drawn per batch)."""
+        if event.query in panel.seen:  # the file was rewritten: a row already drawn
+            return False
+        panel.seen.add(event.query)
+        if panel.error or panel.finished:  # a resumed run goes on after its run_failed record
+            panel.error, panel.finished, panel.border_subtitle = None, False, ""
+            panel.remove_class("-failed", "-finished")
+        if event.query > 0 or panel.latest is None:
+            panel.latest = event
+        folder = self.folders[index]
+        group = f"{folder.label} {event.strategy}" if len(self.folders) > 1 else event.strategy
+        self.query_one(ComparisonPlot).book(panel.run_id, event.strategy, event.n_labelled, event.accuracy, group)
+        return True
+
+    def _show_latest(self, index: int, panel: WatchRunPanel) -> None:
+        """The newest query's histogram and digits (digits once the run's data is loaded)."""
+        result = panel.latest
+        assert result is not None
+        histograms = panel.query(BinnedScoreHistogram)
+        if histograms:
+            if result.score_histogram:
+                histograms.first().show_binned(result.score_histogram)
+            elif not result.has_histogram and result.query > 0:
+                histograms.first().show_missing()
+        if result.query == 0:
+            return
+        previews = panel.query_one(DigitPreviews)
+        dataset = self.datasets.get(index)
+        if dataset is None:
+            error = self.data_errors.get(index)
+            text = f"no digit previews: {error}" if error else "loading the run's images for the digit previews..."
+            previews.update(Text(text, style="dim"))
+            return
+        indices = result.queried_indices
+        if indices and max(indices) >= len(dataset.x_pool):
+            previews.update(Text(f"no digit previews: queried index {max(indices)} is beyond the data's pool of "
+                                 f"{len(dataset.x_pool)} images (not the data this run used?)", style="dim"))
+            return
+        images = preview_images(dataset, indices) if indices else None
+        previews.show(images, result.queried_labels, result.queried_scores)
+
+    @on(DataLoaded)
+    def data_loaded(self, message: DataLoaded) -> None:
+        if message.dataset is not None:
+            self.datasets[message.folder] = message.dataset
+        else:
+            self.data_errors[message.folder] = message.error or "the data could not be loaded"
+        for index, panel in self.panels.values():
+            if index == message.folder and panel.latest is not None:
+                self._show_latest(index, panel)
+
+    @on(FolderChanged)
+    def folder_changed(self, message: FolderChanged) -> None:
+        self._set_status(message.folder, message.status)
+
+    def _skip_progress(self, index: int, panel: WatchRunPanel) -> None:
+        bar = self.query_one(ProgressBar)
+        if bar.total is not None:
+            bar.advance(max(0, self.folders[index].queries + 1 - len(panel.results)))
+
+    def _set_status(self, index: int, status: FolderStatus) -> None:
+        self.statuses[index] = status
+        for i, panel in self.panels.values():
+            if i == index:
+                panel.on_folder_status(status.short(), status.state == STALLED)
+        self._show_overall()
+        if status.state in (FINISHED, FAILED, STALLED) and self._summarised.get(index) != status.state:
+            self._summarised[index] = status.state
+            self._show_summary()
+
+    def _show_overall(self) -> None:
+        parts = []
+        for index, folder in enumerate(self.folders):
+            status = self.statuses.get(index)
+            if status is None:
+                continue
+            text = status.describe()
+            if status.runs_total:
+                text += f" · {status.runs_done}/{status.runs_total} runs done"
+            if status.bad_lines:
+                text += f" · {status.bad_lines} unreadable lines skipped"
+            colour = {STALLED: "yellow", FAILED: "red", FINISHED: "green"}.get(status.state, "")
+            name = f"{folder.label}: " if len(self.folders) > 1 else ""
+            parts.append(Text.assemble(name, (text, colour)))
+        self.query_one("#overall", Static).update(Text(" | ").join(parts))
+
+    def _show_summary(self) -> None:
+        """The dashboard's summary table, per folder that has stopped (finished, failed or stalled)."""
+        from baltui.ui.tables import summary_table
+
+        tables = []
+        for index in sorted(self._summarised):
+            folder = self.folders[index]
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    table = summary_table(folder.path)
+            except BaltuiError as exc:
+                tables.append(Text(f"{folder.label}: no summary ({exc})", style="dim"))
+                continue
+            if len(self.folders) > 1:
+                table.title = f"Summary: {folder.label}"
+            tables.append(table)
+        self.query_one("#summary", Static).update(Group(*tables))
+
+    def _tick(self) -> None:
+        """Once a second: elapsed times of running runs move on."""
+        for _index, panel in self.panels.values():
+            if not (panel.finished or panel.error or panel.stalled):
+                panel.refresh_status()
+
+    # ---- keys -----------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Leave the viewer (q, Ctrl+Q, the palette): stop reading; the writer is never touched."""
+        self.workers.cancel_group(self, "follow")
+        self.workers.cancel_group(self, "data")
+        self.exit(0)
+
+    def action_screenshot(self) -> None:
+        """An SVG in the current folder (never into a watched run folder; then the temp folder)."""
+        here = Path.cwd().resolve()
+        target = Path(tempfile.gettempdir()) if any(f.path.resolve() == here for f in self.folders) else here
+        path = self.save_screenshot(filename=f"baltui-watch-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=str(target))
+        self.notify(f"saved {path}", title="screenshot")
+
+    def action_help(self) -> None:
+        self.push_screen(WatchHelpScreen())
+
+
+def make_watch_app(folders: list[WatchedFolder], stall_after: float = STALL_FLOOR_S, poll: float = 0.5,
+                   probe: bool = True) -> WatchApp:
+    """The one factory the CLI and the tests use."""
+    return WatchApp(folders, stall_after=stall_after, poll=poll, probe=probe)

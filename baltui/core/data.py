@@ -1,0 +1,215 @@
+"""Data sets: any image classification data, grayscale or RGB, with its classes read from its labels.
+
+Every loader returns a `Dataset` of images scaled to [0, 1] float32 with a channel axis ([N, H, W, 1] or
+[N, H, W, 3]) and integer labels 0..C-1, where C (`Dataset.n_classes`) is max(label) + 1 over the train
+and test labels; the model and the acquisition code never care where the pixels came from.
+
+Named data sets live in the `DATASETS` registry (name -> loader with no arguments); `--dataset NAME` and
+presets look names up there, and config.py takes its list of valid names from it. Adding a data set is one
+loader function returning `Dataset` (build it with `make_dataset`, which checks the arrays) and one line in
+`DATASETS`. Any .npz in the keras layout (x_train, y_train, x_test, y_test) works without registering,
+through `--data FILE.npz`; `read_npz` is the one .npz reader (label mode reads its sources with it too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from baltui.core.errors import BaltuiError
+
+SPLITS = ("x_train", "y_train", "x_test", "y_test")
+CHANNELS = (1, 3)  # grayscale or RGB
+DIGITS_TEST_SIZE = 497  # of 1,797: leaves a pool of 1,300
+DIGITS_SPLIT_SEED = 1234
+
+
+@dataclass
+class Dataset:
+    """A pool to query labels from and a held-out test set."""
+
+    name: str
+    x_pool: np.ndarray  # [N, H, W, 1 or 3] float32 in [0, 1]
+    y_pool: np.ndarray  # [N] int64 in 0..n_classes-1
+    x_test: np.ndarray
+    y_test: np.ndarray
+    # sha256 of the arrays as stored (`content_hash`): says which data a run used whatever its file is
+    # called, so references and resumes follow the content, not a name or a shape.
+    content_sha256: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_pool.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def n_classes(self) -> int:
+        """max(label) + 1 over the pool and the test set: the labels are the classes 0..C-1."""
+        return max((int(y.max()) for y in (self.y_pool, self.y_test) if len(y)), default=-1) + 1
+
+    def class_counts(self) -> dict[int, int]:
+        counts = np.bincount(self.y_pool, minlength=self.n_classes)
+        return {c: int(n) for c, n in enumerate(counts)}
+
+
+def content_hash(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over x_train, y_train, x_test, y_test as stored (dtype, shape and bytes of each)."""
+    h = hashlib.sha256()
+    for key in SPLITS:
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def scale_images(x: np.ndarray) -> np.ndarray:
+    """uint8 (or 0..255 floats) to [0, 1] float32, with a channel axis (kept if there is one)."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    scale = 255.0 if (x.dtype == np.uint8 or (x.size and float(x.max()) > 1.0)) else 1.0
+    return (x.astype(np.float32) / np.float32(scale)).astype(np.float32)
+
+
+def check_images(where: str, key: str, x: np.ndarray, channels: tuple[int, ...] = CHANNELS) -> None:
+    """Images (N, H, W) or (N, H, W, c) with c in `channels`, not empty, finite numbers: else one line."""
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in channels) or min(x.shape[1:3], default=0) < 1:
+        kinds = " or ".join(["(N, H, W, 1) grayscale" if c == 1 else f"(N, H, W, {c}) RGB" if c == 3
+                             else f"(N, H, W, {c})" for c in channels])
+        raise BaltuiError(f"{where}: {key} has shape {x.shape}; expected (N, H, W) or {kinds} images")
+    if len(x) == 0:
+        raise BaltuiError(f"{where}: {key} is empty")
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
+        raise BaltuiError(f"{where}: {key} must hold finite numbers")
+
+
+def check_arrays(where: str, arrays: dict[str, np.ndarray]) -> int:
+    """The four arrays of a data set checked together; returns the number of classes, max(label) + 1."""
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        check_images(where, f"x_{split}", x)
+        if y.ndim != 1:
+            raise BaltuiError(f"{where}: y_{split} has shape {y.shape}; expected (N,) integer labels")
+        if len(x) != len(y):
+            raise BaltuiError(f"{where}: x_{split} holds {len(x)} images but y_{split} {len(y)} labels")
+        if not np.issubdtype(y.dtype, np.integer):
+            if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
+                raise BaltuiError(f"{where}: y_{split} must hold integer labels 0..C-1, got dtype {y.dtype}")
+        if y.min() < 0:
+            raise BaltuiError(f"{where}: y_{split} has labels outside 0..C-1 (min {y.min()}); classes count from 0")
+    train, test = arrays["x_train"], arrays["x_test"]
+    if train.shape[1:3] != test.shape[1:3]:
+        raise BaltuiError(
+            f"{where}: x_train images are {train.shape[1:3]} but x_test images {test.shape[1:3]}; they must match"
+        )
+    if _channels(train) != _channels(test):
+        raise BaltuiError(f"{where}: x_train images have {_channels(train)} channel(s) but x_test images "
+                          f"{_channels(test)}; they must match")
+    n_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+    if n_classes < 2:
+        raise BaltuiError(f"{where}: the labels name only class 0; a classifier needs labels 0..C-1 with C >= 2")
+    absent = np.flatnonzero(np.bincount(arrays["y_train"].astype(np.int64), minlength=n_classes) == 0)
+    if len(absent):
+        shown = ", ".join(str(c) for c in absent[:5]) + (", ..." if len(absent) > 5 else "")
+        raise BaltuiError(f"{where}: labels must be the classes 0..{n_classes - 1} (max label + 1 = {n_classes}) "
+                          f"but y_train has no image of class {shown}")
+    return n_classes
+
+
+def _channels(x: np.ndarray) -> int:
+    return 1 if x.ndim == 3 else int(x.shape[-1])
+
+
+def make_dataset(name: str, arrays: dict[str, np.ndarray], where: str | None = None) -> Dataset:
+    """A Dataset from x_train, y_train, x_test, y_test as stored: checked, scaled, hashed."""
+    check_arrays(where or name, arrays)
+    return Dataset(name, scale_images(arrays["x_train"]), arrays["y_train"].astype(np.int64),
+                   scale_images(arrays["x_test"]), arrays["y_test"].astype(np.int64),
+                   content_sha256=content_hash(arrays))
+
+
+def read_npz(path: str | Path, required: tuple[str, ...] = SPLITS) -> dict[str, np.ndarray]:
+    """The `required` arrays of an .npz file, or one line saying why not (missing, unreadable, lacking)."""
+    path = Path(path)
+    where, expected = str(path), ", ".join(required)
+    if not path.is_file():
+        raise BaltuiError(f"data file {where} does not exist; give a .npz with {expected}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in required if k not in f.files]
+            if missing:
+                raise BaltuiError(f"{where} lacks array(s) {', '.join(missing)}; expected {expected}")
+            return {k: f[k] for k in required}
+    except BaltuiError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise BaltuiError(f"{where} is not a readable .npz file ({exc})") from None
+
+
+def load_npz(path: str | Path, name: str | None = None) -> Dataset:
+    """An .npz with x_train, y_train, x_test, y_test as keras stores MNIST."""
+    path = Path(path)
+    arrays = read_npz(path)
+    is_mnist = arrays["x_train"].shape[1:3] == (28, 28) and _channels(arrays["x_train"]) == 1
+    return make_dataset(name or ("mnist" if is_mnist else path.stem), arrays, str(path))
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's 8x8 digits, split once with a fixed seed so every run sees the same test set."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    x = (bunch.images / 16.0).astype(np.float32)[..., None]
+    y = bunch.target.astype(np.int64)
+    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(y))
+    test, pool = order[:DIGITS_TEST_SIZE], order[DIGITS_TEST_SIZE:]
+    return make_dataset("digits", {"x_train": x[pool], "y_train": y[pool], "x_test": x[test], "y_test": y[test]})
+
+
+def load_mnist() -> Dataset:
+    """MNIST through keras' cache; offline without a cached copy, point the user at --data."""
+    from baltui.core.tf_setup import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # keras prints "Downloading data from ..."
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # keras raises several kinds when offline
+        reason = str(exc).splitlines()[0].split(" -- ")[-1][:120] if str(exc) else type(exc).__name__
+        raise BaltuiError(
+            f"cannot download MNIST and no cached copy ({reason}); use a local copy with --data FILE.npz "
+            "(arrays x_train, y_train, x_test, y_test)"
+        ) from None
+    return make_dataset("mnist", {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
+
+
+# Named data sets: a new one is a loader above and a line here (config.py validates names against it).
+DATASETS: dict[str, Callable[[], Dataset]] = {
+    "digits": load_digits,
+    "mnist": load_mnist,
+}
+
+
+def load_dataset(config: object) -> Dataset:
+    """The data a RunConfig names: `data` (a file) wins over `dataset` (a name in DATASETS)."""
+    data = getattr(config, "data", None)
+    if data:
+        return load_npz(data)
+    dataset = getattr(config, "dataset", "digits")
+    if dataset not in DATASETS:
+        raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
+    return DATASETS[dataset]()
+
+
+def preview_images(dataset: Dataset, indices: object) -> np.ndarray:
+    """Images by index for previews: [k, H, W] for grayscale, [k, H, W, 3] for colour."""
+    images = dataset.x_pool[indices]
+    return images[..., 0] if images.shape[-1] == 1 else images

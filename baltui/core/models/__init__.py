@@ -1,0 +1,44 @@
+"""The model registry: one builder per architecture, each with the training regime of its paper.
+
+Adding an architecture is one module with a `build(input_shape, n_classes)` function returning a
+keras.Sequential with its Dropout layers in place, plus one `ModelSpec` line below. The registry
+itself imports no TensorFlow (builders import Keras when called), so `--help` and flag checks stay
+instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An architecture and the settings its paper trained it with (applied by `--model NAME`)."""
+
+    name: str
+    module: str  # baltui.core.models.<module>.build(input_shape, n_classes)
+    description: str
+    regime: dict[str, Any] = field(default_factory=dict)
+    min_size: int = 1  # smallest image side the architecture accepts
+
+    @property
+    def build(self) -> Callable[..., Any]:
+        return import_module(f"baltui.core.models.{self.module}").build
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("seed", "seed", "the notebook's CNN (Gal, Islam & Ghahramani 2017): 2 conv 4x4, Dense 128",
+                  min_size=8),  # no regime of its own: the preset's (or RunConfig's) settings stand
+        ModelSpec("batchbald2019", "batchbald2019",
+                  "Kirsch et al. (2019)'s MNIST CNN: conv 5x5 with channel dropout, Dense 128",
+                  # BlackHC/BatchBALD: Adam 1e-3, batch 64, an epoch = 5,056 draws with repetition, up to
+                  # 30 epochs with early stopping on validation accuracy (patience 3), 1,024 validation points.
+                  regime={"epochs": 30, "batch_size": 64, "epoch_draws": 5056, "early_stopping": 3,
+                          "validation": 1024}, min_size=28),
+    )
+}

@@ -1,0 +1,391 @@
+"""The seed's Bayesian CNN and MCDropoutClassifier, the scikit-learn style wrapper that modAL drives.
+
+The wrapper replaces Keras 2's `KerasClassifier` (gone in Keras 3) with the behaviour the seed relied
+on: every `fit` starts from freshly initialised weights and trains on all labelled data. Unlike
+rebuilding the model per fit, it re-draws the weights of one compiled model from its own initialisers,
+which gives the same distribution without recompiling or retracing anything.
+
+MC dropout (Gal & Ghahramani 2016) keeps dropout on at prediction time. Every layer before the first
+stochastic layer is deterministic, so `mc_predict_proba` computes those features once and has a
+sampler draw only the stochastic head T times: `baltui.core.mc.independent` (a mask per sample, point and
+feature, as T full passes would draw them; its docstring has the costs) or `baltui.core.mc.consistent_tf`
+(one mask per sample for every point, which BatchBALD needs). `mc_predict_proba` is the one place that
+chooses between them.
+
+This module is over 350 lines because it is one object's job: the estimator modAL and the engine drive,
+whose training regime, predictions and MC sampling share one model, one `rng` and one set of compiled
+functions; the sampling itself is in `baltui.core.mc`.
+
+`keep_mask`, `compact_rows`, `split_at_first_dropout` and `STOCHASTIC_LAYERS` live in `baltui.core.mc` and
+are re-exported here, with `tf` and `keras`, for callers that import them from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from baltui.core.control import Control
+from baltui.core.mc.consistent_tf import ConsistentSampler
+from baltui.core.mc.independent import IndependentSampler
+from baltui.core.mc.layers import STOCHASTIC_LAYERS, split_at_first_dropout
+from baltui.core.mc.masks import compact_rows, keep_mask, seed_pair
+from baltui.core.models.checked_eval import CheckedPredictor, bfloat16_is_native
+from baltui.core.tf_setup import quiet_tensorflow
+
+tf = quiet_tensorflow()
+import keras  # noqa: E402 - after the quiet TensorFlow import
+
+__all__ = [
+    "CHECKED_MIN_IMAGES", "EVAL_BATCH", "MASK_MODES", "STOCHASTIC_LAYERS", "WEIGHT_DECAY_GRID", "MCDropoutClassifier",
+    "build_cnn", "compact_rows", "keep_mask", "keras", "split_at_first_dropout", "tf",
+]
+
+# Images per call of the deterministic network (evaluation and the MC prefix), and points per call of
+# the consistent-mask TensorFlow head. Measured on 2 cores: 512..5000 are within 4% of each other on
+# MNIST; 2048 keeps the per-call overhead negligible.
+EVAL_BATCH = 2048
+# Fewest images for which "auto" predicts with the bfloat16 twin (`checked_eval`): below a few
+# thousand float32 takes milliseconds and the twin's second pass and rechecks are not worth it.
+CHECKED_MIN_IMAGES = 2048
+# C of weight decay C/N that "auto" tries per fit (log-spaced around the 3.5 of Gal et al.'s scripts).
+WEIGHT_DECAY_GRID = (0.35, 1.0, 3.5, 10.0)
+# Ways to draw MC-dropout masks (see `baltui.core.mc.consistent`).
+MASK_MODES = ("consistent", "independent")
+
+
+def build_cnn(input_shape: tuple[int, int, int], n_classes: int = 10, dropout: tuple[float, float] = (0.25, 0.5)):
+    """The seed's architecture (kept here for callers of `baltui.core.models.classifier.build_cnn`)."""
+    from baltui.core.models.seed import build
+
+    return build(input_shape, n_classes, dropout)
+
+
+class MCDropoutClassifier:
+    """A scikit-learn style classifier (fit / predict / predict_proba / score) for modAL.
+
+    Randomness comes only from `self.rng`, which the engine replaces before every query, so a run's
+    results do not depend on how runs are interleaved or on TensorFlow's global seed.
+
+    All TensorFlow functions are traced once per classifier with open batch dimensions: changing the
+    pool size, T or the labelled-set size between queries never retraces (tests count the traces).
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        n_classes: int = 10,
+        epochs: int = 50,
+        batch_size: int = 128,
+        model_fn: Callable[..., Any] = build_cnn,
+        control: Control | None = None,
+        on_epoch: Callable[[int, int], None] | None = None,
+        on_compile: Callable[[], None] | None = None,
+        mc_masks: str = "independent",
+        weight_decay: float | str = 0.0,
+        epoch_draws: int = 0,
+        early_stopping: int = 0,
+    ) -> None:
+        self.input_shape = tuple(input_shape)
+        self.n_classes = n_classes
+        self.classes_ = np.arange(n_classes)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.control = control
+        self.on_epoch = on_epoch
+        self.rng = np.random.default_rng(0)
+        # Training regime (see `fit`): L2 of C/N on the hidden Dense kernels (C, or "auto": chosen per fit on the
+        # validation set from WEIGHT_DECAY_GRID); epochs of `epoch_draws` draws with repetition (0: one
+        # pass over a permutation); early stopping on validation accuracy with this patience (0: off).
+        self.weight_decay = weight_decay
+        self.epoch_draws = epoch_draws
+        self.early_stopping = early_stopping
+        self.validation: tuple[np.ndarray, np.ndarray] | None = None
+        self.last_weight_decay: float | None = None
+        self.last_validation_accuracy: float | None = None
+        self.last_epochs: int | None = None
+        self._decay = tf.Variable(0.0, trainable=False, dtype=tf.float32)
+        self.model = model_fn(self.input_shape, n_classes)
+        self.prefix, self.head = split_at_first_dropout(self.model)
+        self.optimizer = keras.optimizers.Adam()
+        self.optimizer.build(self.model.trainable_variables)
+        self._dropouts = [layer for layer in self.model.layers if isinstance(layer, STOCHASTIC_LAYERS)]
+        # "consistent": one dropout mask per sample for every point of a call (BatchBALD needs it);
+        # "independent": a mask per (sample, point), as T separate passes per point would draw.
+        if mc_masks not in MASK_MODES:
+            raise ValueError(f"mc_masks must be one of {', '.join(MASK_MODES)}, got {mc_masks!r}")
+        self.mc_masks = mc_masks
+        # "auto" picks per call; tests and `baltui bench` may force "sparse", "compact" or "tiled"
+        # (independent masks; see `IndependentSampler.choose_path`).
+        self.mc_path = "auto"
+        self.last_mc_path: str | None = None
+        # Share of non-zero prefix features in the last mc_predict_proba call (what the compact head saves).
+        self.last_mc_density: float | None = None
+        self._compile_functions()
+        feature_shape = tuple(self.prefix.output_shape[1:])
+        self._independent = IndependentSampler(self.head.layers, feature_shape, n_classes, control)
+        self._independent.on_compile = on_compile
+        self._consistent = ConsistentSampler(self.head.layers, feature_shape, control)
+        self.fitted = False
+        # "auto": predict()/score() use the bfloat16 twin with float32 rechecks where the CPU runs
+        # bfloat16 natively (see checked_eval); "float32" or "bfloat16" force one way (bench, tests).
+        self.eval_precision = "auto"
+        self._checked: CheckedPredictor | None = None
+
+    # ---- compiled functions: traced once per classifier, with shapes left open -------------------
+    def _compile_functions(self) -> None:
+        """Training, inference, the prefix and the seed's full stochastic pass (the samplers compile the heads)."""
+        image = tf.TensorSpec([None, *self.input_shape], tf.float32)
+        count = tf.TensorSpec([], tf.int32)
+        model, prefix, optimizer = self.model, self.prefix, self.optimizer
+        variables = model.trainable_variables
+        # Only a run with weight decay has the term in its graph: without it training is bitwise the seed's.
+        # Gal et al.'s scripts put l2(c/N) on the hidden Dense only (W_regularizer on Dense(256) in
+        # MC_Dropout_Keras/), not on the output layer: every Dense kernel but the last.
+        decayed = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)][:-1]
+        if self.weight_decay in (0, 0.0):
+            decayed = []
+        decay = self._decay
+
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                probs = model(x, training=True)
+                # The seed used categorical cross-entropy on one-hot labels: the same loss.
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+                if decayed:  # Gal et al.'s L2 of C/N (Keras's l2(C/N): C/N * sum of squares)
+                    loss = loss + decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in decayed])
+            grads = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
+            return loss
+
+        @tf.function(
+            input_signature=[image, tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int32), count],
+            jit_compile=False,
+        )
+        def train_epoch(X, y, order, batch_size):
+            """One epoch of mini-batch steps in `order`, as a graph loop: the same steps in the same
+            order as a Python loop (bitwise the same weights), without ~0.3 ms of dispatch per step."""
+            loss = tf.constant(0.0)
+            for start in tf.range(0, tf.shape(order)[0], batch_size):
+                batch = order[start : start + batch_size]
+                loss = train_step(tf.gather(X, batch), tf.gather(y, batch))
+            return loss
+
+        @tf.function(input_signature=[image])
+        def infer(x):
+            return model(x, training=False)
+
+        @tf.function(input_signature=[image])
+        def features(x):
+            return prefix(x, training=False)
+
+        @tf.function(input_signature=[image])
+        def full_sample(x):
+            return model(x, training=True)
+
+        self._train_epoch = train_epoch
+        self._infer = infer
+        self._features = features
+        self._full_sample = full_sample
+
+    def tracing_counts(self) -> dict[str, int]:
+        """How often each tf.function was traced: each should stay at 1 however N, T or n change."""
+        fns = {"train_epoch": self._train_epoch, "infer": self._infer, "features": self._features,
+               "full_sample": self._full_sample}
+        counts = {name: fn.experimental_get_tracing_count() for name, fn in fns.items()}
+        counts |= self._independent.tracing_counts() | self._consistent.tracing_counts()
+        if self._checked is not None:
+            counts["checked_infer"] = self._checked.tracing_count()
+        return counts
+
+    # ---- the samplers' state, as tests and `baltui bench` read it ---------------------------------
+    @property
+    def _consistent_dense(self) -> bool:
+        """Whether consistent masks run the numpy head (tests turn it off to compare with TensorFlow's)."""
+        return self._consistent.dense
+
+    @_consistent_dense.setter
+    def _consistent_dense(self, value: bool) -> None:
+        self._consistent.dense = value
+
+    @property
+    def _sparse_final(self) -> Any:
+        """The output Dense the sparse kernel applies itself, or None."""
+        return self._independent.sparse_final
+
+    @property
+    def _sparse_relu(self) -> bool | None:
+        """Whether the sparse head's Dense is a ReLU; None where the sparse head does not apply."""
+        return self._independent.sparse_relu
+
+    @property
+    def _compact_dense(self) -> Any:
+        return self._independent.compact_dense
+
+    # ---- state resets ---------------------------------------------------------------------------
+    def reinitialise(self) -> None:
+        """Fresh weights from each layer's own initialisers, zeroed Adam state, seeded dropout."""
+        for layer in self.model.layers:
+            for name in ("kernel", "bias"):
+                var = getattr(layer, name, None)
+                init = getattr(layer, f"{name}_initializer", None)
+                if var is None or init is None:
+                    continue
+                cfg = init.get_config()
+                if "seed" in cfg:
+                    init = init.__class__(**{**cfg, "seed": int(self.rng.integers(2**31 - 1))})
+                var.assign(init(tuple(var.shape), dtype=var.dtype))
+        for var in self.optimizer.variables:
+            if "learning_rate" not in var.path:
+                var.assign(tf.zeros_like(var))
+        self._seed_dropout()
+
+    def _seed_dropout(self) -> None:
+        for layer in self._dropouts:
+            generator = getattr(layer, "seed_generator", None)  # Keras makes none for rate 0
+            if generator is not None:
+                generator.state.assign(seed_pair(self.rng))
+
+    # ---- scikit-learn interface -----------------------------------------------------------------
+    def fit(self, X: np.ndarray, y: np.ndarray) -> MCDropoutClassifier:
+        """Train from fresh weights on all of X (what KerasClassifier.fit did), in the model's regime.
+
+        With weight decay "auto" the model is trained once per value of WEIGHT_DECAY_GRID and the one
+        with the best validation accuracy is kept (Gal et al. 2017 optimise it on a 100-point
+        validation set); its C is in `last_weight_decay`.
+        """
+        if self.weight_decay != "auto":
+            self._fit_once(X, y, float(self.weight_decay))
+            self.last_weight_decay = float(self.weight_decay) if self.weight_decay else None
+            return self
+        if self.validation is None:
+            raise ValueError("weight decay 'auto' needs a validation set (validation > 0)")
+        best: tuple[float, float, list[np.ndarray], int] | None = None
+        for c in WEIGHT_DECAY_GRID:
+            self._fit_once(X, y, c)
+            accuracy = self.last_validation_accuracy
+            if best is None or accuracy > best[0]:
+                best = (accuracy, c, self.model.get_weights(), self.last_epochs)
+        self.model.set_weights(best[2])
+        self.last_validation_accuracy, self.last_weight_decay, self.last_epochs = best[0], best[1], best[3]
+        return self
+
+    def _fit_once(self, X: np.ndarray, y: np.ndarray, c: float) -> None:
+        """One training from fresh weights with L2 of c/N.
+
+        Each epoch is one call of a traced graph loop over the mini-batches of an order drawn from
+        `self.rng` (a permutation, or `epoch_draws` draws with repetition as in Kirsch et al. 2019):
+        deterministic for a given rng, and between epochs Python gets control back for the
+        pause/stop checkpoint, the progress callback and early stopping (best weights restored).
+        """
+        X = tf.constant(np.asarray(X, dtype=np.float32))
+        y = tf.constant(np.asarray(y, dtype=np.int64))
+        self.reinitialise()
+        n = int(X.shape[0])
+        self._decay.assign(c / n)
+        batch_size = np.int32(self.batch_size)
+        loss = tf.constant(0.0)
+        best_accuracy, best_weights, waited = -1.0, None, 0
+        epoch = 0
+        for epoch in range(1, self.epochs + 1):
+            if self.control is not None:
+                self.control.checkpoint()
+            order = self.rng.integers(0, n, size=self.epoch_draws) if self.epoch_draws else self.rng.permutation(n)
+            loss = self._train_epoch(X, y, order.astype(np.int32), batch_size)
+            if self.on_epoch is not None:
+                self.on_epoch(epoch, self.epochs)
+            if self.early_stopping:
+                accuracy = self._validation_accuracy()
+                if accuracy > best_accuracy:
+                    best_accuracy, best_weights, waited = accuracy, self.model.get_weights(), 0
+                else:
+                    waited += 1
+                    if waited >= self.early_stopping:
+                        break
+        if not np.isfinite(float(loss)):
+            raise FloatingPointError("training loss is not finite (NaN or inf); check the data")
+        self.last_epochs = epoch
+        if best_weights is not None:
+            self.model.set_weights(best_weights)
+            self.last_validation_accuracy = best_accuracy
+        else:
+            self.last_validation_accuracy = self._validation_accuracy() if self.validation is not None else None
+        self.fitted = True
+
+    def _validation_accuracy(self) -> float:
+        if self.validation is None:
+            raise ValueError("early stopping needs a validation set (validation > 0)")
+        x_val, y_val = self.validation
+        return float((self.predict_proba(x_val).argmax(axis=1) == y_val).mean())
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Deterministic predictions (dropout off), batched."""
+        return self._batched(self._infer, X, (self.n_classes,))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class labels, always float32's: bfloat16 with float32 rechecks where that is faster."""
+        if not self.checks_bfloat16(len(X)):
+            return self.predict_proba(X).argmax(axis=1)
+        if self._checked is None:
+            self._checked = CheckedPredictor(self.model, tf)
+        return self._checked.predict(X, lambda fn, x: self._batched(fn, x, (self.n_classes,)), self._infer)
+
+    def checks_bfloat16(self, n: int) -> bool:
+        """Whether `predict` on n images goes through the bfloat16 twin with float32 rechecks."""
+        if self.eval_precision == "auto":
+            return n >= CHECKED_MIN_IMAGES and bfloat16_is_native()
+        return self.eval_precision == "bfloat16"
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        return float((self.predict(X) == np.asarray(y)).mean())
+
+    def _batched(self, fn: Any, X: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
+        """fn over X in EVAL_BATCH slices, written into one preallocated array."""
+        X = np.asarray(X, dtype=np.float32)
+        out = np.empty((len(X), *out_shape), dtype=np.float32)
+        for i in range(0, len(X), EVAL_BATCH):
+            out[i : i + EVAL_BATCH] = fn(X[i : i + EVAL_BATCH]).numpy()
+        return out
+
+    # ---- MC dropout -----------------------------------------------------------------------------
+    def mc_predict_proba(self, X: np.ndarray, T: int, seed: int | None = None) -> np.ndarray:
+        """[T, N, C] probabilities with dropout on: deterministic prefix once, the head T times.
+
+        The one place that chooses between consistent masks (`self.mc_masks`) and independent ones,
+        and, for independent masks, the head (`self.mc_path`). Independent masks sample the same
+        distribution as `mc_predict_proba_full` (a mask per sample, point and feature); a different draw
+        from it for the same seed, since the masks are laid out differently.
+        """
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self._seed_dropout()
+        n = len(X)
+        out = np.empty((T, n, self.n_classes), dtype=np.float32)
+        if n == 0 or T == 0:
+            self.last_mc_path = self.last_mc_density = None
+            return out
+        feats = self._batched(self._features, X, tuple(self.prefix.output_shape[1:]))
+        self.last_mc_density = float(np.count_nonzero(feats)) / feats.size
+        if self.mc_masks == "consistent":
+            self._consistent.fill(out, feats, T, self.rng, EVAL_BATCH)
+            self.last_mc_path = self._consistent.last_path
+        else:
+            self.last_mc_path = self._independent.choose_path(self.mc_path, self.last_mc_density, T, n)
+            self._independent.fill(out, feats, T, self.rng, self.last_mc_path)
+        return out
+
+    def mc_predict_proba_full(self, X: np.ndarray, T: int, seed: int | None = None) -> np.ndarray:
+        """The seed's way: T full stochastic passes of the whole network (kept for `baltui bench`)."""
+        X = np.asarray(X, dtype=np.float32)
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self._seed_dropout()
+        out = np.empty((T, len(X), self.n_classes), dtype=np.float32)
+        for t in range(T):
+            if self.control is not None:
+                self.control.checkpoint()
+            for i in range(0, len(X), EVAL_BATCH):
+                out[t, i : i + EVAL_BATCH] = self._full_sample(X[i : i + EVAL_BATCH]).numpy()
+        return out

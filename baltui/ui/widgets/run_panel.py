@@ -1,0 +1,126 @@
+"""One run (strategy, seed): status, accuracy and pool charts, score histogram, queried digits."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Static
+
+from baltui.core.acquisition import STRATEGIES
+from baltui.core.events import PhaseChanged, QueryResult
+from baltui.ui.widgets.digits import DigitPreviews
+from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
+from baltui.ui.widgets.status import pack_parts
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+
+
+class RunPanel(Vertical):
+    """Everything about one run; fed by the app with engine events, on the UI thread only."""
+
+    def __init__(self, run_id: str, strategy: str, seed: int, queries: int, **kwargs) -> None:
+        super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
+        self.run_id = run_id
+        self.strategy = strategy
+        self.seed = seed
+        self.queries = queries
+        self.border_title = f"{strategy} · seed {seed}"
+        self.phase = "waiting"
+        self.current_query = 0
+        self.results: list[QueryResult] = []
+        self.started: float | None = None
+        self.error: str | None = None
+        self.finished = False
+        self.resumed = 0  # results shown from disk on --resume: not part of this session's pace
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting to start...", classes="status")
+        with Horizontal(classes="charts"):
+            yield AccuracyPlot("test accuracy", "labelled images", classes="accuracy")
+            yield LinePlot("unlabelled pool", "query", classes="pool")
+        acquisition = STRATEGIES.get(self.strategy)
+        if acquisition is not None and not acquisition.has_scores:
+            yield Static(f"{self.strategy} picks pool images without scoring them: no acquisition scores to show.",
+                         classes="no-scores")
+        else:
+            yield ScoreHistogram(classes="histogram")
+        yield DigitPreviews(classes="digits")
+
+    # ---- events ---------------------------------------------------------------------------------
+    def on_phase(self, event: PhaseChanged) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.current_query = event.query
+        if event.phase == "training" and event.epochs:
+            self.phase = f"training epoch {event.epoch}/{event.epochs}"
+        else:
+            self.phase = event.phase
+        self.refresh_status()
+
+    def on_result(self, result: QueryResult) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.results.append(result)
+        self.query_one(".accuracy", AccuracyPlot).add(result.n_labelled, result.accuracy)
+        self.query_one(".pool", LinePlot).add(result.query, result.pool_size)
+        if result.scores is not None and len(result.scores):
+            self.query_one(ScoreHistogram).show(result.scores, result.queried_scores)
+        if result.query > 0:
+            self.query_one(DigitPreviews).show(result.queried_images, result.queried_labels, result.queried_scores)
+        self.phase = "done" if result.query >= self.queries else "waiting for the other runs"
+        self.refresh_status()
+
+    def show_saved(self, result: QueryResult) -> None:
+        """A query completed in an earlier session (--resume): drawn like a new one, not timed."""
+        self.on_result(result)
+        self.resumed += 1
+        self.started = None
+
+    def on_failed(self, error: str) -> None:
+        self.error = error
+        self.add_class("-failed")
+        self.border_subtitle = "failed"
+        self.refresh_status()
+
+    def on_finished(self) -> None:
+        self.finished = True
+        self.add_class("-finished")
+        self.border_subtitle = "finished"
+        self.phase = "finished"
+        self.refresh_status()
+
+    # ---- status ---------------------------------------------------------------------------------
+    def status_text(self) -> str:
+        if self.error:
+            return f"[b red]failed:[/] {self.error}"
+        last = self.results[-1] if self.results else None
+        done = last.query if last else -1
+        parts = [f"query {max(self.current_query, 0)} of {self.queries}"]
+        if last:
+            parts.append(f"labelled {last.n_labelled}")
+            parts.append(f"acc [b]{last.accuracy:.4f}[/b]")
+        parts.append(self.phase)
+        if self.started is not None:
+            elapsed = time.monotonic() - self.started
+            parts.append(f"elapsed {_clock(elapsed)}")
+            new = len(self.results) - self.resumed
+            if new >= 2 and not self.finished:
+                remaining = self.queries - done
+                parts.append(f"ETA {_clock(elapsed / new * remaining)}")
+        return " · ".join(parts)
+
+    def refresh_status(self) -> None:
+        status = self.query_one(".status", Static)
+        status.update(pack_parts(Content.from_markup(self.status_text()), status.content_size.width))
+
+    def on_resize(self) -> None:
+        self.refresh_status()  # re-packed for the new width

@@ -1,0 +1,59 @@
+"""The runs and the label session recorded before the package moved into layer folders come out the same.
+
+tests/fixtures/before_layers/README.md says how they were recorded (with the code of 08f1327). Same queried
+indices, labels, scores and accuracies per (strategy, seed, query) at one thread per run; the same label
+batches in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "before_layers"
+STRATEGIES = "uniform,entropy,bald,var_ratios,mean_std,batchbald,powerbald,powerentropy"
+
+pytestmark = pytest.mark.slow
+
+
+def _queries(path: Path) -> dict[tuple[str, int], dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["run_id"], r["query"]): r for r in rows if r.get("type", "query") == "query"}
+
+
+def test_recorded_runs_reproduce(tmp_path):
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "baltui", "--no-ui", "--strategies", STRATEGIES, "--seeds", "0,1", "--queries", "2",
+           "--epochs", "5", "--mc-samples", "10", "--beta", "2", "--threads-per-run", "1", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    before, after = _queries(FIXTURE / "runs" / "results.jsonl"), _queries(out / "results.jsonl")
+    assert set(before) == set(after) and len(before) == 8 * 2 * 3
+    for key, old in before.items():
+        new = after[key]
+        for field in ("n_labelled", "pool_size", "accuracy", "queried_indices", "queried_labels", "queried_scores",
+                      "labelled_indices", "score_summary", "score_histogram"):
+            assert new[field] == old[field], (key, field)
+
+
+def _label_lines(path: Path) -> list[tuple]:
+    return [(r["item"], r["label"], r["round"]) for r in map(json.loads, path.read_text().splitlines())]
+
+
+def test_recorded_label_session_reproduces(tmp_path):
+    source = tmp_path / "digits_source.npz"
+    shutil.copy(FIXTURE / "digits_source.npz", source)
+    out = tmp_path / "label"
+    cmd = [sys.executable, "-m", "baltui", "label", str(source), "--oracle", str(source), "--no-ui", "--rounds", "3",
+           "--strategy", "bald", "--epochs", "5", "--mc-samples", "10", "--instances", "10", "--initial", "20",
+           "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    assert _label_lines(out / "labels.jsonl") == _label_lines(FIXTURE / "label" / "labels.jsonl")
+    before = json.loads((FIXTURE / "label" / "session.json").read_text())
+    after = json.loads((out / "session.json").read_text())
+    assert after["pending"] == before["pending"] and after["round"] == before["round"]
+
