@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from baltui import __version__
@@ -97,144 +95,17 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in EXPERIMENT_KEYS if getattr(args, k, None) is not None}
 
 
-def default_out(name: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path("runs") / f"{name}-{stamp}"
-    n = 1
-    while out.exists():
-        n += 1
-        out = Path("runs") / f"{name}-{stamp}-{n}"
-    return out
-
-
-def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[dict[str, Any]]] | None]:
-    """Config, run folder, data and (on --resume) the records so far; fails fast with a BaltuiError."""
-    from baltui.core.config import DEFAULT_PRESET, build_config, check_against_data, load_preset, warn_unused
-    from baltui.runs.provenance import collect, relative_data_path
-    from baltui.runs.results import prepare_out_dir
+def _prepare(args: argparse.Namespace) -> Any:
+    """Config, run folder, data and (on --resume) the records so far (baltui.runs.start); a BaltuiError on bad
+    input, before anything slow."""
+    from baltui.core.config import DEFAULT_PRESET
+    from baltui.runs import start
 
     overrides = overrides_from(args)
+    threads = getattr(args, "effective_threads", None)
     if args.resume:
-        return _prepare_resume(args, overrides)
-    preset = load_preset(args.preset or DEFAULT_PRESET)
-    config = build_config(preset, overrides)
-    warn_unused(config, set(overrides))
-    out = Path(args.out) if args.out else default_out(config.name)
-    config.out = str(out)
-    # Fail on bad data before creating a folder for it.
-    dataset = _load_data(config)
-    _check_model_fits(config, dataset)
-    check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
-    _check_validation_leaves_the_initial_set(config, dataset)
-    saved = config.to_dict()
-    saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
-    if config.data:
-        saved["data"] = relative_data_path(config.data, out)
-    saved["provenance"] = collect(dataset, config.data)
-    threads = getattr(args, "effective_threads", None)
-    saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
-    prepare_out_dir(out, saved)
-    return config, out, dataset, None
-
-
-def _check_model_fits(config: Any, dataset: Any) -> None:
-    from baltui.core.models import MODELS
-
-    spec = MODELS[config.model]
-    if min(dataset.input_shape[:2]) < spec.min_size:
-        raise BaltuiError(f"model {spec.name} needs images of at least {spec.min_size}x{spec.min_size}, but the "
-                          f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; use --model seed")
-
-
-def _check_validation_leaves_the_initial_set(config: Any, dataset: Any) -> None:
-    """The validation images are set aside per seed before the initial set is drawn: every class must keep
-    `initial_per_class` images in the pool for every seed."""
-    if not config.validation:
-        return
-    import numpy as np
-
-    from baltui.core.engine import validation_indices
-
-    for seed in config.seeds:
-        kept = np.delete(dataset.y_pool, validation_indices(len(dataset.y_pool), config.validation, seed))
-        counts = np.bincount(kept, minlength=dataset.n_classes)
-        short = int(np.argmin(counts))
-        if counts[short] < config.initial_per_class:
-            raise BaltuiError(f"with {config.validation} validation images set aside (seed {seed}), class {short} "
-                              f"keeps {counts[short]} pool images, fewer than initial_per_class="
-                              f"{config.initial_per_class}; lower --validation or --initial-per-class")
-
-
-# Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
-# been asked for from the start; --data only says where the (same) data file is now.
-RESUME_MAY_CHANGE = ("queries", "seeds", "data")
-
-
-def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
-    """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the flags."""
-    from baltui.core.acquisition import STRATEGIES
-    from baltui.core.config import EXPERIMENT_KEYS, build_config, check_against_data
-    from baltui.executors.local import run_complete
-    from baltui.runs.provenance import check_same_data, relative_data_path, resolve_data_path
-    from baltui.runs.results import prepare_out_dir, read_config, read_records, write_config
-
-    changed = [k for k in overrides if k in EXPERIMENT_KEYS and k not in RESUME_MAY_CHANGE]
-    if changed or args.preset:
-        flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--preset"
-        raise BaltuiError(f"--resume continues the saved experiment; {flags} would change it (drop the flag; "
-                          "--queries and --seeds may extend it)")
-    if args.out:
-        raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
-    run_dir = Path(args.resume)
-    saved = read_config(run_dir)
-    saved.pop("out", None)
-    provenance = saved.pop("provenance", None)
-    if "mc_masks" not in saved:  # written before mask modes existed: every strategy drew independent masks
-        needing = [name for name in saved.get("strategies", []) if name in STRATEGIES
-                   and STRATEGIES[name].needs_consistent_masks]
-        if needing:
-            raise BaltuiError(f"{run_dir} ran {needing[0]} on independent masks, before consistent masks existed; "
-                              "its runs cannot continue the same way: start them again in a new folder")
-        saved["mc_masks"] = "independent"
-    if saved.get("data"):
-        found = Path(overrides["data"]) if overrides.get("data") else resolve_data_path(saved["data"], run_dir)
-        if found is None or not found.is_file():
-            raise BaltuiError(f"the data file of {run_dir} ({saved['data']}, relative to the run folder) is not "
-                              "there; give its current place with --data FILE.npz")
-        saved["data"] = str(found)
-    elif overrides.get("data"):
-        raise BaltuiError(f"{run_dir} did not run on a data file; drop --data")
-    if "seeds" in overrides and not set(saved.get("seeds", [])) <= set(overrides["seeds"]):
-        raise BaltuiError("--seeds on --resume may only add seeds; list the saved ones too "
-                          f"({','.join(map(str, saved.get('seeds', [])))})")
-    if overrides.get("queries", saved.get("queries", 0)) < saved.get("queries", 0):
-        raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
-    config = build_config(saved, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
-    config.out = str(run_dir)
-    dataset = _load_data(config)
-    check_same_data(provenance, dataset, str(run_dir))
-    started = (provenance or {}).get("threads_per_run")
-    threads = getattr(args, "effective_threads", None)
-    if started is not None and threads is not None and started != threads:
-        print(f"baltui: warning: {run_dir} was started with {started} thread(s) per run and continues with "
-              f"{threads}: TensorFlow's arithmetic depends on the thread count, so the results will no longer "
-              f"match an uninterrupted run's (--threads-per-run {started} keeps them)", file=sys.stderr)
-    check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
-    records = read_records(run_dir)
-    by_run: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_run.setdefault(r["run_id"], []).append(r)
-    if all(run_complete(by_run.get(rid, []), config.queries) for rid in config.run_ids):
-        raise BaltuiError(f"every run in {run_dir} has already finished; nothing to resume "
-                          "(--queries N or --seeds extend it)")
-    prepare_out_dir(run_dir, {}, resume=True)  # checks the folder is writable
-    if "queries" in overrides or "seeds" in overrides or "data" in overrides:
-        updated = read_config(run_dir)
-        updated.update({"queries": config.queries, "seeds": config.seeds})
-        if "data" in overrides:  # where the data is now, so later resumes need no --data
-            updated["data"] = relative_data_path(config.data, run_dir)
-        write_config(run_dir, updated)
-    return config, run_dir, dataset, by_run
+        return start.resume(args.resume, overrides, threads, preset_given=bool(args.preset), out_given=bool(args.out))
+    return start.start(args.preset or DEFAULT_PRESET, overrides, args.out, threads)
 
 
 def _check_executor_flags(args: argparse.Namespace) -> bool:
@@ -255,12 +126,6 @@ def _check_executor_flags(args: argparse.Namespace) -> bool:
     return use_ray
 
 
-def _load_data(config):
-    from baltui.core.data import load_dataset
-
-    return load_dataset(config)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -279,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             from baltui.executors.ray_executor import RayExecutor
 
             executor = RayExecutor(args.workers, args.address, args.effective_threads)
-        config, out, dataset, resume = _prepare(args)
+        prepared = _prepare(args)
+        config, out, dataset, resume = prepared.config, prepared.out, prepared.dataset, prepared.resume
         if args.no_ui:
             from baltui.commands.run.headless import run_headless
 

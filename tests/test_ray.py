@@ -17,7 +17,8 @@ from baltui.cli import main
 from baltui.core.config import build_config, load_preset
 from baltui.core.control import Control
 from baltui.core.events import PhaseChanged, QueryResult
-from baltui.executors.local import run_experiment, runs_to_do
+from baltui.executors.local import run_experiment
+from baltui.runs.recorder import runs_to_do
 from baltui.runs.results import ResultsWriter, prepare_out_dir, read_records
 
 ray = pytest.importorskip("ray")

@@ -53,7 +53,10 @@ def test_resume_refuses_flags_that_change_the_experiment(tmp_path, capsys, tiny)
     assert main(["--no-ui", "--resume", str(out), "--epochs", "9"]) == 2
     assert "--epochs would change it" in capsys.readouterr().err
     assert main(["--no-ui", "--resume", str(tmp_path / "nothing")]) == 2
-    assert "not a baltui run folder" in capsys.readouterr().err
+    assert "nothing does not exist; give the run folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["--no-ui", "--resume", str(tmp_path / "empty")]) == 2
+    assert "not a baltui run folder (no config.json)" in capsys.readouterr().err
 
 
 def test_torn_last_line_is_ignored_with_a_warning(tmp_path, tiny):

@@ -165,7 +165,8 @@ def test_writer_probe_notices_the_writer_is_gone(tmp_path):
 
 
 def test_watch_core_imports_no_ui():
-    code = ("import sys; import baltui.runs.follower, baltui.runs.status, baltui.runs.watched, baltui.commands.watch.cli; "
+    code = ("import sys; import baltui.runs.follower, baltui.runs.status, baltui.runs.watched; "
+            "import baltui.commands.watch.cli; "
             "bad = [m for m in ('textual', 'rich', 'plotext', 'textual_plotext') if m in sys.modules]; "
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

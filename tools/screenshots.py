@@ -14,19 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from baltui.commands.run import make_app
-from baltui.core.config import build_config, load_preset
-from baltui.core.data import load_dataset
-from baltui.runs.results import prepare_out_dir
+from baltui.runs import start
 
 SIZE = (200, 62)
 
 
 async def _shoot(overrides: dict, preset: str, target: Path) -> None:
-    config = build_config(load_preset(preset), overrides)
     out = Path(tempfile.mkdtemp(prefix="baltui-shot-")) / "run"
-    config.out = str(out)
-    prepare_out_dir(out, config.to_dict())
-    app = make_app(config, out, dataset=load_dataset(config))
+    prepared = start.start(preset, overrides, str(out))  # every check and provenance, as the CLI does
+    app = make_app(prepared.config, prepared.out, dataset=prepared.dataset)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause(1.0)

@@ -317,3 +317,16 @@ def check_against_data(config: RunConfig, pool_size: int, n_classes: int, per_cl
             + (f" and {config.validation} validation images" if config.validation else "")
             + f" need {needed} images but the pool holds {pool_size}; lower --queries or --instances"
         )
+
+
+def migrate_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """A config.json as written by any earlier baltui, in today's keys: the one place old folders are migrated.
+
+    Keys added since keep today's defaults (what those folders ran with), except:
+    - `mc_masks`: folders from before mask modes drew independent masks for every strategy.
+    """
+    config = dict(saved)
+    config.pop("out", None)  # written by the first versions: the folder itself, an absolute path
+    if "mc_masks" not in config:
+        config["mc_masks"] = "independent"
+    return config

@@ -108,6 +108,38 @@ class QueryResult:
         }
 
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any], run_id: str | None = None, **extra: Any) -> QueryResult:
+        """The QueryResult a results.jsonl record was written from (images and raw scores are not on disk).
+
+        `run_id` renames the run (a watcher prefixes it with its folder); `extra` sets fields of a subclass.
+        Raises KeyError / TypeError / ValueError on a malformed record.
+        """
+        return cls(
+            run_id=str(record["run_id"]) if run_id is None else run_id,
+            strategy=str(record["strategy"]),
+            seed=int(record["seed"]),
+            query=int(record["query"]),
+            n_labelled=int(record["n_labelled"]),
+            pool_size=int(record["pool_size"]),
+            accuracy=float(record["accuracy"]),
+            acquisition_s=float(record.get("acquisition_s") or 0.0),
+            training_s=float(record.get("training_s") or 0.0),
+            evaluation_s=float(record.get("evaluation_s") or 0.0),
+            queried_indices=[int(i) for i in record.get("queried_indices") or []],
+            queried_labels=[int(v) for v in record.get("queried_labels") or []],
+            queried_scores=record.get("queried_scores"),
+            labelled_indices=[int(i) for i in record.get("labelled_indices") or []],
+            training=record.get("training"),
+            **extra,
+        )
+
+
+def is_query(record: dict[str, Any]) -> bool:
+    """Whether a results.jsonl record is a completed query (records before `type` existed were all queries)."""
+    return record.get("type", "query") == "query"
+
+
 @dataclass
 class RunFinished:
     """A run completed all its queries."""

@@ -37,7 +37,8 @@ from baltui.core.errors import BaltuiError, RunCancelled
 from baltui.core.events import ExperimentFinished, PhaseChanged
 from baltui.core.threads import THREAD_VARIABLES, cores, thread_env
 from baltui.core.threads import threads_per_run as threads_for
-from baltui.executors.local import Emit, EngineFactory, Recorder, _describe, runs_to_do
+from baltui.executors.local import EngineFactory, _describe
+from baltui.runs.recorder import Emit, Recorder, runs_to_do
 
 try:
     import ray

@@ -103,21 +103,15 @@ def record_to_event(record: dict[str, Any], screen_id: str, at: float = 0.0, liv
 
     Raises KeyError / TypeError / ValueError on a malformed record.
     """
-    kind = record.get("type", "query")
+    kind = record.get("type", "query")  # rows written before `type` existed were all queries
     if kind == "run_finished":
         return RunFinished(screen_id)
     if kind == "run_failed":
         return RunFailed(screen_id, str(record.get("error") or "failed"))
     if kind != "query":
         return None
-    return RecordedQuery(
-        screen_id, str(record["strategy"]), int(record["seed"]), int(record["query"]), int(record["n_labelled"]),
-        int(record["pool_size"]), float(record["accuracy"]), float(record.get("acquisition_s") or 0.0),
-        float(record.get("training_s") or 0.0), float(record.get("evaluation_s") or 0.0),
-        [int(i) for i in record.get("queried_indices") or []], [int(v) for v in record.get("queried_labels") or []],
-        record.get("queried_scores"),
-        score_histogram=record.get("score_histogram"), has_histogram="score_histogram" in record, at=at, live=live,
-    )
+    return RecordedQuery.from_record(record, screen_id, score_histogram=record.get("score_histogram"),
+                                     has_histogram="score_histogram" in record, at=at, live=live)
 
 
 class FolderFollower:

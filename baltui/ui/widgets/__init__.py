@@ -1,5 +1,5 @@
-"""Textual / rich widgets shared by the dashboard (baltui.commands.run) and label mode (baltui.commands.label).
+"""Textual / rich widgets shared by the commands' apps: the dashboard, the watcher and label mode.
 
-A layer below both consumers: it imports nothing from baltui.commands.run, baltui.commands.label or baltui.commands.run.headless, so neither
-consumer imports the other (tests/test_import_hygiene.py checks the direction).
+A layer below every command: it imports nothing from baltui.commands (the import-linter contracts in
+pyproject.toml check the direction).
 """
