@@ -1,3 +1,19 @@
-"""baltui: deep Bayesian active learning on images, watched live in the terminal."""
+"""baltui: deep Bayesian active learning on images, watched live in the terminal.
 
-__version__ = "0.1.0"
+The Python API (baltui.api): `baltui.run(...)`, `baltui.experiment(...)`, `baltui.load_run(path)`; loaded on
+first use so `import baltui` (and the command line's --help) stays instant.
+"""
+
+from typing import Any
+
+from baltui.version import __version__
+
+__all__ = ["experiment", "load_run", "run", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("run", "experiment", "load_run"):
+        from baltui import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'baltui' has no attribute {name!r}")

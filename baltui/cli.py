@@ -11,9 +11,9 @@ import os
 import sys
 from typing import Any
 
-from baltui import __version__
 from baltui.commands.parsing import OneLineParser
 from baltui.core.errors import BaltuiError
+from baltui.version import __version__
 
 SUBCOMMANDS = ("bench", "report", "label", "watch")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import baltui
 
 UI_LIBRARIES = ("textual", "rich", "plotext", "textual_plotext")
-UI_FREE_LAYERS = ("baltui.core", "baltui.runs", "baltui.executors")
+UI_FREE_LAYERS = ("baltui.core", "baltui.runs", "baltui.executors", "baltui.api")
 # Commands that import their drawing only when they draw, so `baltui ... --help` stays lean too.
 LEAN_COMMANDS = ("baltui.cli", "baltui.commands.label.cli", "baltui.commands.watch.cli", "baltui.commands.report",
                  "baltui.commands.bench")

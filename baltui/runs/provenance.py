@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from baltui import __version__
+from baltui.version import __version__
 from baltui.core.errors import BaltuiError
 
 PACKAGES = ("tensorflow", "keras", "numba", "modAL-python", "numpy", "scikit-learn")
