@@ -1,0 +1,176 @@
+"""A run folder on disk: config.json (settings + provenance) and results.jsonl (one record per line).
+
+The one place that opens a folder (with one set of errors), migrates an old config, and answers what
+resume, report, watch and the dashboard all ask of it: its data's hash, the paper whose figures belong
+beside its runs, its run ids, its records and the events they were written from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baltui.core.config import RunConfig, build_config, migrate_config, run_id
+from baltui.core.errors import BaltuiError
+from baltui.core.events import Event, QueryResult, RunFailed, RunFinished, is_query
+from baltui.runs import provenance as provenance_module
+from baltui.runs.aggregate import StrategySummary, summarise
+from baltui.runs.references import PaperReference, reference_for
+from baltui.runs.results import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    RunCurve,
+    curves,
+    prepare_out_dir,
+    read_records,
+    write_config,
+)
+
+
+@dataclass
+class RunFolder:
+    """One run folder. `config` is config.json as saved, migrated to today's keys (provenance kept)."""
+
+    path: Path
+    config: dict[str, Any]
+
+    # ---- opening ----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> RunFolder:
+        """Open an existing folder; a BaltuiError says in one line why it is not a baltui run folder."""
+        path = Path(path)
+        if not path.exists():
+            raise BaltuiError(f"{path} does not exist; give the run folder a baltui run writes (its --out)")
+        if not path.is_dir():
+            raise BaltuiError(f"{path} is a file, not a run folder; give the folder holding {CONFIG_FILE}")
+        config_path = path / CONFIG_FILE
+        if not config_path.is_file():
+            raise BaltuiError(f"{path} is not a baltui run folder (no {CONFIG_FILE})")
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BaltuiError(f"cannot read {config_path}: {exc}") from None
+        if not isinstance(config, dict):
+            raise BaltuiError(f"{config_path} is not a baltui config (expected a JSON object)")
+        return cls(path, migrate_config(config))
+
+    @classmethod
+    def create(cls, path: str | Path, config: dict[str, Any]) -> RunFolder:
+        """Make a new folder holding `config` (refusing one that holds anything else) and an empty results file."""
+        path = Path(path)
+        prepare_out_dir(path, config)
+        return cls(path, migrate_config(config))
+
+    # ---- what the config says ---------------------------------------------------------------------
+    @property
+    def results_path(self) -> Path:
+        return self.path / RESULTS_FILE
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        value = self.config.get("provenance")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def data_sha256(self) -> str | None:
+        return self.provenance.get("data_sha256")
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.provenance.get("n_classes", 10))
+
+    @property
+    def queries(self) -> int:
+        q = self.config.get("queries")
+        return q if isinstance(q, int) and not isinstance(q, bool) else 0
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The runs config.json promises, in grid order (seed-major, as the experiment runs them)."""
+        strategies, seeds = self.config.get("strategies"), self.config.get("seeds")
+        if not isinstance(strategies, list) or not isinstance(seeds, list):
+            return []
+        return [run_id(str(s), seed) for seed in seeds for s in strategies]
+
+    def setting(self, name: str) -> Any:
+        """A setting as the runs used it (today's default for keys older folders did not write)."""
+        if name in self.config:
+            return self.config[name]
+        return getattr(RunConfig(), name)
+
+    def reference(self) -> PaperReference | None:
+        """The paper these runs may be compared with: by the data's content hash and the initial set, never a name."""
+        if not self.provenance:
+            return None
+        initial = int(self.setting("initial_per_class")) * self.n_classes
+        return reference_for(self.data_sha256, initial, str(self.setting("model")))
+
+    def run_config(self, data: str | None = None) -> RunConfig:
+        """The saved settings as a RunConfig, `data` resolved from the folder (or given where it is now)."""
+        values = {k: v for k, v in self.config.items() if k in RunConfig.__dataclass_fields__ and k != "out"}
+        if data is not None:
+            values["data"] = data
+        elif values.get("data"):
+            found = provenance_module.resolve_data_path(str(values["data"]), self.path)
+            if found is None:
+                raise BaltuiError(f"the data file of {self.path} ({values['data']}, relative to the run folder) is "
+                                  "not there; give its current place with --data FILE.npz")
+            values["data"] = str(found)
+        return build_config(values)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_config(self.path, config)
+        self.config = migrate_config(config)
+
+    def saved_config(self) -> dict[str, Any]:
+        """config.json exactly as on disk (for updates that must keep every key it holds)."""
+        return json.loads((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
+
+    # ---- what the results say ---------------------------------------------------------------------
+    def records(self) -> list[dict[str, Any]]:
+        return read_records(self.path)
+
+    def records_by_run(self) -> dict[str, list[dict[str, Any]]]:
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for record in self.records():
+            by_run.setdefault(record["run_id"], []).append(record)
+        return by_run
+
+    def queries_of(self, rid: str) -> list[dict[str, Any]]:
+        """One run's query records in query order."""
+        return sorted((r for r in self.records_by_run().get(rid, []) if is_query(r)), key=lambda r: r["query"])
+
+    def curves(self) -> dict[str, RunCurve]:
+        return curves(self.records())
+
+    def events(self) -> Iterator[Event]:
+        """The events the records were written from, in file order (unknown record types skipped)."""
+        for record in self.records():
+            kind = record.get("type", "query")
+            if kind == "run_finished":
+                yield RunFinished(str(record["run_id"]))
+            elif kind == "run_failed":
+                yield RunFailed(str(record["run_id"]), str(record.get("error") or "failed"))
+            elif kind == "query":
+                yield QueryResult.from_record(record)
+
+    def summaries(self) -> list[StrategySummary]:
+        """Per strategy, the statistics `baltui report` prints for this folder alone (reach, final accuracy, AUC)."""
+        return summarise(list(self.curves().values()))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One plain dict per completed query (no lists of indices), for a table or a data frame."""
+        keep = ("run_id", "strategy", "seed", "query", "n_labelled", "pool_size", "accuracy", "acquisition_s",
+                "training_s", "evaluation_s")
+        return [{k: r.get(k) for k in keep} for r in self.records() if is_query(r)]
+
+    def to_pandas(self) -> Any:
+        """rows() as a pandas DataFrame (pandas is not a dependency of baltui: install it to use this)."""
+        try:
+            import pandas as pd
+        except ModuleNotFoundError:
+            raise BaltuiError("to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows())
