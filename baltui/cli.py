@@ -14,59 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from baltui import __version__
-from baltui.commands.parsing import OneLineParser
+from baltui.commands.parsing import OneLineParser, add_setting_flags, setting_values
 from baltui.core.errors import BaltuiError
+from baltui.core.settings import EXPERIMENT_KEYS, RESUME_MAY_CHANGE
 
 SUBCOMMANDS = ("bench", "report", "label", "watch")
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma list of whole numbers, got '{text}'") from None
-
-
-def _subset(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'all', got '{text}'") from None
-
-
-def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that override a preset; shared by the dashboard and headless paths."""
-    g = parser.add_argument_group("experiment (override the preset)")
-    g.add_argument("--strategies", type=_str_list, help="comma list, e.g. entropy,bald,uniform")
-    g.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
-    g.add_argument("--queries", type=int, help="number of acquisition rounds")
-    g.add_argument("--instances", type=int, help="images labelled per query")
-    g.add_argument("--initial-per-class", type=int, dest="initial_per_class", help="initial labels per class")
-    g.add_argument("--epochs", type=int, help="training epochs per query (from fresh weights)")
-    g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
-    g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
-    g.add_argument("--subset", type=_subset, help="pool points scored per query, or 'all'")
-    g.add_argument("--beta", type=float, help="power for powerbald/powerentropy")
-    g.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
-                   help="MC-dropout masks: one per sample for all points (consistent), one per point "
-                        "(independent), or auto: consistent where the strategy needs it (default)")
-    g.add_argument("--model", help="architecture and its training regime: seed (default) or batchbald2019")
-    g.add_argument("--weight-decay", dest="weight_decay",
-                   help="L2 of C/N on the hidden Dense layers (N: labelled images), or 'auto' to choose C per fit "
-                        "on the validation set (default 0)")
-    g.add_argument("--validation", type=int, help="pool images set aside per seed for validation (never labelled)")
-    g.add_argument("--epoch-draws", type=int, dest="epoch_draws",
-                   help="draws with repetition per training epoch (0: one pass over the labelled set)")
-    g.add_argument("--early-stopping", type=int, dest="early_stopping", metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without better validation accuracy (0: off)")
-    g.add_argument("--dataset", help="digits or mnist")
-    g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
+    """Flags that override a preset, one per row of the settings table; shared by the dashboard and headless
+    paths. Their values are parsed and range-checked by `overrides_from`."""
+    add_setting_flags(parser.add_argument_group("experiment (override the preset)"), EXPERIMENT_KEYS)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -92,9 +50,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    from baltui.core.config import EXPERIMENT_KEYS
-
-    return {k: getattr(args, k) for k in EXPERIMENT_KEYS if getattr(args, k, None) is not None}
+    """The experiment flags given, parsed and checked by the settings table (a BaltuiError if one is bad)."""
+    return setting_values(args, EXPERIMENT_KEYS)
 
 
 def default_out(name: str) -> Path:
@@ -165,15 +122,10 @@ def _check_validation_leaves_the_initial_set(config: Any, dataset: Any) -> None:
                               f"{config.initial_per_class}; lower --validation or --initial-per-class")
 
 
-# Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
-# been asked for from the start; --data only says where the (same) data file is now.
-RESUME_MAY_CHANGE = ("queries", "seeds", "data")
-
-
 def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the flags."""
     from baltui.core.acquisition import STRATEGIES
-    from baltui.core.config import EXPERIMENT_KEYS, build_config, check_against_data
+    from baltui.core.config import build_config, check_against_data, migrate_config
     from baltui.executors.local import run_complete
     from baltui.runs.provenance import check_same_data, relative_data_path, resolve_data_path
     from baltui.runs.results import prepare_out_dir, read_config, read_records, write_config
@@ -186,16 +138,15 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     if args.out:
         raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
     run_dir = Path(args.resume)
-    saved = read_config(run_dir)
+    saved = migrate_config(read_config(run_dir))
     saved.pop("out", None)
     provenance = saved.pop("provenance", None)
-    if "mc_masks" not in saved:  # written before mask modes existed: every strategy drew independent masks
+    if saved["mc_masks"] == "independent":  # only a folder from before mask modes pairs these (validate refuses)
         needing = [name for name in saved.get("strategies", []) if name in STRATEGIES
                    and STRATEGIES[name].needs_consistent_masks]
         if needing:
             raise BaltuiError(f"{run_dir} ran {needing[0]} on independent masks, before consistent masks existed; "
                               "its runs cannot continue the same way: start them again in a new folder")
-        saved["mc_masks"] = "independent"
     if saved.get("data"):
         found = Path(overrides["data"]) if overrides.get("data") else resolve_data_path(saved["data"], run_dir)
         if found is None or not found.is_file():
@@ -269,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.list_presets:
             return _list_presets()
+        overrides_from(args)  # every experiment flag parsed and range-checked before anything slow (Ray) starts
         use_ray = _check_executor_flags(args)
         from baltui.core.threads import threads_per_run
 
