@@ -36,8 +36,9 @@ def add_setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
 
 
 def setting_values(args: argparse.Namespace, names: Sequence[str] | None = None) -> dict[str, Any]:
-    """The settings of `names` the flags gave (or defaulted), parsed and checked by their rows; a bad value
-    raises a BaltuiError saying what the setting must be (its range, or 'all')."""
+    """The settings of `names` the flags gave (or defaulted), parsed and checked by their rows, in the form a
+    preset gives them (build_config takes them as overrides; 'all' stays 'all'); a bad value raises a
+    BaltuiError saying what the setting must be (its range, or 'all')."""
     values: dict[str, Any] = {}
     for s in settings_named(names):
         raw = getattr(args, s.name, None)

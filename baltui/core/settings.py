@@ -163,20 +163,18 @@ class Setting:
 
     # ---- values --------------------------------------------------------------------------------
     def from_text(self, text: str) -> Any:
-        """A flag's text as a value (then checked): '10' -> 10, '0,1' -> [0, 1], 'all', 'nan' -> refused."""
+        """A flag's text as a checked value, in the form presets use, so `parse` (build_config) takes it again:
+        '10' -> 10, '0,1' -> [0, 1], 'all' stays 'all'; 'nan', '1e20' or '0' for 'all' -> refused."""
         t = text.strip()
         if self.kind == "whole":
             if self.word and t == self.word:
-                return self.parse(t)
+                return t
             try:
                 return self.parse(int(t))
             except ValueError:
                 raise self._refuse(text) from None
         if self.kind == "number":
-            try:
-                return self.parse(t)  # parse reads numeric text itself (presets have always given some as text)
-            except BaltuiError:
-                raise self._refuse(text) from None  # as typed: '-1', not -1.0
+            return self.parse(t)  # parse reads numeric text itself (presets have always given some as text)
         if self.kind == "wholes":
             try:
                 return self.parse([int(v) for v in t.split(",") if v.strip()])
@@ -187,9 +185,14 @@ class Setting:
     def parse(self, value: Any) -> Any:
         """A value from a preset, a flag or a saved config: coerced to its kind, then checked; or one
         BaltuiError line saying what it must be."""
-        value = self._coerce(value)
-        self.check(value)
-        return value
+        coerced = self._coerce(value)
+        try:
+            self.check(coerced)
+        except BaltuiError:
+            if self.kind == "number":  # said as given: '-1' or 10**20, not -1.0 or 1e+20
+                raise self._refuse(value) from None
+            raise
+        return coerced
 
     def _coerce(self, value: Any) -> Any:
         kind = self.kind
