@@ -184,3 +184,27 @@ def test_migrate_config_reads_every_version():
     assert migrate_config(current) == current
     with pytest.raises(BaltuiError, match="JSON object"):
         migrate_config([])  # type: ignore[arg-type]
+
+
+def _legacy_folder(path, strategies):
+    """A run folder as baltui wrote it before mask modes, models and weight decay (no such keys)."""
+    import json
+
+    path.mkdir()
+    config = {"name": "quick", "description": "", "dataset": "digits", "data": None, "strategies": strategies,
+              "seeds": [0], "queries": 3, "instances": 10, "initial_per_class": 2, "epochs": 2, "batch_size": 16,
+              "mc_samples": 3, "subset": 0, "beta": 1.0}
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "results.jsonl").write_text("")
+    return path
+
+
+def test_resume_reads_an_old_folder_through_migrate_config(tripwire, capsys, tmp_path):
+    old = _legacy_folder(tmp_path / "old", ["entropy", "uniform"])
+    with pytest.raises(ReachedTheData) as reached:
+        cli.main(["--no-ui", "--resume", str(old)])
+    config = reached.value.args[0]
+    assert (config.mc_masks, config.model, config.weight_decay, config.subset) == ("independent", "seed", 0.0, 0)
+    batchbald = _legacy_folder(tmp_path / "bb", ["batchbald"])
+    line = refused(capsys, ["--resume", str(batchbald)])
+    assert "ran batchbald on independent masks, before consistent masks existed" in line

@@ -89,6 +89,7 @@ class Setting:
     high: float | None = None
     low_open: bool = False  # low itself is not allowed (beta > 0)
     word: str | None = None  # a word accepted instead of a number: 'all' (subset, stored as 0), 'auto'
+    zero: str | None = None  # what 0 means where low is 0 and 0 switches something off ("off", "none")
     choices: tuple[str, ...] = ()  # the registry a name (or each name of a list) must come from
     noun: tuple[str, str] | None = None  # ("strategy", "strategies"): an unknown choice is "unknown strategy 'x'"
     most: int | None = None  # lists: at most this many items
@@ -110,6 +111,10 @@ class Setting:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"setting {self.name}: unknown kind {self.kind!r}")
+        if self.kind in ("whole", "number", "wholes") and (self.low is None or self.high is None):
+            raise ValueError(f"setting {self.name}: a number needs its range (low and high)")
+        if self.zero is not None and self.low != 0:
+            raise ValueError(f"setting {self.name}: `zero` says what 0 means, so low must be 0")
 
     @property
     def flag(self) -> str:
@@ -134,7 +139,7 @@ class Setting:
             text = f"{_number(self.low)} to {_number(self.high)}"
         if self.kind == "wholes":
             text = "each " + text + (f", at most {self.most} {(self.noun or ('', 'values'))[1]}" if self.most else "")
-        return text + (f", or {self.word}" if self.word else "")
+        return text + (f", or {self.word}" if self.word else "") + (f" (0: {self.zero})" if self.zero else "")
 
     def flag_help(self) -> str:
         rng = self.range_text()
@@ -338,15 +343,15 @@ SETTINGS: tuple[Setting, ...] = (
             "on the validation set", low=0, high=10_000, word="auto",
             legacy=0),  # an int: the reports of folders from before weight decay say "weight_decay 0"
     # Pool images set aside (per seed) to validate on: never offered for labelling, never trained on.
-    Setting("validation", "whole", 0, "pool images set aside per seed for validation (never labelled; 0: none)",
-            low=0, high=100_000, legacy=0),
+    Setting("validation", "whole", 0, "pool images set aside per seed for validation (never labelled)",
+            low=0, high=100_000, zero="none", legacy=0),
     # Draws with repetition per epoch (Kirsch et al. 2019: 5,056); 0: one pass over the labelled set.
-    Setting("epoch_draws", "whole", 0, "draws with repetition per training epoch (0: one pass over the "
-            "labelled set)", low=0, high=1_000_000, legacy=0),
+    Setting("epoch_draws", "whole", 0, "draws with repetition per training epoch", low=0, high=1_000_000,
+            zero="one pass over the labelled set", legacy=0),
     # Stop training after this many epochs without a better validation accuracy (best weights kept); 0: off.
     Setting("early_stopping", "whole", 0,
-            "stop after PATIENCE epochs without better validation accuracy (0: off)",
-            low=0, high=10_000, metavar="PATIENCE", legacy=0),
+            "stop after PATIENCE epochs without better validation accuracy",
+            low=0, high=10_000, zero="off", metavar="PATIENCE", legacy=0),
 )
 
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
