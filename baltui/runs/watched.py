@@ -18,7 +18,7 @@ from baltui.runs.results import CONFIG_FILE, RESULTS_FILE
 
 # What a watcher rebuilds a RunConfig from: the data settings only. It needs the run's data (for the
 # digit previews), and the other settings of a folder another version wrote may not pass today's checks.
-_DATA_KEYS = ("name", "dataset", "data")
+_DATA_KEYS = ("dataset", "data")
 
 
 @dataclass
