@@ -186,14 +186,14 @@ def test_migrate_config_reads_every_version():
         migrate_config([])  # type: ignore[arg-type]
 
 
-def _legacy_folder(path, strategies):
+def _legacy_folder(path, strategies, **changes):
     """A run folder as baltui wrote it before mask modes, models and weight decay (no such keys)."""
     import json
 
     path.mkdir()
     config = {"name": "quick", "description": "", "dataset": "digits", "data": None, "strategies": strategies,
               "seeds": [0], "queries": 3, "instances": 10, "initial_per_class": 2, "epochs": 2, "batch_size": 16,
-              "mc_samples": 3, "subset": 0, "beta": 1.0}
+              "mc_samples": 3, "subset": 0, "beta": 1.0, **changes}
     (path / "config.json").write_text(json.dumps(config))
     (path / "results.jsonl").write_text("")
     return path
@@ -208,3 +208,14 @@ def test_resume_reads_an_old_folder_through_migrate_config(tripwire, capsys, tmp
     batchbald = _legacy_folder(tmp_path / "bb", ["batchbald"])
     line = refused(capsys, ["--resume", str(batchbald)])
     assert "ran batchbald on independent masks, before consistent masks existed" in line
+
+
+def test_watch_reads_an_old_folder_that_todays_checks_would_refuse(tmp_path):
+    """batchbald on independent masks, and more epochs than today's bound: watch still finds its data."""
+    from baltui.runs.watched import folder_run_config, open_folders
+
+    old = _legacy_folder(tmp_path / "bb", ["batchbald"], epochs=20_000)
+    (folder,) = open_folders([str(old)])
+    config = folder.config
+    assert (config["mc_masks"], config["model"], config["subset"]) == ("independent", "seed", "all")
+    assert folder_run_config(folder).dataset == "digits"
