@@ -6,9 +6,9 @@ place and missing in another:
 - `RunConfig`'s fields and defaults, type checks and range rules (`baltui.core.config`);
 - the flags, with their ranges and the registries' names in `--help` (`baltui.commands.parsing.add_setting_flags`);
 - the unused-flag warnings (`read_by`: which strategies read it), what `--resume` may change
-  (`resume_may_change`), what `report` splits rows on (`changes_results`), what `watch` reads;
+  (`resume_may_change`), what `report` splits rows on (`changes_results`);
 - how a config.json written before a setting existed reads today (`legacy`, applied by
-  `baltui.core.config.migrate_config`).
+  `baltui.core.config.migrate_config`, through which resume, report and watch read every config.json).
 
 A new strategy hyperparameter is one row here plus its use. Say a `temperature` for a softmax-sampling
 strategy:
