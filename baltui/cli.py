@@ -11,60 +11,18 @@ import os
 import sys
 from typing import Any
 
-from baltui.commands.parsing import OneLineParser
+from baltui.commands.parsing import OneLineParser, add_setting_flags, setting_values
 from baltui.core.errors import BaltuiError
+from baltui.core.settings import EXPERIMENT_KEYS
 from baltui.version import __version__
 
 SUBCOMMANDS = ("bench", "report", "label", "watch")
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma list of whole numbers, got '{text}'") from None
-
-
-def _subset(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'all', got '{text}'") from None
-
-
-def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that override a preset; shared by the dashboard and headless paths."""
-    g = parser.add_argument_group("experiment (override the preset)")
-    g.add_argument("--strategies", type=_str_list, help="comma list, e.g. entropy,bald,uniform")
-    g.add_argument("--seeds", type=_int_list, help="comma list of seeds, e.g. 0,1,2")
-    g.add_argument("--queries", type=int, help="number of acquisition rounds")
-    g.add_argument("--instances", type=int, help="images labelled per query")
-    g.add_argument("--initial-per-class", type=int, dest="initial_per_class", help="initial labels per class")
-    g.add_argument("--epochs", type=int, help="training epochs per query (from fresh weights)")
-    g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
-    g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
-    g.add_argument("--subset", type=_subset, help="pool points scored per query, or 'all'")
-    g.add_argument("--beta", type=float, help="power for powerbald/powerentropy")
-    g.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
-                   help="MC-dropout masks: one per sample for all points (consistent), one per point "
-                        "(independent), or auto: consistent where the strategy needs it (default)")
-    g.add_argument("--model", help="architecture and its training regime: seed (default) or batchbald2019")
-    g.add_argument("--weight-decay", dest="weight_decay",
-                   help="L2 of C/N on the hidden Dense layers (N: labelled images), or 'auto' to choose C per fit "
-                        "on the validation set (default 0)")
-    g.add_argument("--validation", type=int, help="pool images set aside per seed for validation (never labelled)")
-    g.add_argument("--epoch-draws", type=int, dest="epoch_draws",
-                   help="draws with repetition per training epoch (0: one pass over the labelled set)")
-    g.add_argument("--early-stopping", type=int, dest="early_stopping", metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without better validation accuracy (0: off)")
-    g.add_argument("--dataset", help="digits or mnist")
-    g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
+    """Flags that override a preset, one per row of the settings table; shared by the dashboard and headless
+    paths. Their values are parsed and range-checked by `overrides_from`."""
+    add_setting_flags(parser.add_argument_group("experiment (override the preset)"), EXPERIMENT_KEYS)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -90,9 +48,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    from baltui.core.config import EXPERIMENT_KEYS
-
-    return {k: getattr(args, k) for k in EXPERIMENT_KEYS if getattr(args, k, None) is not None}
+    """The experiment flags given, parsed and checked by the settings table (a BaltuiError if one is bad)."""
+    return setting_values(args, EXPERIMENT_KEYS)
 
 
 def _prepare(args: argparse.Namespace) -> Any:
@@ -134,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.list_presets:
             return _list_presets()
+        overrides_from(args)  # every experiment flag parsed and range-checked before anything slow (Ray) starts
         use_ray = _check_executor_flags(args)
         from baltui.core.threads import threads_per_run
 

@@ -33,15 +33,15 @@ def test_flags_override_the_preset_and_data_implies_npz():
     ("values", "message"),
     [
         ({"epochz": 3}, "unknown preset key 'epochz' (did you mean 'epochs'?)"),
-        ({"epochs": 0}, "'epochs' must be at least 1"),
-        ({"instances": -1}, "'instances' must be at least 1"),
+        ({"epochs": 0}, "'epochs' must be a whole number from 1 to 10000, got 0"),
+        ({"instances": -1}, "'instances' must be a whole number from 1 to 10000, got -1"),
         ({"epochs": "ten"}, "'epochs' must be a whole number"),
         ({"epochs": 2.5}, "'epochs' must be a whole number"),
         ({"strategies": ["entropy", "maxent"]}, "unknown strategy 'maxent'"),
         ({"strategies": []}, "no strategies given"),
         ({"seeds": [0, 0]}, "a seed is listed twice"),
         ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
-        ({"beta": 0}, "'beta' must be positive"),
+        ({"beta": 0}, "'beta' must be a number with 0 < beta <= 1000, got 0"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(values, message):

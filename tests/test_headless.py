@@ -43,10 +43,10 @@ def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 def test_bad_input_is_one_line_exit_2_and_fast(tmp_path):
     cases = [
         (["--preset", "nope"], "unknown preset 'nope'"),
-        (["--queries", "0"], "'queries' must be at least 1"),
+        (["--queries", "0"], "'queries' must be a whole number from 1 to 100000, got 0"),
         (["--strategies", "entropy,foo"], "unknown strategy 'foo'"),
         (["--seeds", "a,b"], "comma list of whole numbers"),
-        (["--epochs", "x"], "invalid int value"),
+        (["--epochs", "x"], "'epochs' must be a whole number from 1 to 10000, got 'x'"),
         (["--data", str(tmp_path / "missing.npz")], "does not exist"),
         (["--queries", "200"], "pool holds 1300"),
         (["--bogus"], "unrecognized arguments"),

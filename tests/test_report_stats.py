@@ -19,6 +19,7 @@ from rich.console import Console
 from baltui.commands.report import main
 from baltui.commands.run.headless import strategy_table
 from baltui.core.events import QueryResult
+from baltui.core.settings import RESULTS_KEYS, SETTING
 from baltui.runs.references import MNIST_SHA256
 
 NOTE = "± is the sample standard deviation over runs (ddof=1)"
@@ -230,3 +231,35 @@ def test_the_gap_to_the_paper_uses_its_statistic_and_only_rows_where_every_run_g
     assert row["Kirsch 2019 90% / 95%"] == "100 / 210"
     assert row["vs Kirsch 2019"] == "-70 / -160"  # medians: 30 - 100, 50 - 210 (the mean would give -60)
     assert "vs Kirsch 2019: our median minus the paper's" in md
+
+
+def test_two_folders_differing_only_in_beta_are_two_rows(tmp_path, capsys):
+    runs = {("powerbald", 0): [0.5, 0.9], ("powerbald", 1): [0.5, 0.8]}
+    one = write_folder(tmp_path / "b1", runs)
+    four = write_folder(tmp_path / "b4", runs, beta=4.0)
+    md = report(capsys, one, four, "--format", "markdown")
+    rows = markdown_rows(md)
+    assert [(r["strategy"], r["beta"], r["runs"]) for r in rows] == [
+        ("powerbald", "1.0", "2"), ("powerbald", "4.0", "2")]
+    # shared, a setting outside the README's first ten is named only when it is not at its default
+    assert "beta" not in report(capsys, one, "--format", "markdown").split("Same for every row:")[1]
+    assert ", beta 4.0." in report(capsys, four, "--format", "markdown")
+
+
+def _another(setting):
+    """A valid value of `setting` other than its default."""
+    if setting.choices:
+        return next(c for c in setting.choices if c != setting.default)
+    return {"whole": lambda d: d + 1, "number": lambda d: d + 1.0, "path": lambda d: "other.npz",
+            "word": lambda d: "mnist"}[setting.kind](setting.default)
+
+
+@pytest.mark.parametrize("name", RESULTS_KEYS)
+def test_report_splits_rows_on_every_setting_that_changes_results(tmp_path, capsys, name):
+    runs = {("bald", 0): [0.5, 0.9]}
+    base = write_folder(tmp_path / "base", runs)
+    changed = write_folder(tmp_path / "changed", runs, **{name: _another(SETTING[name])})
+    rows = as_json(capsys, base, changed)
+    assert len(rows) == 2, name
+    column = "data" if name in ("dataset", "data") else name
+    assert rows[0][column] != rows[1][column]

@@ -23,17 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from baltui.commands.parsing import OneLineParser
+from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
+from baltui.core.settings import RESULTS_KEYS, SETTING
 from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
 from baltui.runs.references import PaperReference, reference_for
 from baltui.runs.results import RunCurve, curves, read_config, read_records
 
-# Settings that change what a run computes, in column order. "data" is the data's content when the config
-# records it (provenance.data_sha256), else its name/path. Values for keys older configs lack are the
-# defaults those runs actually used.
-SETTINGS = ("data", "model", "mc_masks", "weight_decay", "instances", "mc_samples", "subset", "epochs",
-            "batch_size", "initial_per_class")
-DEFAULTS: dict[str, Any] = {"model": "seed", "mc_masks": "independent", "weight_decay": 0, "initial_per_class": 2}
+# Settings that change what a run computes (every row of the settings table marked changes_results), in
+# column order: "data" stands for the dataset and data rows, and is the data's content when the config
+# records it (provenance.data_sha256), else its name/path. These first, in the order the README's tables
+# were made with, then the others in the table's order.
+_FIRST = ("data", "model", "mc_masks", "weight_decay", "instances", "mc_samples", "subset", "epochs", "batch_size",
+          "initial_per_class")
+SETTINGS = (*_FIRST, *(n for n in RESULTS_KEYS if n not in (*_FIRST, "dataset")))
+# The "Same for every row" line names the _FIRST settings always, and any other only where it is not at its
+# default (beta 2 is news; beta 1 is not), except these: the model-regime settings, which the committed
+# README tables (results/gal2017, results/batchbald2019) were made without naming. They still split rows,
+# and are columns wherever folders differ in them.
+_NOT_IN_SHARED_LINE = ("validation", "epoch_draws", "early_stopping")
 DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
 STD_FIELD = "±"  # csv column / json key carrying STD_NOTE's meaning, where there is no room for a note line
 STD_MEANING = "sample standard deviation over runs (ddof=1)"
@@ -75,7 +83,7 @@ class Folder:
         if name == "data":
             sha = self.data_sha256
             return ("sha256", sha) if sha else ("named", self.config.get("dataset"), self.config.get("data"))
-        return _hashable(self.config.get(name, DEFAULTS.get(name)))
+        return _hashable(self.config.get(name))
 
     def shown(self, name: str) -> str:
         """A setting as a table cell: the data by name, with the start of its hash when there is one."""
@@ -83,17 +91,22 @@ class Folder:
             label = str(self.config.get("data") or self.config.get("dataset") or "?")
             sha = self.data_sha256
             return f"{label} (sha256 {sha[:12]})" if sha else label
-        value = self.config.get(name, DEFAULTS.get(name))
+        value = self.config.get(name)
         return "-" if value is None else str(value)
+
+    def unremarkable(self, name: str) -> bool:
+        """Not worth a mention when shared: unrecorded, or at the settings table's default."""
+        value = self.config.get(name)
+        return value is None or (name in SETTING and _hashable(value) == _hashable(SETTING[name].default))
 
     @property
     def reference(self) -> PaperReference | None:
         """The paper this folder's runs may be compared with; none without provenance (unknown data)."""
         if not self.provenance:
             return None
-        initial = int(self.config.get("initial_per_class", DEFAULTS["initial_per_class"]))
+        initial = int(self.config.get("initial_per_class", SETTING["initial_per_class"].default))
         n_classes = int(self.provenance.get("n_classes", DEFAULT_CLASSES))
-        return reference_for(self.data_sha256, initial * n_classes, str(self.config.get("model", DEFAULTS["model"])))
+        return reference_for(self.data_sha256, initial * n_classes, str(self.config["model"]))
 
 
 def load_folders(run_dirs: list[str]) -> list[Folder]:
@@ -103,7 +116,7 @@ def load_folders(run_dirs: list[str]) -> list[Folder]:
         path = Path(d)
         if not path.is_dir():
             raise BaltuiError(f"{d} is not a folder")
-        folder = Folder(path, read_config(path))
+        folder = Folder(path, migrate_config(read_config(path)))
         for run in curves(read_records(path)).values():
             if len(run_dirs) > 1:
                 run.run_id = f"{path.name}/{run.run_id}"
@@ -122,6 +135,7 @@ class Report:
     differing: list[str]  # settings that differ between folders: the extra leading columns
     shown: dict[Hashable, dict[str, str]]  # group key -> every setting as text
     references: dict[Hashable, PaperReference | None]  # group key -> its paper, if any
+    unlisted: frozenset[str] = frozenset()  # settings left out of the "Same for every row" line
 
     def label(self, s: StrategySummary) -> str:
         """The strategy, plus the settings that tell this row from others of the same strategy."""
@@ -142,7 +156,7 @@ class Report:
     def shared(self) -> dict[str, str]:
         """Settings every row has in common: said once under the table instead of as columns."""
         first = next(iter(self.shown.values()))
-        return {n: first[n] for n in SETTINGS if n not in self.differing}
+        return {n: first[n] for n in SETTINGS if n not in self.differing and n not in self.unlisted}
 
 
 def build_report(folders: list[Folder]) -> Report:
@@ -161,7 +175,9 @@ def build_report(folders: list[Folder]) -> Report:
     runs = [r for f in folders for r in f.runs]
     summaries = summarise(runs, key=lambda r: folder_key[id(r)])
     references = {k: next(iter(v)) if len(v) == 1 else None for k, v in refs.items()}  # folders disagree: no paper
-    return Report(summaries, differing, shown, references)
+    unlisted = frozenset(n for n in SETTINGS if n not in _FIRST and (
+        n in _NOT_IN_SHARED_LINE or all(f.unremarkable(n) for f in folders)))
+    return Report(summaries, differing, shown, references, unlisted)
 
 
 def gaps_to(ref: PaperReference, s: StrategySummary) -> list[float | None] | None:

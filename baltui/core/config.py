@@ -1,18 +1,18 @@
-"""Experiment configuration: presets (TOML), flag overrides and validation.
+"""Experiment configuration: presets (TOML), flag overrides, validation, and old config.json read today.
 
 Everything a user can get wrong is checked here, before TensorFlow is imported, so a typo costs
-one clear line and exit code 2 rather than a traceback after a slow start.
+one clear line and exit code 2 rather than a traceback after a slow start. What each setting is (type,
+default, range) is declared once, in the settings table (baltui.core.settings); this module holds what
+the table cannot say alone: presets, the rules that tie settings together, and migrate_config.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
 import sys
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,61 +21,46 @@ from baltui.core.acquisition import STRATEGIES
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.settings import ALWAYS_SAVED, SETTING, SETTINGS, closest
+from baltui.core.settings import EXPERIMENT_KEYS as EXPERIMENT_KEYS  # re-exported: callers import them from here
+from baltui.core.settings import MC_MASKS as MC_MASKS
 
 DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
 DEFAULT_PRESET = "quick"
-
-# Keys that change what an experiment computes: refused as overrides on --resume.
-EXPERIMENT_KEYS = (
-    "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
-    "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation",
-    "epoch_draws", "early_stopping",
-)
-MC_MASKS = ("auto", "consistent", "independent")
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
 AUTO_MC_MASKS = "independent"
 
 
-@dataclass
-class RunConfig:
-    """One experiment: every (strategy, seed) pair is a run sharing these settings."""
+def _to_dict(self: Any) -> dict[str, Any]:
+    return dataclasses.asdict(self)
 
-    name: str = "custom"
-    description: str = ""
-    dataset: str = "digits"
-    data: str | None = None
-    strategies: list[str] = field(default_factory=lambda: ["entropy", "uniform"])
-    seeds: list[int] = field(default_factory=lambda: [0])
-    queries: int = 20
-    instances: int = 10
-    initial_per_class: int = 2
-    epochs: int = 50
-    batch_size: int = 128
-    mc_samples: int = 100
-    subset: int = 2000
-    beta: float = 1.0
-    # MC-dropout masks: "consistent" (one per sample for all points), "independent" (per point), or
-    # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
-    mc_masks: str = "auto"
-    # The architecture (baltui.core.models registry) and its training regime.
-    model: str = "seed"
-    # L2 of C/N on the hidden Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on the
-    # validation set (Gal et al. 2017). 0: none, as in the seed notebook.
-    weight_decay: float | str = 0.0
-    # Pool images set aside (per seed) to validate on: never offered for labelling, never trained on.
-    validation: int = 0
-    # Draws with repetition per epoch (Kirsch et al. 2019: 5,056); 0: one pass over the labelled set.
-    epoch_draws: int = 0
-    # Stop training after this many epochs without a better validation accuracy (best weights kept); 0: off.
-    early_stopping: int = 0
-    out: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+def _run_ids(self: Any) -> list[str]:
+    return [run_id(s, seed) for seed in self.seeds for s in self.strategies]
 
-    @property
-    def run_ids(self) -> list[str]:
-        return [run_id(s, seed) for seed in self.seeds for s in self.strategies]
+
+def _field(default: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default))
+    return field(default=default)
+
+
+# One experiment: every (strategy, seed) pair is a run sharing these settings. Its fields are the settings
+# table's rows (baltui.core.settings.SETTINGS, in that order, with their defaults) between a name and
+# description and the run folder `out`; a dataclass made from the table, so a new row is a new field.
+RunConfig = dataclasses.make_dataclass(
+    "RunConfig",
+    [("name", "str", field(default="custom")), ("description", "str", field(default="")),
+     *((s.name, s.annotation, _field(s.default)) for s in SETTINGS),
+     ("out", "str | None", field(default=None))],
+    namespace={
+        "__doc__": "One experiment: every (strategy, seed) pair is a run sharing these settings "
+                   "(one field per row of baltui.core.settings.SETTINGS).",
+        "to_dict": _to_dict,
+        "run_ids": property(_run_ids, doc="The runs' names, seed by seed."),
+    },
+)
+RunConfig.__module__ = __name__  # pickled by reference (Ray tasks), so it must name this module
 
 
 def mc_masks_for(mode: str, strategy: str) -> str:
@@ -91,14 +76,6 @@ def run_id(strategy: str, seed: int) -> str:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-_INT_KEYS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset")
-# Whole numbers that may be 0 (0 = off / all).
-_COUNT_KEYS = ("validation", "epoch_draws", "early_stopping")
-
-
-def _closest(key: str, known: list[str]) -> str:
-    match = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def presets_dir() -> Any:
@@ -140,7 +117,7 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     known = preset_names()
     if name_or_path not in known:
         raise BaltuiError(
-            f"unknown preset '{name_or_path}'{_closest(name_or_path, known)}; "
+            f"unknown preset '{name_or_path}'{closest(name_or_path, known)}; "
             f"known presets: {', '.join(known)} (or give a path to a .toml file)"
         )
     text = presets_dir().joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
@@ -150,55 +127,19 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
 
 
 def _check_type(key: str, value: Any) -> Any:
-    """Coerce and type-check one value; presets come from users, so be strict but explain."""
-    if key == "subset" and value == "all":
-        return 0  # score the whole pool
-    if key == "weight_decay":
-        if value == "auto":
-            return value
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise BaltuiError(f"'weight_decay' must be a number C (L2 of C/N) or 'auto', got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise BaltuiError(f"'weight_decay' must be a number C >= 0 (L2 of C/N) or 'auto', got {value!r}")
-        return float(value)
-    if key in _COUNT_KEYS:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BaltuiError(f"'{key}' must be a whole number >= 0, got {value!r}")
-        return value
-    if key in _INT_KEYS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BaltuiError(f"'{key}' must be a whole number, got {value!r}")
-        return value
-    if key == "beta":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise BaltuiError(f"'beta' must be a number, got {value!r}")
-        return float(value)
-    if key == "strategies":
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise BaltuiError(f"'strategies' must be a list of names, got {value!r}")
-        return value
-    if key == "seeds":
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise BaltuiError(f"'seeds' must be a list of whole numbers, got {value!r}")
-        return value
-    if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model"):
-        if value is not None and not isinstance(value, str):
-            raise BaltuiError(f"'{key}' must be a string, got {value!r}")
-        return value
-    raise AssertionError(key)
+    """Coerce and check one value by its row of the settings table; presets come from users, so be strict
+    but explain. name, description and out are the only keys outside the table."""
+    if key in SETTING:
+        return SETTING[key].parse(value)
+    if value is not None and not isinstance(value, str):
+        raise BaltuiError(f"'{key}' must be a string, got {value!r}")
+    return value
 
 
 # Settings a partial preset on the digits takes from the quick preset, not from RunConfig's MNIST-scale
-# defaults (batch 128 on a few dozen 8x8 images is too few steps to learn anything).
+# defaults (the rows marked digits_from_quick).
 DIGITS_DEFAULTS_PRESET = "quick"
-_SETTINGS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset", "beta")
+_DIGITS_FROM_QUICK = tuple(s.name for s in SETTINGS if s.digits_from_quick)
 
 
 def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None) -> RunConfig:
@@ -209,7 +150,7 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
             if value is None and key not in ("data", "out"):
                 continue
             if key not in _FIELDS:
-                raise BaltuiError(f"unknown preset key '{key}'{_closest(key, list(_FIELDS))}")
+                raise BaltuiError(f"unknown preset key '{key}'{closest(key, list(_FIELDS))}")
             values[key] = _check_type(key, value)
     # --model brings its paper's training regime, under any other flag given.
     if overrides and overrides.get("model") and overrides["model"] in MODELS:
@@ -220,9 +161,9 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
     for source in (preset, overrides or {}):
         if source.get("data") and "dataset" not in source:
             values["dataset"] = "npz"
-    if values.get("dataset", RunConfig.dataset) == "digits" and values.get("name") != DIGITS_DEFAULTS_PRESET:
+    if values.get("dataset", SETTING["dataset"].default) == "digits" and values.get("name") != DIGITS_DEFAULTS_PRESET:
         defaults = load_preset(DIGITS_DEFAULTS_PRESET)
-        for key in _SETTINGS:
+        for key in _DIGITS_FROM_QUICK:
             if key not in values and key in defaults:
                 values[key] = _check_type(key, defaults[key])
     config = RunConfig(**values)
@@ -230,16 +171,36 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
     return config
 
 
+def migrate_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """A config.json as this version reads it, whatever version wrote it: the one place old configs are read.
+
+    Returns a new dict; `saved` is left as it is. Every setting added after the first config.json gets the
+    value runs used before it existed (the rows' `legacy`: mc_masks "independent", model "seed",
+    weight_decay 0, validation, epoch_draws and early_stopping 0). `subset` 0, how config.json writes the
+    whole pool, becomes "all", the way a user writes it, so the result goes into `build_config` as it is.
+    Other keys (provenance, out, ...) are kept unchanged. Nothing is judged here (reading a folder must
+    not fail on a setting): `build_config` checks the values. A `saved` that is not a JSON object is the
+    one refusal, as a BaltuiError.
+    """
+    if not isinstance(saved, dict):
+        raise BaltuiError(f"a baltui config is a JSON object of settings, not {type(saved).__name__}")
+    migrated = dict(saved)
+    for s in SETTINGS:
+        if s.name not in migrated and s.legacy is not ALWAYS_SAVED:
+            migrated[s.name] = s.legacy
+    if migrated.get("subset") == 0 and not isinstance(migrated["subset"], bool):
+        migrated["subset"] = SETTING["subset"].word
+    return migrated
+
+
 def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
     """One warning line per setting given that none of the run's strategies reads; returns them."""
     acquisitions = [STRATEGIES[s] for s in config.strategies]
-    uses = {"beta": lambda a: a.uses_beta, "mc_samples": lambda a: a.has_scores,
-            "subset": lambda a: a.has_scores, "mc_masks": lambda a: a.has_scores}
     lines = []
-    for key in sorted(given & set(uses)):
-        if not any(uses[key](a) for a in acquisitions):
-            readers = [a.name for a in STRATEGIES.values() if uses[key](a)]
-            lines.append(f"baltui: warning: --{key.replace('_', '-')} is read only by {', '.join(readers)}; "
+    for key in sorted(given & set(SETTING)):
+        read_by = SETTING[key].read_by
+        if read_by is not None and not any(read_by(a) for a in acquisitions):
+            lines.append(f"baltui: warning: {SETTING[key].flag} is read only by {', '.join(SETTING[key].readers())}; "
                          f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
     for line in lines:
         print(line, file=sys.stderr)
@@ -247,30 +208,14 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
 
 
 def validate(config: RunConfig) -> None:
-    """Refuse impossible settings; data-dependent limits are checked once the data is loaded."""
-    for key in _INT_KEYS:
-        if key == "subset" and config.subset == 0:
-            continue  # "all"
-        if getattr(config, key) < 1:
-            if key == "subset":
-                raise BaltuiError(f"'subset' must be at least 1, or 'all' for the whole pool; got {config.subset}")
-            raise BaltuiError(f"'{key}' must be at least 1, got {getattr(config, key)}")
-    if config.queries < 1:
-        raise BaltuiError("'queries' must be at least 1")
-    if config.beta <= 0:
-        raise BaltuiError(f"'beta' must be positive, got {config.beta}")
-    if not config.strategies:
-        raise BaltuiError("no strategies given; known strategies: " + ", ".join(STRATEGIES))
-    for name in config.strategies:
-        if name not in STRATEGIES:
-            raise BaltuiError(
-                f"unknown strategy '{name}'{_closest(name, list(STRATEGIES))}; known strategies: "
-                + ", ".join(STRATEGIES)
-            )
-    if len(set(config.strategies)) != len(config.strategies):
-        raise BaltuiError("a strategy is listed twice in 'strategies'")
-    if config.mc_masks not in MC_MASKS:
-        raise BaltuiError(f"'mc_masks' must be one of {', '.join(MC_MASKS)}, got '{config.mc_masks}'")
+    """Refuse impossible settings: each value by its row of the settings table, then the rules that tie
+    settings together; data-dependent limits are checked once the data is loaded (check_against_data)."""
+    for s in SETTINGS:
+        s.check(getattr(config, s.name))
+    if config.subset and config.subset < config.instances:
+        raise BaltuiError(f"'subset' ({config.subset}) is below 'instances' ({config.instances}): a query labels "
+                          "its instances out of the subset of the pool it scores; raise --subset (or give all) "
+                          "or lower --instances")
     if config.mc_masks == "independent":
         needing = [s for s in config.strategies if STRATEGIES[s].needs_consistent_masks]
         if needing:
@@ -278,18 +223,9 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
-    if config.model not in MODELS:
-        raise BaltuiError(f"unknown model '{config.model}'{_closest(config.model, list(MODELS))}; known models: "
-                          + ", ".join(MODELS))
     if (config.weight_decay == "auto" or config.early_stopping) and not config.validation:
         what = "--weight-decay auto" if config.weight_decay == "auto" else "--early-stopping"
         raise BaltuiError(f"{what} needs a validation set: give --validation N (pool images set aside)")
-    if not config.seeds:
-        raise BaltuiError("no seeds given")
-    if any(s < 0 for s in config.seeds):
-        raise BaltuiError("seeds must be 0 or more")
-    if len(set(config.seeds)) != len(config.seeds):
-        raise BaltuiError("a seed is listed twice in 'seeds'")
     if config.dataset == "npz":
         if not config.data:
             raise BaltuiError("dataset 'npz' needs a file: give --data FILE.npz")
@@ -317,16 +253,3 @@ def check_against_data(config: RunConfig, pool_size: int, n_classes: int, per_cl
             + (f" and {config.validation} validation images" if config.validation else "")
             + f" need {needed} images but the pool holds {pool_size}; lower --queries or --instances"
         )
-
-
-def migrate_config(saved: dict[str, Any]) -> dict[str, Any]:
-    """A config.json as written by any earlier baltui, in today's keys: the one place old folders are migrated.
-
-    Keys added since keep today's defaults (what those folders ran with), except:
-    - `mc_masks`: folders from before mask modes drew independent masks for every strategy.
-    """
-    config = dict(saved)
-    config.pop("out", None)  # written by the first versions: the folder itself, an absolute path
-    if "mc_masks" not in config:
-        config["mc_masks"] = "independent"
-    return config

@@ -30,6 +30,13 @@ from baltui.runs.results import (
 )
 
 
+def _migrated(config: dict[str, Any]) -> dict[str, Any]:
+    """Today's keys (migrate_config), without the absolute `out` the first versions wrote."""
+    migrated = migrate_config(config)
+    migrated.pop("out", None)
+    return migrated
+
+
 @dataclass
 class RunFolder:
     """One run folder. `config` is config.json as saved, migrated to today's keys (provenance kept)."""
@@ -55,14 +62,14 @@ class RunFolder:
             raise BaltuiError(f"cannot read {config_path}: {exc}") from None
         if not isinstance(config, dict):
             raise BaltuiError(f"{config_path} is not a baltui config (expected a JSON object)")
-        return cls(path, migrate_config(config))
+        return cls(path, _migrated(config))
 
     @classmethod
     def create(cls, path: str | Path, config: dict[str, Any]) -> RunFolder:
         """Make a new folder holding `config` (refusing one that holds anything else) and an empty results file."""
         path = Path(path)
         prepare_out_dir(path, config)
-        return cls(path, migrate_config(config))
+        return cls(path, _migrated(config))
 
     # ---- what the config says ---------------------------------------------------------------------
     @property
@@ -108,9 +115,11 @@ class RunFolder:
         initial = int(self.setting("initial_per_class")) * self.n_classes
         return reference_for(self.data_sha256, initial, str(self.setting("model")))
 
-    def run_config(self, data: str | None = None) -> RunConfig:
-        """The saved settings as a RunConfig, `data` resolved from the folder (or given where it is now)."""
+    def run_config(self, data: str | None = None, changes: dict[str, Any] | None = None) -> RunConfig:
+        """The saved settings as a RunConfig (with `changes` on top, e.g. more queries), `data` resolved from the
+        folder (or given where it is now)."""
         values = {k: v for k, v in self.config.items() if k in RunConfig.__dataclass_fields__ and k != "out"}
+        values.update(changes or {})
         if data is not None:
             values["data"] = data
         elif values.get("data"):
@@ -123,7 +132,7 @@ class RunFolder:
 
     def write_config(self, config: dict[str, Any]) -> None:
         write_config(self.path, config)
-        self.config = migrate_config(config)
+        self.config = _migrated(config)
 
     def saved_config(self) -> dict[str, Any]:
         """config.json exactly as on disk (for updates that must keep every key it holds)."""

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from baltui.core.events import Event, QueryResult, RunFailed, RunFinished
-from baltui.runs.watched import WatchedFolder
 from baltui.runs.status import (
     FAILED,
     FINISHED,
@@ -27,6 +26,7 @@ from baltui.runs.status import (
     StallClock,
     WriterProbe,
 )
+from baltui.runs.watched import WatchedFolder
 
 CHUNK = 4 << 20  # bytes read per poll at most, so a long backlog reaches the screen in steps
 

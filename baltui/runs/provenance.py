@@ -16,8 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from baltui.version import __version__
 from baltui.core.errors import BaltuiError
+from baltui.version import __version__
 
 PACKAGES = ("tensorflow", "keras", "numba", "modAL-python", "numpy", "scikit-learn")
 

@@ -16,13 +16,10 @@ from typing import Any
 from baltui.core.config import EXPERIMENT_KEYS, RunConfig, build_config, load_preset, warn_unused
 from baltui.core.data_checks import check_config_against_data
 from baltui.core.errors import BaltuiError
+from baltui.core.settings import RESUME_MAY_CHANGE
 from baltui.runs.folder import RunFolder
 from baltui.runs.provenance import check_same_data, collect, relative_data_path, resolve_data_path
 from baltui.runs.recorder import run_complete
-
-# Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
-# been asked for from the start; --data only says where the (same) data file is now.
-RESUME_MAY_CHANGE = ("queries", "seeds", "data")
 
 
 @dataclass
@@ -106,9 +103,7 @@ def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None =
                           f"({','.join(map(str, saved.get('seeds', [])))})")
     if overrides.get("queries", saved.get("queries", 0)) < saved.get("queries", 0):
         raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
-    base = folder.run_config(data)
-    config = build_config({k: v for k, v in base.to_dict().items() if k != "out"},
-                          {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
+    config = folder.run_config(data, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
     config.out = str(folder.path)
     dataset = load_data(config)
     check_same_data(provenance, dataset, str(folder.path))

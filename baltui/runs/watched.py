@@ -5,19 +5,20 @@ Nothing here writes: a watcher only reads config.json, results.jsonl and the dat
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baltui.runs import provenance
-from baltui.core.config import RunConfig, build_config, run_id
+from baltui.core.config import RunConfig, build_config, migrate_config, run_id
 from baltui.core.errors import BaltuiError
+from baltui.runs import provenance
 from baltui.runs.results import CONFIG_FILE, RESULTS_FILE
 
-_CONFIG_KEYS = {f.name for f in dataclasses.fields(RunConfig)} - {"out"}
+# What a watcher rebuilds a RunConfig from: the data settings only. It needs the run's data (for the
+# digit previews), and the other settings of a folder another version wrote may not pass today's checks.
+_DATA_KEYS = ("dataset", "data")
 
 
 @dataclass
@@ -25,7 +26,7 @@ class WatchedFolder:
     """One run folder: its saved config, and how its runs are named on screen."""
 
     path: Path
-    config: dict[str, Any]
+    config: dict[str, Any]  # config.json as migrate_config reads it
     label: str  # the folder's name, shown in panel titles when several folders are watched
     prefix: str = ""  # put before run ids (widget-id safe) when several folders are watched
     run_ids: list[str] = field(default_factory=list)  # the runs config.json promises, unprefixed
@@ -74,6 +75,7 @@ def open_folders(paths: list[str]) -> list[WatchedFolder]:
         if resolved in seen:
             raise BaltuiError(f"{text} is given twice; give each run folder once")
         seen.add(resolved)
+        config = migrate_config(config)
         folders.append(WatchedFolder(path, config, resolved.name or str(resolved), run_ids=_expected_runs(config)))
     if len(folders) > 1:
         used: set[str] = set()
@@ -97,8 +99,8 @@ def resolve_data_path(data: str, run_dir: Path) -> Path:
 
 
 def folder_run_config(folder: WatchedFolder) -> RunConfig:
-    """The saved config as a RunConfig (keys it does not know dropped), with `data` resolved."""
-    values = {k: v for k, v in folder.config.items() if k in _CONFIG_KEYS}
+    """The saved config's data settings as a RunConfig (enough to load its data), with `data` resolved."""
+    values = {k: v for k, v in folder.config.items() if k in _DATA_KEYS}
     if values.get("data"):
         values["data"] = str(resolve_data_path(str(values["data"]), folder.path))
     return build_config(values)

@@ -222,7 +222,7 @@ class WatchApp(ViewToggles, App[int]):
             n_classes = int(provenance.get("n_classes", 10))
             refs.add(reference_for(provenance.get("data_sha256"),
                                    int(folder.config.get("initial_per_class", 2)) * n_classes,
-                                   folder.config.get("model", "seed")))
+                                   folder.config["model"]))  # migrated: older folders read as model seed
         return refs.pop() if len(refs) == 1 else None
 
     def compose(self) -> ComposeResult:

@@ -1,0 +1,370 @@
+"""Every experiment setting, declared once: one `Setting` row per setting in `SETTINGS`.
+
+A row says what a setting is (its kind, default and range), what it means (the help line), and how the
+rest of baltui treats it. Everything else derives from the table, so a setting cannot be known in one
+place and missing in another:
+- `RunConfig`'s fields and defaults, type checks and range rules (`baltui.core.config`);
+- the flags, with their ranges and the registries' names in `--help` (`baltui.commands.parsing.add_setting_flags`);
+- the unused-flag warnings (`read_by`: which strategies read it), what `--resume` may change
+  (`resume_may_change`), what `report` splits rows on (`changes_results`);
+- how a config.json written before a setting existed reads today (`legacy`, applied by
+  `baltui.core.config.migrate_config`, through which resume, report and watch read every config.json).
+
+A new strategy hyperparameter is one row here plus its use. Say a `temperature` for a softmax-sampling
+strategy:
+
+    Setting("temperature", "number", 1.0, "softmax temperature of the sampling strategies",
+            low=0, high=100, low_open=True, read_by=lambda a: a.name == "softmaxbald"),
+
+and its use: the strategy reads `cfg.temperature` (passed where the engine builds its `QueryStrategy`).
+`RunConfig.temperature`, `--temperature` (its range in `--help`), the refusal of NaN or 1e308, the warning
+when no strategy of the run reads it, the refusal on `--resume` and a report column when two folders
+differ in it all follow from the row. An old config.json without the key reads as the default (give
+`legacy=` when the runs before it behaved otherwise).
+
+This module imports no TensorFlow: the registries it names (strategies, models, data sets) are plain dicts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from baltui.core.acquisition import STRATEGIES, Acquisition
+from baltui.core.data import DATASETS
+from baltui.core.errors import BaltuiError
+from baltui.core.models import MODELS
+
+MC_MASKS = ("auto", "consistent", "independent")
+
+
+class _Missing:
+    """`legacy` when a setting has always been in config.json: nothing to fill in."""
+
+    def __repr__(self) -> str:
+        return "ALWAYS_SAVED"
+
+
+ALWAYS_SAVED: Any = _Missing()
+
+# The kinds of value a setting holds, with the Python type RunConfig declares for it.
+KINDS = {
+    "whole": "int",  # a whole number in [low, high]; `word` (stored as 0) may stand for a special value
+    "number": "float",  # a finite number in [low, high] (low excluded when low_open); or `word`, stored as is
+    "word": "str",  # a name, one of `choices` when given
+    "path": "str | None",  # a file path, or none
+    "words": "list[str]",  # a comma list of names from `choices`, each once
+    "wholes": "list[int]",  # a comma list of whole numbers in [low, high], each once
+}
+
+
+def closest(value: str, known: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for a near miss, else ''."""
+    match = difflib.get_close_matches(value, list(known), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _shown(value: Any) -> str:
+    """A refused value as the user gave it, cut short: a 400-digit number must not flood the one line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One experiment setting: what it holds, its range, its help line, and how baltui treats it."""
+
+    name: str
+    kind: str  # one of KINDS
+    default: Any
+    help: str  # the flag's help; the range (and the word, if any) is appended to it
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself is not allowed (beta > 0)
+    word: str | None = None  # a word accepted instead of a number: 'all' (subset, stored as 0), 'auto'
+    zero: str | None = None  # what 0 means where low is 0 and 0 switches something off ("off", "none")
+    choices: tuple[str, ...] = ()  # the registry a name (or each name of a list) must come from
+    noun: tuple[str, str] | None = None  # ("strategy", "strategies"): an unknown choice is "unknown strategy 'x'"
+    most: int | None = None  # lists: at most this many items
+    metavar: str | None = None
+    # The runs' numbers depend on it, so `report` never pools runs that differ in it. False for what names
+    # a run (strategies, seeds: rows are per strategy, pooled over seeds) and for how long it goes (queries).
+    changes_results: bool = True
+    # `--resume` may change it (extending the experiment, or saying where the same data is now).
+    resume_may_change: bool = False
+    # The strategies that read it (a predicate on the Acquisition registry entry); None: every run does.
+    # Giving it as a flag when none of the run's strategies reads it gets a warning (config.warn_unused).
+    read_by: Callable[[Acquisition], bool] | None = None
+    # What the runs used before config.json had this key (config.migrate_config fills it in).
+    legacy: Any = ALWAYS_SAVED
+    # On the digits, a preset that leaves it out takes it from the quick preset, not from `default`
+    # (the defaults are MNIST-scale; batch 128 on a few dozen 8x8 images learns nothing).
+    digits_from_quick: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"setting {self.name}: unknown kind {self.kind!r}")
+        if self.kind in ("whole", "number", "wholes") and (self.low is None or self.high is None):
+            raise ValueError(f"setting {self.name}: a number needs its range (low and high)")
+        if self.zero is not None and self.low != 0:
+            raise ValueError(f"setting {self.name}: `zero` says what 0 means, so low must be 0")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def annotation(self) -> str:
+        return "float | str" if self.kind == "number" and self.word else KINDS[self.kind]
+
+    def readers(self) -> list[str]:
+        """The strategies that read it, by name (all of them when `read_by` is None)."""
+        return [a.name for a in STRATEGIES.values() if self.read_by is None or self.read_by(a)]
+
+    # ---- text ----------------------------------------------------------------------------------
+    def range_text(self) -> str:
+        """The range as --help states it: '1 to 10000', '0 < BETA <= 1000', '... or all'."""
+        if self.low is None or self.high is None:
+            return ""
+        if self.low_open:
+            text = f"{_number(self.low)} < {self.name.upper()} <= {_number(self.high)}"
+        else:
+            text = f"{_number(self.low)} to {_number(self.high)}"
+        if self.kind == "wholes":
+            text = "each " + text + (f", at most {self.most} {(self.noun or ('', 'values'))[1]}" if self.most else "")
+        return text + (f", or {self.word}" if self.word else "") + (f" (0: {self.zero})" if self.zero else "")
+
+    def flag_help(self) -> str:
+        rng = self.range_text()
+        return f"{self.help}; {rng}" if rng else self.help
+
+    def expected(self) -> str:
+        """What a valid value is, for the one-line refusal."""
+        if self.kind in ("whole", "number"):
+            what = "a whole number" if self.kind == "whole" else "a number"
+            if self.low_open:
+                what += f" with {_number(self.low)} < {self.name} <= {_number(self.high)}"
+            elif self.low is not None:
+                what += f" from {_number(self.low)} to {_number(self.high)}"
+            return what + (f" or '{self.word}'" if self.word else "")
+        if self.kind == "wholes":
+            return (f"a comma list of whole numbers from {_number(self.low)} to {_number(self.high)}"
+                    + (f", at most {self.most} of them" if self.most else ""))
+        if self.kind == "words":
+            return "a list of names" + (f" from {', '.join(self.choices)}" if self.choices else "")
+        if self.kind == "word" and self.choices:
+            return f"one of {', '.join(self.choices)}"
+        return "a string"
+
+    def _refuse(self, value: Any) -> BaltuiError:
+        return BaltuiError(f"'{self.name}' must be {self.expected()}, got {_shown(value)}")
+
+    # ---- values --------------------------------------------------------------------------------
+    def from_text(self, text: str) -> Any:
+        """A flag's text as a checked value, in the form presets use, so `parse` (build_config) takes it again:
+        '10' -> 10, '0,1' -> [0, 1], 'all' stays 'all'; 'nan', '1e20' or '0' for 'all' -> refused."""
+        t = text.strip()
+        if self.kind == "whole":
+            if self.word and t == self.word:
+                return t
+            try:
+                return self.parse(int(t))
+            except ValueError:
+                raise self._refuse(text) from None
+        if self.kind == "number":
+            return self.parse(t)  # parse reads numeric text itself (presets have always given some as text)
+        if self.kind == "wholes":
+            try:
+                return self.parse([int(v) for v in t.split(",") if v.strip()])
+            except ValueError:
+                raise self._refuse(text) from None
+        return self.parse(text)
+
+    def parse(self, value: Any) -> Any:
+        """A value from a preset, a flag or a saved config: coerced to its kind, then checked; or one
+        BaltuiError line saying what it must be."""
+        coerced = self._coerce(value)
+        try:
+            self.check(coerced)
+        except BaltuiError:
+            if self.kind == "number":  # said as given: '-1' or 10**20, not -1.0 or 1e+20
+                raise self._refuse(value) from None
+            raise
+        return coerced
+
+    def _coerce(self, value: Any) -> Any:
+        kind = self.kind
+        if kind == "whole":
+            if self.word and value == self.word:
+                return 0
+            if isinstance(value, bool) or not isinstance(value, int) or (self.word and value == 0):
+                raise self._refuse(value)  # 0 is how `word` is stored, never a value to give
+            return value
+        if kind == "number":
+            if self.word and value == self.word:
+                return value
+            if isinstance(value, str):
+                try:
+                    return float(value)
+                except ValueError:
+                    raise self._refuse(value) from None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self._refuse(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond any float
+                raise self._refuse(value) from None
+        if kind == "words":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            return value
+        if kind == "wholes":
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise self._refuse(value)
+            return value
+        if kind == "path" and value is None:
+            return value
+        if not isinstance(value, str):
+            raise self._refuse(value)
+        return value
+
+    def check(self, value: Any) -> None:
+        """Refuse a value RunConfig must not hold (wrong type, out of range, unknown name, repeated)."""
+        kind = self.kind
+        if kind == "whole":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self._refuse(value)
+            if self.word and value == 0:
+                return  # the word ('all')
+            if not self.low <= value <= self.high:
+                raise self._refuse(value)
+        elif kind == "number":
+            if self.word and value == self.word:
+                return
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise self._refuse(value)
+            if (value <= self.low if self.low_open else value < self.low) or value > self.high:
+                raise self._refuse(value)
+        elif kind in ("word", "path"):
+            if value is None and kind == "path":
+                return
+            if not isinstance(value, str):
+                raise self._refuse(value)
+            if self.choices and value not in self.choices:
+                raise self._unknown(value)
+        elif kind == "words":
+            self._check_list(value, str)
+            for v in value:
+                if self.choices and v not in self.choices:
+                    raise self._unknown(v)
+        elif kind == "wholes":
+            self._check_list(value, int)
+            for v in value:
+                if isinstance(v, bool) or not self.low <= v <= self.high:
+                    raise self._refuse(value)
+
+    def _check_list(self, value: Any, item: type) -> None:
+        one, many = self.noun or ("value", "values")
+        if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+            raise self._refuse(value)
+        if not value:
+            known = f"; known {many}: {', '.join(self.choices)}" if self.choices else ""
+            raise BaltuiError(f"no {many} given{known}")
+        if len(set(value)) != len(value):
+            raise BaltuiError(f"a {one} is listed twice in '{self.name}'")
+        if self.most is not None and len(value) > self.most:
+            raise BaltuiError(f"'{self.name}' lists {len(value)} {many}; at most {self.most}")
+
+    def _unknown(self, value: str) -> BaltuiError:
+        if self.noun is None:
+            return self._refuse(value)
+        one, many = self.noun
+        return BaltuiError(f"unknown {one} '{value}'{closest(value, self.choices)}; known {many}: "
+                           + ", ".join(self.choices))
+
+
+def _scores(a: Acquisition) -> bool:
+    return a.has_scores
+
+
+# The bounds keep every count within what one run can hold on a 24 GB, 2-core machine (the largest arrays
+# are MC-dropout probabilities, mc_samples x scored points x classes floats) and every number finite.
+# Order: RunConfig's field order, hence config.json's key order and the flags' order in --help.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("dataset", "word", "digits",
+            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz)"),
+    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout)",
+            metavar="FILE.npz", resume_may_change=True),
+    Setting("strategies", "words", ["entropy", "uniform"],
+            f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}",
+            choices=tuple(STRATEGIES), noun=("strategy", "strategies"), changes_results=False),
+    Setting("seeds", "wholes", [0], "comma list of seeds, e.g. 0,1,2", low=0, high=2**31 - 1, most=1000,
+            noun=("seed", "seeds"), changes_results=False, resume_may_change=True),
+    Setting("queries", "whole", 20, "number of acquisition rounds", low=1, high=100_000,
+            changes_results=False, resume_may_change=True, digits_from_quick=True),
+    Setting("instances", "whole", 10, "images labelled per query", low=1, high=10_000, digits_from_quick=True),
+    Setting("initial_per_class", "whole", 2, "initial labels per class", low=1, high=10_000,
+            digits_from_quick=True),
+    Setting("epochs", "whole", 50, "training epochs per query (from fresh weights)", low=1, high=10_000,
+            digits_from_quick=True),
+    Setting("batch_size", "whole", 128, "training batch size", low=1, high=65_536, digits_from_quick=True),
+    Setting("mc_samples", "whole", 100, "MC dropout samples T", low=1, high=10_000, read_by=_scores,
+            digits_from_quick=True),
+    Setting("subset", "whole", 2000, "pool points scored per query, at least --instances (all: the whole pool)",
+            low=1, high=1_000_000, word="all", read_by=_scores, digits_from_quick=True),
+    Setting("beta", "number", 1.0,
+            "power of the stochastic batch strategies ("
+            + ", ".join(a.name for a in STRATEGIES.values() if a.uses_beta) + ")",
+            low=0, high=1000, low_open=True, read_by=lambda a: a.uses_beta, digits_from_quick=True),
+    # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
+    Setting("mc_masks", "word", "auto",
+            "MC-dropout masks: one per sample for all points (consistent), one per point (independent), "
+            "or auto: consistent where the strategy needs it (default)",
+            choices=MC_MASKS, metavar="{" + ",".join(MC_MASKS) + "}", read_by=_scores,
+            legacy="independent"),  # before mask modes, every strategy drew independent masks
+    Setting("model", "word", "seed",
+            f"architecture and its training regime: {', '.join(MODELS)} (default seed)",
+            choices=tuple(MODELS), noun=("model", "models"), legacy="seed"),
+    # L2 of C/N on the hidden Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on
+    # the validation set (Gal et al. 2017). 0: none, as in the seed notebook.
+    Setting("weight_decay", "number", 0.0,
+            "L2 of C/N on the hidden Dense layers (N: labelled images; default 0), or auto: C chosen per fit "
+            "on the validation set", low=0, high=10_000, word="auto",
+            legacy=0),  # an int: the reports of folders from before weight decay say "weight_decay 0"
+    # Pool images set aside (per seed) to validate on: never offered for labelling, never trained on.
+    Setting("validation", "whole", 0, "pool images set aside per seed for validation (never labelled)",
+            low=0, high=100_000, zero="none", legacy=0),
+    # Draws with repetition per epoch (Kirsch et al. 2019: 5,056); 0: one pass over the labelled set.
+    Setting("epoch_draws", "whole", 0, "draws with repetition per training epoch", low=0, high=1_000_000,
+            zero="one pass over the labelled set", legacy=0),
+    # Stop training after this many epochs without a better validation accuracy (best weights kept); 0: off.
+    Setting("early_stopping", "whole", 0,
+            "stop after PATIENCE epochs without better validation accuracy",
+            low=0, high=10_000, zero="off", metavar="PATIENCE", legacy=0),
+)
+
+SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+# Keys that change what an experiment computes: refused as overrides on --resume unless resume_may_change.
+EXPERIMENT_KEYS: tuple[str, ...] = tuple(SETTING)
+# Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
+# been asked for from the start; --data only says where the (same) data file is now.
+RESUME_MAY_CHANGE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.resume_may_change)
+# Settings two runs must share to be pooled in one row of a report.
+RESULTS_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.changes_results)
+
+
+def settings_named(names: Sequence[str] | None = None) -> list[Setting]:
+    """The rows of `names` (all rows when None), in the order given; a name not in the table is a bug."""
+    return list(SETTINGS) if names is None else [SETTING[n] for n in names]
