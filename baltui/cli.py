@@ -46,6 +46,9 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--queries", type=int, help="number of acquisition rounds")
     g.add_argument("--instances", type=int, help="images labelled per query")
     g.add_argument("--initial-per-class", type=int, dest="initial_per_class", help="initial labels per class")
+    g.add_argument("--initial-set", dest="initial_set", choices=("balanced", "random"),
+                   help="the first labels: initial-per-class of every class (balanced, default), or that many "
+                        "times the classes at random, chosen without reading a label (random)")
     g.add_argument("--epochs", type=int, help="training epochs per query (from fresh weights)")
     g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
     g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
@@ -65,6 +68,11 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
                    help="stop after PATIENCE epochs without better validation accuracy (0: off)")
     g.add_argument("--dataset", help="digits or mnist")
     g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
+    g.add_argument("--recipe", help="a benchmark variant of the data: repeated[:COPIES,noise=STD,base=N], "
+                                    "unbalanced[:LOW,HIGH,TARGET_LOW,TARGET_HIGH], redundant[:POOL,TARGET] or none "
+                                    "(default); see the README's Data recipes")
+    g.add_argument("--recipe-seed", type=int, dest="recipe_seed", help="seed of the recipe's noise and samples "
+                                                                       "(default 0)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -173,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
 def _list_presets() -> int:
     from baltui.core.config import load_preset, preset_names
 
-    for name in preset_names():
+    names = preset_names()
+    width = max(map(len, names), default=0)
+    for name in names:
         values = load_preset(name)
-        print(f"{name:14s} {values.get('description', '')}")
+        print(f"{name:{width}s} {values.get('description', '')}")
     return 0
 
 

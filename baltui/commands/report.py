@@ -31,9 +31,13 @@ from baltui.runs.results import RunCurve, curves, read_config, read_records
 # Settings that change what a run computes, in column order. "data" is the data's content when the config
 # records it (provenance.data_sha256), else its name/path. Values for keys older configs lack are the
 # defaults those runs actually used.
-SETTINGS = ("data", "model", "mc_masks", "weight_decay", "instances", "mc_samples", "subset", "epochs",
-            "batch_size", "initial_per_class")
-DEFAULTS: dict[str, Any] = {"model": "seed", "mc_masks": "independent", "weight_decay": 0, "initial_per_class": 2}
+SETTINGS = ("data", "recipe", "recipe_seed", "model", "mc_masks", "weight_decay", "instances", "mc_samples", "subset",
+            "epochs", "batch_size", "initial_per_class", "initial_set")
+DEFAULTS: dict[str, Any] = {"model": "seed", "mc_masks": "independent", "weight_decay": 0, "initial_per_class": 2,
+                            "recipe": "none", "recipe_seed": 0, "initial_set": "balanced"}
+# Settings said under the table only when a row departs from their default: reports of folders from before
+# they existed read as before.
+QUIET_AT_DEFAULT = ("recipe", "recipe_seed", "initial_set")
 DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
 STD_FIELD = "±"  # csv column / json key carrying STD_NOTE's meaning, where there is no room for a note line
 STD_MEANING = "sample standard deviation over runs (ddof=1)"
@@ -93,7 +97,8 @@ class Folder:
             return None
         initial = int(self.config.get("initial_per_class", DEFAULTS["initial_per_class"]))
         n_classes = int(self.provenance.get("n_classes", DEFAULT_CLASSES))
-        return reference_for(self.data_sha256, initial * n_classes, str(self.config.get("model", DEFAULTS["model"])))
+        return reference_for(self.data_sha256, initial * n_classes, str(self.config.get("model", DEFAULTS["model"])),
+                             str(self.config.get("initial_set", DEFAULTS["initial_set"])))
 
 
 def load_folders(run_dirs: list[str]) -> list[Folder]:
@@ -140,9 +145,11 @@ class Report:
 
     @property
     def shared(self) -> dict[str, str]:
-        """Settings every row has in common: said once under the table instead of as columns."""
+        """Settings every row has in common: said once under the table instead of as columns (those in
+        QUIET_AT_DEFAULT only when not at their default)."""
         first = next(iter(self.shown.values()))
-        return {n: first[n] for n in SETTINGS if n not in self.differing}
+        return {n: first[n] for n in SETTINGS if n not in self.differing
+                and not (n in QUIET_AT_DEFAULT and first[n] == str(DEFAULTS[n]))}
 
 
 def build_report(folders: list[Folder]) -> Report:

@@ -21,6 +21,8 @@ from baltui.core.acquisition import STRATEGIES
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.recipes import NONE as NO_RECIPE
+from baltui.core.recipes import canonical as canonical_recipe
 
 DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
 DEFAULT_PRESET = "quick"
@@ -29,9 +31,12 @@ DEFAULT_PRESET = "quick"
 EXPERIMENT_KEYS = (
     "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
     "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation",
-    "epoch_draws", "early_stopping",
+    "epoch_draws", "early_stopping", "recipe", "recipe_seed", "initial_set",
 )
 MC_MASKS = ("auto", "consistent", "independent")
+# How the first labelled images are chosen: `initial_per_class` of every class (the papers' protocol, which
+# needs the pool's labels), or that many in all at random from the images alone, as a new labelling project must.
+INITIAL_SETS = ("balanced", "random")
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
 AUTO_MC_MASKS = "independent"
 
@@ -44,11 +49,17 @@ class RunConfig:
     description: str = ""
     dataset: str = "digits"
     data: str | None = None
+    # A pool recipe (baltui.core.recipes) applied to the loaded data, e.g. "repeated:3,noise=0.05"; config.json
+    # records it with every value named. "none": the data as loaded.
+    recipe: str = NO_RECIPE
+    # Seeds every random choice of the recipe (copies' noise, sampled images): one per folder.
+    recipe_seed: int = 0
     strategies: list[str] = field(default_factory=lambda: ["entropy", "uniform"])
     seeds: list[int] = field(default_factory=lambda: [0])
     queries: int = 20
     instances: int = 10
     initial_per_class: int = 2
+    initial_set: str = "balanced"  # one of INITIAL_SETS
     epochs: int = 50
     batch_size: int = 128
     mc_samples: int = 100
@@ -93,7 +104,7 @@ def run_id(strategy: str, seed: int) -> str:
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 _INT_KEYS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset")
 # Whole numbers that may be 0 (0 = off / all).
-_COUNT_KEYS = ("validation", "epoch_draws", "early_stopping")
+_COUNT_KEYS = ("validation", "epoch_draws", "early_stopping", "recipe_seed")
 
 
 def _closest(key: str, known: list[str]) -> str:
@@ -188,7 +199,11 @@ def _check_type(key: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise BaltuiError(f"'seeds' must be a list of whole numbers, got {value!r}")
         return value
-    if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model"):
+    if key == "recipe":
+        if not isinstance(value, str):
+            raise BaltuiError(f"'recipe' must be a string such as 'repeated:3,noise=0.05', got {value!r}")
+        return canonical_recipe(value)
+    if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model", "initial_set"):
         if value is not None and not isinstance(value, str):
             raise BaltuiError(f"'{key}' must be a string, got {value!r}")
         return value
@@ -241,6 +256,8 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
             readers = [a.name for a in STRATEGIES.values() if uses[key](a)]
             lines.append(f"baltui: warning: --{key.replace('_', '-')} is read only by {', '.join(readers)}; "
                          f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
+    if "recipe_seed" in given and config.recipe == NO_RECIPE:
+        lines.append("baltui: warning: --recipe-seed is read only by a recipe; this run has none (--recipe)")
     for line in lines:
         print(line, file=sys.stderr)
     return lines
@@ -278,6 +295,9 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    if config.initial_set not in INITIAL_SETS:
+        raise BaltuiError(f"'initial_set' must be one of {', '.join(INITIAL_SETS)}, got '{config.initial_set}'")
+    config.recipe = canonical_recipe(config.recipe)  # a bad recipe is one line here, before any data is loaded
     if config.model not in MODELS:
         raise BaltuiError(f"unknown model '{config.model}'{_closest(config.model, list(MODELS))}; known models: "
                           + ", ".join(MODELS))
@@ -302,8 +322,10 @@ def validate(config: RunConfig) -> None:
 
 
 def check_against_data(config: RunConfig, pool_size: int, n_classes: int, per_class: dict[int, int]) -> None:
-    """Limits that depend on the data: the initial set and all queries must fit in the pool."""
-    short = [c for c, n in per_class.items() if n < config.initial_per_class]
+    """Limits that depend on the data: the initial set and all queries must fit in the pool (a random initial
+    set takes no class into account, so only its size must fit)."""
+    balanced = config.initial_set == "balanced"
+    short = [c for c, n in per_class.items() if n < config.initial_per_class] if balanced else []
     if short:
         raise BaltuiError(
             f"initial_per_class={config.initial_per_class} but class {short[0]} has only "
