@@ -11,7 +11,14 @@ from baltui.cli import main
 from baltui.core.config import RunConfig, build_config
 from baltui.core.data import load_dataset
 from baltui.core.errors import BaltuiError
-from baltui.core.recipes import REPEATED_NOISE, apply_recipe, canonical, parse_recipe, redundant_class_map
+from baltui.core.recipes import (
+    REPEATED_NOISE,
+    apply_recipe,
+    canonical,
+    parse_recipe,
+    recipe_hash,
+    redundant_class_map,
+)
 from baltui.runs.provenance import collect
 
 DIGITS_SHA256 = "44fa2c5c6ab1ecba1f9108da1bbb878241daa5efb41256f906a8e8cab1d32e48"  # tests/test_data.py
@@ -101,6 +108,10 @@ def test_the_data_hash_follows_the_recipe_and_its_values(digits):
     # even a recipe whose arrays equal the loaded data's is not that data (it never takes its paper's numbers)
     same = apply_recipe(digits, "repeated:1,noise=0", 0)
     assert np.array_equal(same.x_pool, digits.x_pool) and same.content_sha256 != DIGITS_SHA256
+    # the arrays themselves are hashed: the same recipe and seed with one pixel changed is other data
+    built = apply_recipe(digits, "repeated", 0)
+    built.x_pool[5, 3, 3, 0] += 0.5
+    assert recipe_hash(built, 0) != hashes["repeated"]
     # the provenance block records the recipe's hash and the data it was made from
     block = collect(apply_recipe(digits, "repeated", 0), None)
     assert block["data_sha256"] == hashes["repeated"] and block["source_sha256"] == DIGITS_SHA256
@@ -176,6 +187,30 @@ def test_recipe_errors_raise_baltui_errors_from_the_core(digits):
     with pytest.raises(BaltuiError, match="keeps classes 1 and 7"):
         apply_recipe(type(digits)("three", digits.x_pool[:30], np.arange(30) % 3, digits.x_test[:3],
                                   np.arange(3)), "redundant:5", 0)
+
+
+def _folder(path, recipe, sha, accs):
+    path.mkdir()
+    config = {"dataset": "digits", "initial_per_class": 2, "provenance": {"data_sha256": sha}}
+    if recipe is not None:
+        config.update(recipe=recipe, recipe_seed=0)
+    (path / "config.json").write_text(json.dumps(config))
+    lines = [json.dumps({"type": "query", "run_id": "bald-s0", "strategy": "bald", "seed": 0, "query": q,
+                         "n_labelled": 20 + 10 * q, "accuracy": a}) for q, a in enumerate(accs)]
+    (path / "results.jsonl").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_report_gives_each_recipe_its_rows_and_says_none_only_when_another_is_shown(tmp_path, capsys):
+    plain = _folder(tmp_path / "plain", None, DIGITS_SHA256, [0.5, 0.9])  # a folder from before recipes
+    repeated = _folder(tmp_path / "rep", "repeated:copies=3,noise=0.03081,base=all", "ab" * 32, [0.4, 0.8])
+    assert main(["report", str(plain), str(repeated), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["recipe"] for r in rows] == ["none", "repeated:copies=3,noise=0.03081,base=all"]
+    assert main(["report", str(repeated), "--format", "markdown"]) == 0
+    assert "recipe repeated:copies=3,noise=0.03081,base=all" in capsys.readouterr().out
+    assert main(["report", str(plain), "--format", "markdown"]) == 0
+    assert "recipe" not in capsys.readouterr().out
 
 
 @pytest.mark.slow

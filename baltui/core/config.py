@@ -202,7 +202,7 @@ def _check_type(key: str, value: Any) -> Any:
     if key == "recipe":
         if not isinstance(value, str):
             raise BaltuiError(f"'recipe' must be a string such as 'repeated:3,noise=0.05', got {value!r}")
-        return canonical_recipe(value)
+        return value  # parsed and written with every value named by validate()
     if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model", "initial_set"):
         if value is not None and not isinstance(value, str):
             raise BaltuiError(f"'{key}' must be a string, got {value!r}")
