@@ -131,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
 def _list_presets() -> int:
     from baltui.core.config import load_preset, preset_names
 
-    for name in preset_names():
+    names = preset_names()
+    width = max(map(len, names), default=0)
+    for name in names:
         values = load_preset(name)
-        print(f"{name:14s} {values.get('description', '')}")
+        print(f"{name:{width}s} {values.get('description', '')}")
     return 0
 
 

@@ -106,7 +106,8 @@ class Folder:
             return None
         initial = int(self.config.get("initial_per_class", SETTING["initial_per_class"].default))
         n_classes = int(self.provenance.get("n_classes", DEFAULT_CLASSES))
-        return reference_for(self.data_sha256, initial * n_classes, str(self.config["model"]))
+        return reference_for(self.data_sha256, initial * n_classes, str(self.config["model"]),
+                             str(self.config["initial_set"]))
 
 
 def load_folders(run_dirs: list[str]) -> list[Folder]:
@@ -154,7 +155,8 @@ class Report:
 
     @property
     def shared(self) -> dict[str, str]:
-        """Settings every row has in common: said once under the table instead of as columns."""
+        """Settings every row has in common: said once under the table instead of as columns (those in
+        QUIET_AT_DEFAULT only when not at their default)."""
         first = next(iter(self.shown.values()))
         return {n: first[n] for n in SETTINGS if n not in self.differing and n not in self.unlisted}
 

@@ -21,6 +21,8 @@ from baltui.core.acquisition import STRATEGIES
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.recipes import NONE as NO_RECIPE
+from baltui.core.recipes import canonical as canonical_recipe
 from baltui.core.settings import ALWAYS_SAVED, SETTING, SETTINGS, closest
 from baltui.core.settings import EXPERIMENT_KEYS as EXPERIMENT_KEYS  # re-exported: callers import them from here
 from baltui.core.settings import MC_MASKS as MC_MASKS
@@ -202,6 +204,8 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
         if read_by is not None and not any(read_by(a) for a in acquisitions):
             lines.append(f"baltui: warning: {SETTING[key].flag} is read only by {', '.join(SETTING[key].readers())}; "
                          f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
+    if "recipe_seed" in given and config.recipe == NO_RECIPE:
+        lines.append("baltui: warning: --recipe-seed is read only by a recipe; this run has none (--recipe)")
     for line in lines:
         print(line, file=sys.stderr)
     return lines
@@ -223,6 +227,7 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    config.recipe = canonical_recipe(config.recipe)  # a bad recipe is one line here, before any data is loaded
     if (config.weight_decay == "auto" or config.early_stopping) and not config.validation:
         what = "--weight-decay auto" if config.weight_decay == "auto" else "--early-stopping"
         raise BaltuiError(f"{what} needs a validation set: give --validation N (pool images set aside)")
@@ -238,8 +243,10 @@ def validate(config: RunConfig) -> None:
 
 
 def check_against_data(config: RunConfig, pool_size: int, n_classes: int, per_class: dict[int, int]) -> None:
-    """Limits that depend on the data: the initial set and all queries must fit in the pool."""
-    short = [c for c, n in per_class.items() if n < config.initial_per_class]
+    """Limits that depend on the data: the initial set and all queries must fit in the pool (a random initial
+    set takes no class into account, so only its size must fit)."""
+    balanced = config.initial_set == "balanced"
+    short = [c for c, n in per_class.items() if n < config.initial_per_class] if balanced else []
     if short:
         raise BaltuiError(
             f"initial_per_class={config.initial_per_class} but class {short[0]} has only "

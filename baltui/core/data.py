@@ -41,8 +41,18 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     # sha256 of the arrays as stored (`content_hash`): says which data a run used whatever its file is
-    # called, so references and resumes follow the content, not a name or a shape.
+    # called, so references and resumes follow the content, not a name or a shape. For a recipe's data
+    # (baltui.core.recipes) the hash of the arrays the recipe produced, never the loaded data's.
     content_sha256: str = ""
+    # What a recipe made of the loaded data ("none": the data as loaded, and the fields below unset).
+    recipe: str = "none"
+    source_sha256: str = ""  # the loaded data's content_sha256, when a recipe made this data from it
+    # Index into the loaded pool of each pool image: a copy or a sample is traced to its original.
+    pool_origin: np.ndarray | None = None
+    # The recipe's target distribution (EPIG's target inputs): pool-split images in neither pool nor test.
+    x_target: np.ndarray | None = None
+    y_target: np.ndarray | None = None
+    target_origin: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -199,14 +209,23 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
 
 
 def load_dataset(config: object) -> Dataset:
-    """The data a RunConfig names: `data` (a file) wins over `dataset` (a name in DATASETS)."""
+    """The data a RunConfig names: `data` (a file) wins over `dataset` (a name in DATASETS); then its
+    `recipe`, if any, applied to the scaled arrays (every reader of a folder's data comes through here, so
+    the dashboard, watch and --resume all see the recipe's pool, with the same indices)."""
     data = getattr(config, "data", None)
     if data:
-        return load_npz(data)
-    dataset = getattr(config, "dataset", "digits")
-    if dataset not in DATASETS:
-        raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
-    return DATASETS[dataset]()
+        loaded = load_npz(data)
+    else:
+        dataset = getattr(config, "dataset", "digits")
+        if dataset not in DATASETS:
+            raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
+        loaded = DATASETS[dataset]()
+    recipe = getattr(config, "recipe", "none")
+    if not recipe or recipe == "none":
+        return loaded
+    from baltui.core.recipes import apply_recipe  # it builds on Dataset: imported here, not at the top
+
+    return apply_recipe(loaded, recipe, int(getattr(config, "recipe_seed", 0)))
 
 
 def preview_images(dataset: Dataset, indices: object) -> np.ndarray:

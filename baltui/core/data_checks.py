@@ -26,8 +26,8 @@ def check_model_fits(config: RunConfig, dataset: Any) -> None:
 
 def check_validation_leaves_the_initial_set(config: RunConfig, dataset: Any) -> None:
     """The validation images are set aside per seed before the initial set is drawn: every class must keep
-    `initial_per_class` images in the pool for every seed."""
-    if not config.validation:
+    `initial_per_class` images in the pool for every seed (a random initial set asks no class for any)."""
+    if not config.validation or config.initial_set != "balanced":
         return
     from baltui.core.engine import validation_indices
 

@@ -61,12 +61,16 @@ class PoolView:
 
 
 def initial_indices(y_pool: np.ndarray, per_class: int, seed: int, n_classes: int = 10,
-                    exclude: np.ndarray | None = None) -> np.ndarray:
-    """`per_class` random pool points of every class: the same set for every strategy of a seed."""
+                    exclude: np.ndarray | None = None, initial_set: str = "balanced") -> np.ndarray:
+    """The first labelled pool points, the same set for every strategy of a seed: "balanced", `per_class`
+    random points of every class (the papers' protocol); "random", `per_class * n_classes` random points
+    chosen from the pool's size alone, never reading a label (a labelling project starts with none)."""
     rng = np.random.default_rng([seed, _INITIAL])
     allowed = np.ones(len(y_pool), dtype=bool)
     if exclude is not None:
         allowed[exclude] = False
+    if initial_set == "random":
+        return np.sort(rng.choice(np.flatnonzero(allowed), size=per_class * n_classes, replace=False))
     picks = [rng.choice(np.flatnonzero((y_pool == c) & allowed), size=per_class, replace=False)
              for c in range(n_classes)]
     return np.sort(np.concatenate(picks))
@@ -131,7 +135,7 @@ class ActiveLearningRun:
             start = self.resume[-1]["query"] + 1
         else:
             labelled = initial_indices(data.y_pool, cfg.initial_per_class, self.seed, data.n_classes,
-                                       held_out if len(held_out) else None)
+                                       held_out if len(held_out) else None, cfg.initial_set)
             start = 0
         in_pool[labelled] = False
 

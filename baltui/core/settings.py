@@ -39,6 +39,7 @@ from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
 
 MC_MASKS = ("auto", "consistent", "independent")
+INITIAL_SETS = ("balanced", "random")
 
 
 class _Missing:
@@ -352,6 +353,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("early_stopping", "whole", 0,
             "stop after PATIENCE epochs without better validation accuracy",
             low=0, high=10_000, zero="off", metavar="PATIENCE", legacy=0),
+    # A pool recipe (baltui.core.recipes) applied to the loaded data; config.json records it with every value named.
+    Setting("recipe", "word", "none",
+            "a benchmark variant of the data: repeated[:COPIES,noise=STD,base=N], "
+            "unbalanced[:LOW,HIGH,TARGET_LOW,TARGET_HIGH], redundant[:POOL,TARGET] or none (default); "
+            "see the README's Data recipes", metavar="RECIPE", legacy="none"),
+    Setting("recipe_seed", "whole", 0, "seed of the recipe's noise and samples (one per folder)",
+            low=0, high=2**31 - 1, legacy=0),
+    # The first labels: initial_per_class of every class (the papers' protocol, which needs the pool's labels), or
+    # that many times the classes at random from the images alone, as a new labelling project must.
+    Setting("initial_set", "word", "balanced",
+            "the first labels: initial-per-class of every class (balanced, default), or that many times the "
+            "classes at random, chosen without reading a label (random)",
+            choices=INITIAL_SETS, metavar="{" + ",".join(INITIAL_SETS) + "}", legacy="balanced"),
 )
 
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -113,7 +113,7 @@ class RunFolder:
         if not self.provenance:
             return None
         initial = int(self.setting("initial_per_class")) * self.n_classes
-        return reference_for(self.data_sha256, initial, str(self.setting("model")))
+        return reference_for(self.data_sha256, initial, str(self.setting("model")), str(self.setting("initial_set")))
 
     def run_config(self, data: str | None = None, changes: dict[str, Any] | None = None) -> RunConfig:
         """The saved settings as a RunConfig (with `changes` on top, e.g. more queries), `data` resolved from the

@@ -100,6 +100,11 @@ def collect(dataset: Any, data_file: str | None) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "evaluation": "bfloat16 with float32 rechecks" if bfloat16_is_native() else "float32",
     }
+    if getattr(dataset, "recipe", "none") != "none":
+        # data_sha256 is then the recipe's arrays' (the report's rows and the papers follow it); this is the
+        # data it was made from, so a Repeated MNIST can still be traced to the MNIST it repeats
+        block["recipe"] = dataset.recipe
+        block["source_sha256"] = dataset.source_sha256
     if data_file:
         path = Path(data_file)
         block["data_file"] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}

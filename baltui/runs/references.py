@@ -71,9 +71,11 @@ KIRSCH2019 = PaperReference(
 )
 
 
-def reference_for(data_sha256: str | None, initial: int, model: str = "seed") -> PaperReference | None:
-    """The paper whose protocol a run follows, if its data and initial set match that paper's; else None."""
-    if data_sha256 != MNIST_SHA256:
+def reference_for(data_sha256: str | None, initial: int, model: str = "seed",
+                  initial_set: str = "balanced") -> PaperReference | None:
+    """The paper whose protocol a run follows, if its data and initial set match that paper's; else None.
+    Every paper here starts from a balanced initial set (2 per class): a random one is another protocol."""
+    if data_sha256 != MNIST_SHA256 or initial_set != "balanced":
         return None
     ref = KIRSCH2019 if model == "batchbald2019" else GAL2017_TABLE1
     return ref if ref.initial == initial else None

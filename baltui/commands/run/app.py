@@ -89,7 +89,7 @@ class BaltuiApp(LeavesCleanly, ViewToggles, App[int]):
         if self.dataset is None:
             return None
         return reference_for(self.dataset.content_sha256, self.config.initial_per_class * self.dataset.n_classes,
-                             self.config.model)
+                             self.config.model, self.config.initial_set)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -222,7 +222,7 @@ class WatchApp(ViewToggles, App[int]):
             n_classes = int(provenance.get("n_classes", 10))
             refs.add(reference_for(provenance.get("data_sha256"),
                                    int(folder.config.get("initial_per_class", 2)) * n_classes,
-                                   folder.config["model"]))  # migrated: older folders read as model seed
+                                   folder.config["model"], folder.config["initial_set"]))  # migrated config
         return refs.pop() if len(refs) == 1 else None
 
     def compose(self) -> ComposeResult:
@@ -299,14 +299,14 @@ class WatchApp(ViewToggles, App[int]):
                 return None, f"{type(exc).__name__}: {exc}"
 
         worker = get_current_worker()
-        cache: dict[tuple[str, str | None], tuple[Any, str | None]] = {}
+        cache: dict[tuple[str, str | None, str, int], tuple[Any, str | None]] = {}
         for index, folder in enumerate(self.folders):
             if worker.is_cancelled:
                 return
             config, error = attempt(lambda folder=folder: folder_run_config(folder))
             dataset = None
             if config is not None:
-                key = (config.dataset, config.data)
+                key = (config.dataset, config.data, config.recipe, config.recipe_seed)
                 if key not in cache:
                     cache[key] = attempt(lambda config=config: load_dataset(config))
                 dataset, error = cache[key]
