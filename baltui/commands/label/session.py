@@ -110,8 +110,6 @@ class LabelSession:
             raise BaltuiError(f"--beta must be positive, got {beta}")
         if mc_masks is not None and mc_masks not in MC_MASKS:
             raise BaltuiError(f"--mc-masks must be one of {', '.join(MC_MASKS)}, got '{mc_masks}'")
-        if model is not None:
-            model_spec(model).check_fits(source.images.shape[1:])
         self.source = source
         self.out_dir = Path(out_dir)
         self.classes = classes
