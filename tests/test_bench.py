@@ -30,9 +30,27 @@ def _numbers(tree):
         yield tree
 
 
-def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
+def _spy_on_the_loop(monkeypatch) -> list[str]:
+    """The names of the ActiveLearningLoop methods called, in order (the round must be the loop's)."""
+    from baltui.core.loop import ActiveLearningLoop
+
+    calls: list[str] = []
+    for name in ("start", "resume", "acquire", "teach", "evaluate"):
+        method = getattr(ActiveLearningLoop, name)
+
+        def spy(self, *args, _name=name, _method=method, **kwargs):
+            calls.append(_name)
+            return _method(self, *args, **kwargs)
+
+        monkeypatch.setattr(ActiveLearningLoop, name, spy)
+    return calls
+
+
+def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys, monkeypatch):
     out = tmp_path / "bench.json"
+    calls = _spy_on_the_loop(monkeypatch)
     assert main(["--quick", "--json", str(out)]) == 0
+    assert calls == ["resume", "acquire", "teach", "evaluate"]  # the timed round is one round of the engine's loop
     printed = capsys.readouterr().out
     for row in ("seed's way", "split head", "consistent masks", "speed-up", "round / its training", "train / matmul",
                 "traces"):
@@ -61,6 +79,7 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
     assert marks["round / its training"] == ("met" if rd["met"] else "not met"), marks
     assert acq["path"] in ("compact", "tiled")  # digits at T=10: far below the sparse head's threshold
     assert figures["data"]["name"] == "digits" and figures["settings"]["mc_samples"] == 10
+    assert figures["settings"]["model"] == "seed" and figures["training"]["images"] == 100  # no regime: one pass
     assert not figures["retraced"] and max(figures["tracing_counts"].values()) == 1
 
 
@@ -71,6 +90,8 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys):
         (["--quick", "--epochs", "0"], "--epochs must be at least 1"),
         (["--quick", "--labelled", "1300"], "lower them"),
         (["--quick", "--json", "/nonexistent/dir/out.json"], "does not exist"),
+        (["--quick", "--model", "resnet"], "unknown model 'resnet'"),
+        (["--quick", "--model", "batchbald2019"], "needs images of at least 28x28"),  # the digits are 8x8
     ],
 )
 def test_bad_input_is_a_baltui_error(argv, message):
@@ -104,3 +125,38 @@ def test_batchbald2019_acquisition_times_both_heads_on_the_same_masks():
     assert (bb["path"], bb["masked_path"]) == ("consistent-channel", "consistent-tf")
     assert bb["s"] > 0 and bb["masked_s"] > 0 and bb["speedup_vs_masked"] == bb["masked_s"] / bb["s"]
     assert bb["max_abs_diff_vs_masked"] < 1e-5
+
+
+@pytest.fixture(scope="module")
+def digits28(tmp_path_factory):
+    """The bundled digits upscaled to 28x28 in the keras layout: 1,500 pool images, enough to set aside the
+    1,024 validation images of batchbald2019's regime beside --quick's labelled set and subset."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = np.stack([np.asarray(Image.fromarray((im * 16).clip(0, 255).astype(np.uint8)).resize((28, 28)))
+                  for im in bunch.images])
+    path = tmp_path_factory.mktemp("digits28") / "digits28.npz"
+    np.savez(path, x_train=x[:1500], y_train=bunch.target[:1500], x_test=x[1500:], y_test=bunch.target[1500:])
+    return path
+
+
+@pytest.mark.slow
+def test_bench_times_a_model_in_its_regime(digits28, tmp_path, capsys, monkeypatch):
+    """--model batchbald2019: its regime (5,056 draws per epoch, early stopping on 1,024 validation images set
+    aside from the pool, batch 64) under the flags given (--epochs 1), and the round is the loop's."""
+    out = tmp_path / "bench.json"
+    calls = _spy_on_the_loop(monkeypatch)
+    assert main(["--quick", "--model", "batchbald2019", "--epochs", "1", "--data", str(digits28),
+                 "--json", str(out)]) == 0
+    assert calls == ["resume", "acquire", "teach", "evaluate"]
+    figures = json.loads(out.read_text())
+    s, tr, rd = figures["settings"], figures["training"], figures["round"]
+    assert (s["model"], s["epochs"], s["batch_size"]) == ("batchbald2019", 1, 64)
+    assert (s["epoch_draws"], s["early_stopping"], s["validation"]) == (5056, 3, 1024)
+    assert (tr["images"], tr["epochs"], tr["batch_size"]) == (5056, 1, 64)
+    assert rd["image_epochs"] == 5056 and rd["round_s"] >= rd["training_s"] > 0
+    assert "acquisition_batchbald2019" in figures and not figures["retraced"]
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "batchbald2019 model trained on 100 images, 1 epochs of 5,056 draws at batch 64" in printed

@@ -45,11 +45,7 @@ def _variant(strides=1, padding="valid", between=("pool", "relu"), conv_activati
 def _both_heads(clf, X, T, seed):
     fast = clf.mc_predict_proba(X, T, seed=seed)
     fast_path = clf.last_mc_path
-    clf._consistent.use_channel_head = False
-    try:
-        slow = clf.mc_predict_proba(X, T, seed=seed)
-    finally:
-        clf._consistent.use_channel_head = True
+    slow = clf.mc_predict_proba(X, T, seed=seed, path="consistent-tf")
     assert clf.last_mc_path == "consistent-tf"
     return fast, fast_path, slow
 

@@ -7,6 +7,7 @@ that BatchBALD, fed by it, stops picking copies of one image.
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -35,39 +36,36 @@ def test_identical_images_get_identical_samples(trained, digits, dense, monkeypa
     """Copies far apart in the call (other chunks, other batches) still share every sample's masks."""
     monkeypatch.setattr(consistent, "POINTS_PER_CHUNK", 7)
     monkeypatch.setattr(model_module, "EVAL_BATCH", 7)
-    monkeypatch.setattr(trained, "_consistent_dense", dense)
-    trained.mc_masks = "consistent"
+    path = "consistent-dense" if dense else "consistent-tf"
     X = np.concatenate([digits.x_pool[:20], digits.x_pool[:20]])
-    P = trained.mc_predict_proba(X, 30, seed=5)
-    assert trained.last_mc_path == ("consistent-dense" if dense else "consistent-tf")
+    P = trained.mc_predict_proba(X, 30, seed=5, path=path)
+    assert trained.last_mc_path == path and trained.last_sampling.masks == "consistent"
     np.testing.assert_allclose(P[:, :20], P[:, 20:], atol=1e-6)
     assert P.std(axis=0).max() > 0.01  # and the samples do differ: dropout is on
 
 
 def test_independent_masks_give_copies_their_own_samples(trained, digits):
-    trained.mc_masks = "independent"
     X = np.concatenate([digits.x_pool[:20], digits.x_pool[:20]])
-    P = trained.mc_predict_proba(X, 30, seed=5)
+    P = trained.mc_predict_proba(X, 30, seed=5, masks="independent")
+    assert trained.last_sampling.masks == "independent"
     assert np.abs(P[:, :20] - P[:, 20:]).max() > 0.05
-    trained.mc_masks = "consistent"
 
 
-def test_numpy_head_equals_the_tensorflow_head_for_the_same_masks(trained, digits, monkeypatch):
-    trained.mc_masks = "consistent"
+def test_numpy_head_equals_the_tensorflow_head_for_the_same_masks(trained, digits):
     X = digits.x_pool[100:160]
-    fast = trained.mc_predict_proba(X, 12, seed=9)
-    monkeypatch.setattr(trained, "_consistent_dense", False)
-    slow = trained.mc_predict_proba(X, 12, seed=9)
+    fast = trained.mc_predict_proba(X, 12, seed=9, masks="consistent")
+    assert trained.last_mc_path == "consistent-dense"
+    slow = trained.mc_predict_proba(X, 12, seed=9, path="consistent-tf")
+    assert trained.last_mc_path == "consistent-tf"
     np.testing.assert_allclose(fast, slow, atol=2e-6)
 
 
 def test_consistent_samples_are_mc_dropout(trained, digits):
     """Same seed, same samples; the mean over many samples is near the no-dropout prediction's class."""
-    trained.mc_masks = "consistent"
     X = digits.x_pool[200:300]
-    P = trained.mc_predict_proba(X, 200, seed=1)
-    np.testing.assert_array_equal(P, trained.mc_predict_proba(X, 200, seed=1))
-    assert not np.array_equal(P, trained.mc_predict_proba(X, 200, seed=2))
+    P = trained.mc_predict_proba(X, 200, seed=1, masks="consistent")
+    np.testing.assert_array_equal(P, trained.mc_predict_proba(X, 200, seed=1, masks="consistent"))
+    assert not np.array_equal(P, trained.mc_predict_proba(X, 200, seed=2, masks="consistent"))
     agree = (P.mean(axis=0).argmax(axis=1) == trained.predict_proba(X).argmax(axis=1)).mean()
     assert agree > 0.9
     keep = consistent.keep_masks(np.random.default_rng(0), 400, (500,), 0.25)
@@ -75,10 +73,11 @@ def test_consistent_samples_are_mc_dropout(trained, digits):
 
 
 def _strategy_batch(name, clf, X, masks, seed=0, k=10):
-    clf.mc_masks = masks
+    """The strategy's batch, its model sampling with `masks`."""
     strategy = QueryStrategy(name, 100, len(X))
     strategy.rng = np.random.default_rng(seed)
-    positions, _ = strategy(SimpleNamespace(estimator=clf), X, n_instances=k)
+    estimator = SimpleNamespace(mc_predict_proba=partial(clf.mc_predict_proba, masks=masks))
+    positions, _ = strategy(SimpleNamespace(estimator=estimator), X, n_instances=k)
     return positions, strategy.last_scores
 
 
@@ -103,7 +102,6 @@ def test_batchbald_avoids_copies_with_consistent_masks(trained, digits):
             batch, _ = _strategy_batch("batchbald", trained, X, masks, seed)
             assert len(set(batch)) == 10
             copies[masks] += len(batch) - len(set(source[batch]))
-    trained.mc_masks = "consistent"
     print("copies over 3 batches:", copies)
     assert copies["consistent"] <= 1
     assert copies["independent"] >= 4 and copies["bald"] >= 12

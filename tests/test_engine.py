@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from baltui.core.control import Control
-from baltui.core.engine import ActiveLearningRun, PoolView, initial_indices
+from baltui.core.engine import ActiveLearningRun, initial_indices
 from baltui.core.errors import RunCancelled
 from baltui.core.events import PhaseChanged
+from baltui.core.loop import PoolView
 
 
 def test_modal_teach_still_works_with_the_pinned_scikit_learn(digits):

@@ -64,9 +64,8 @@ def test_fast_path_equals_full_passes_when_dropout_rates_are_zero(digits, path):
     clf = MCDropoutClassifier(digits.input_shape, 10, epochs=2, batch_size=32, model_fn=_no_dropout)
     clf.rng = np.random.default_rng(1)
     clf.fit(digits.x_pool[:100], digits.y_pool[:100])
-    clf.mc_path = path
     X = digits.x_pool[100:400]
-    fast = clf.mc_predict_proba(X, 7, seed=0)
+    fast = clf.mc_predict_proba(X, 7, seed=0, path=path)
     assert clf.last_mc_path == path
     full = clf.mc_predict_proba_full(X, 7, seed=0)
     # The same arithmetic in a different summation order: equal to float32 rounding.
@@ -108,8 +107,7 @@ def test_fast_and_full_agree_in_distribution_with_dropout_on(trained, digits, pa
     The summed variances must agree within 10% (their sampling error is ~2% here).
     """
     T, X = 2000, digits.x_pool[500:540]
-    trained.mc_path = path
-    fast = trained.mc_predict_proba(X, T, seed=10).astype(np.float64)
+    fast = trained.mc_predict_proba(X, T, seed=10, path=path).astype(np.float64)
     assert trained.last_mc_path == path
     full = trained.mc_predict_proba_full(X, T, seed=11).astype(np.float64)
     se = np.sqrt((fast.var(axis=0) + full.var(axis=0)) / T)
@@ -121,17 +119,16 @@ def test_fast_and_full_agree_in_distribution_with_dropout_on(trained, digits, pa
 
 @pytest.mark.parametrize("path", PATHS)
 def test_mc_shapes_probabilities_and_seeding(trained, digits, path):
-    trained.mc_path = path
     X = digits.x_pool[:37]
-    P = trained.mc_predict_proba(X, 9, seed=4)
+    P = trained.mc_predict_proba(X, 9, seed=4, path=path)
     assert P.shape == (9, 37, 10) and P.dtype == np.float32
     np.testing.assert_allclose(P.sum(axis=2), 1.0, atol=1e-5)
     assert (P >= 0).all()
-    assert np.array_equal(P, trained.mc_predict_proba(X, 9, seed=4))  # same seed, same samples
-    assert not np.array_equal(P, trained.mc_predict_proba(X, 9, seed=5))
+    assert np.array_equal(P, trained.mc_predict_proba(X, 9, seed=4, path=path))  # same seed, same samples
+    assert not np.array_equal(P, trained.mc_predict_proba(X, 9, seed=5, path=path))
     assert not np.allclose(P[0], P[1])  # samples differ from each other
-    assert trained.mc_predict_proba(X[:1], 1, seed=0).shape == (1, 1, 10)
-    assert trained.mc_predict_proba(X[:0], 5, seed=0).shape == (5, 0, 10)
+    assert trained.mc_predict_proba(X[:1], 1, seed=0, path=path).shape == (1, 1, 10)
+    assert trained.mc_predict_proba(X[:0], 5, seed=0, path=path).shape == (5, 0, 10)
     assert trained.mc_predict_proba_full(X, 3, seed=0).shape == (3, 37, 10)
 
 
@@ -153,9 +150,8 @@ def test_sparse_head_with_tensorflow_layers_after_it_agrees_with_full_passes(dig
     clf.rng = np.random.default_rng(3)
     clf.fit(digits.x_pool[:300], digits.y_pool[:300])
     assert clf._sparse_final is None
-    clf.mc_path = "sparse"
     T, X = 2000, digits.x_pool[500:530]
-    fast = clf.mc_predict_proba(X, T, seed=10).astype(np.float64)
+    fast = clf.mc_predict_proba(X, T, seed=10, path="sparse").astype(np.float64)
     assert clf.last_mc_path == "sparse" and clf.tracing_counts()["rest_sample"] == 1
     full = clf.mc_predict_proba_full(X, T, seed=11).astype(np.float64)
     se = np.sqrt((fast.var(axis=0) + full.var(axis=0)) / T)
@@ -190,8 +186,7 @@ def test_chunking_over_points_and_samples_covers_every_entry(trained, digits, mo
     monkeypatch.setattr(independent, "MC_CHUNK_ROWS", 7)
     monkeypatch.setattr(independent, "SPARSE_CHUNK_ROWS", 7)
     for path in PATHS:
-        trained.mc_path = path
-        P = trained.mc_predict_proba(digits.x_pool[:23], 11, seed=1)
+        P = trained.mc_predict_proba(digits.x_pool[:23], 11, seed=1, path=path)
         np.testing.assert_allclose(P.sum(axis=2), 1.0, atol=1e-5)
 
 
@@ -243,8 +238,7 @@ def test_split_is_at_the_first_stochastic_layer_of_any_architecture(digits):
         assert len(clf.prefix.layers) == n_prefix
         clf.rng = np.random.default_rng(0)
         clf.fit(X, digits.y_pool[:50])
-        clf.mc_path = "auto" if path == "tiled" else "compact"
-        fast = clf.mc_predict_proba(X, 3, seed=0)
+        fast = clf.mc_predict_proba(X, 3, seed=0, path="auto" if path == "tiled" else "compact")
         assert clf.last_mc_path == path
         np.testing.assert_allclose(fast, clf.mc_predict_proba_full(X, 3, seed=0), atol=1e-6)
 
@@ -281,13 +275,10 @@ def test_nothing_retraces_when_n_t_or_the_labelled_set_change(digits):
         clf.fit(digits.x_pool[:n], digits.y_pool[:n])
     for n, T in ((10, 3), (57, 9), (200, 20), (1, 1)):
         for path in PATHS:
-            clf.mc_path = path
-            clf.mc_predict_proba(digits.x_pool[:n], T, seed=n)
+            clf.mc_predict_proba(digits.x_pool[:n], T, seed=n, path=path)
         clf.mc_predict_proba_full(digits.x_pool[:n], 2, seed=n)
         clf.predict_proba(digits.x_test[: n + 5])
-        clf.eval_precision = "bfloat16"
-        clf.predict(digits.x_test[: n + 5])
-        clf.eval_precision = "auto"
+        clf.predict(digits.x_test[: n + 5], precision="bfloat16")
     counts = clf.tracing_counts()
     assert {"rest_sample", "checked_infer"} <= set(counts)
     assert counts.pop("rest_sample") == 0  # the seed's output layer runs inside the sparse kernel

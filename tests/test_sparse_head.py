@@ -191,9 +191,8 @@ def test_the_kernels_first_use_in_a_process_is_announced_once(digits):
     announced: list[int] = []
     clf = MCDropoutClassifier(digits.input_shape, 10, epochs=1, batch_size=16, on_compile=lambda: announced.append(1))
     clf.fit(digits.x_pool[:40], digits.y_pool[:40])
-    clf.mc_path = "sparse"
     sparse_head.kernels.cache_clear()
-    clf.mc_predict_proba(digits.x_pool[:20], 4, seed=0)
+    clf.mc_predict_proba(digits.x_pool[:20], 4, seed=0, path="sparse")
     assert clf.last_mc_path == "sparse" and announced == [1] and sparse_head.loaded()
-    clf.mc_predict_proba(digits.x_pool[:20], 4, seed=1)
+    clf.mc_predict_proba(digits.x_pool[:20], 4, seed=1, path="sparse")
     assert announced == [1]

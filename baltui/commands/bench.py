@@ -7,11 +7,15 @@ figures:
 - acquisition: T full stochastic passes (the seed) vs the cached prefix + sampled head, after one
   warm-up each, on `--subset` pool images of a model trained on `--labelled` images; the speed-up;
 - training per epoch, and evaluation on the whole test set (batched, inference mode);
-- one full query round as the engine runs it (modAL query -> teach -> score, through the same
-  QueryStrategy and PoolView), against the pure training time inside it;
+- one full query round as the engine runs it (acquire -> teach -> evaluate, through the same
+  `baltui.core.loop.ActiveLearningLoop`, model and regime), against the pure training time inside it;
 - how close training runs to the machine's arithmetic limit: training FLOPs counted from the layer
   shapes (forward multiply-adds x 2, backward ~2x forward) over the measured time, against a large
   float32 matmul timed in the same process.
+
+`--model NAME` times that architecture in its paper's training regime (epochs, batch size, epoch draws,
+early stopping on validation images set aside from the pool), as `baltui --model NAME` runs it; flags win
+over the regime, as they do there.
 
 Targets (issue 4): acquisition >= 5x faster than T full passes; a round <= 1.2x its training time.
 """
@@ -51,16 +55,26 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--labelled", type=int, help="labelled images the model trains on (default 500)")
     p.add_argument("--epochs", type=int, help="training epochs (default 50)")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size (default 128)")
+    p.add_argument("--model", default="seed", help="architecture, trained in its paper's regime: seed (default) or "
+                   "batchbald2019 (28x28 images or larger)")
     p.add_argument("--repeats", type=int, default=1, help="timed repeats per figure, best kept (default 1)")
     p.add_argument("--quick", action="store_true", help="tiny settings (seconds): a smoke test of the bench")
     p.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     return p
 
 
-def _settings(args: argparse.Namespace) -> dict[str, int]:
-    base = QUICK if args.quick else PAPER
-    s = {k: (getattr(args, k, None) if getattr(args, k, None) is not None else v) for k, v in base.items()}
-    s["repeats"] = args.repeats
+# The training regime's settings and their values without a model regime (the seed's training).
+NO_REGIME = dict(epoch_draws=0, early_stopping=0, validation=0)
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The bench's sizes (--quick or the paper's), the model's regime over them, the flags given over both."""
+    from baltui.core.models import model_spec
+
+    spec = model_spec(args.model)
+    s: dict[str, Any] = {**(QUICK if args.quick else PAPER), **NO_REGIME, **spec.regime}
+    s.update({k: getattr(args, k) for k in s if getattr(args, k, None) is not None})
+    s["repeats"], s["model"] = args.repeats, spec.name
     for key in ("mc_samples", "subset", "labelled", "epochs", "batch_size", "repeats"):
         if s[key] < 1:
             raise BaltuiError(f"bench: --{key.replace('_', '-')} must be at least 1, got {s[key]}")
@@ -120,11 +134,12 @@ def agreement_z(P_new: np.ndarray, P_old: np.ndarray) -> float:
     return float(z.max())
 
 
-def round_floor(clf: Any, figures: dict[str, Any], n_train: int, n_test: int, subset: int, T: int,
+def round_floor(clf: Any, figures: dict[str, Any], image_epochs: int, n_test: int, subset: int, T: int,
                 density: float, path: str) -> dict[str, float]:
     """What the round would cost if acquisition and evaluation ran at training's FLOP/s, with no overhead.
 
-    Counts FLOPs as `forward_macs` does: training 3 x 2 x MACs per image-epoch; evaluation 2 x MACs
+    Counts FLOPs as `forward_macs` does: training 3 x 2 x MACs per image-epoch (`image_epochs`: images
+    per epoch x epochs of the round's fit); evaluation 2 x MACs
     per test image (in float32); acquisition 2 x prefix MACs per scored image plus T x 2 x head MACs,
     where the compact head only multiplies the non-zero share (`density`) of the first Dense's
     inputs, and the sparse head a full sum once per point plus, per sample, only the dropped share
@@ -134,7 +149,6 @@ def round_floor(clf: Any, figures: dict[str, Any], n_train: int, n_test: int, su
     import keras
 
     rd = figures["round"]
-    epochs = figures["training"]["epochs"]
     total = forward_macs(clf.model)
     head_dense = [layer for layer in clf.head.layers if isinstance(layer, keras.layers.Dense)]
     first = int(np.prod(head_dense[0].kernel.shape)) if head_dense else 0
@@ -142,7 +156,7 @@ def round_floor(clf: Any, figures: dict[str, Any], n_train: int, n_test: int, su
     share = {"compact": density, "sparse": density * min(rate, 1.0 - rate)}.get(path, 1.0)
     head = forward_macs(clf.head) - (1.0 - share) * first
     once = density * first if path == "sparse" else 0.0
-    rate_flops = 3 * 2 * total * n_train * epochs / rd["training_s"]  # training's FLOP/s in this round
+    rate_flops = 3 * 2 * total * image_epochs / rd["training_s"]  # training's FLOP/s in this round
     acquire = (2 * subset * (forward_macs(clf.prefix) + once) + 2 * T * subset * head) / rate_flops
     evaluate = 2 * total * n_test / rate_flops
     return {
@@ -166,29 +180,31 @@ def matmul_flops(tf: Any, n: int, repeats: int) -> float:
     return 2 * n**3 * inner / best_time(lambda: chain(a).numpy(), max(repeats, 2))
 
 
-def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
+def run(settings: dict[str, Any], data_path: str | None) -> dict[str, Any]:
     """Measure everything; returns the figures (JSON-ready)."""
     from baltui.core.data import load_digits, load_npz
+    from baltui.core.models import MODELS
 
     dataset = load_npz(data_path) if data_path else load_digits()
-    labelled, subset = settings["labelled"], settings["subset"]
-    if labelled + subset + settings["instances"] > len(dataset.y_pool):
+    MODELS[settings["model"]].check_fits(dataset.input_shape)
+    labelled, subset, validation = settings["labelled"], settings["subset"], settings["validation"]
+    if labelled + subset + settings["instances"] + validation > len(dataset.y_pool):
+        held = f" + {validation} validation images (model {settings['model']}'s regime)" if validation else ""
         raise BaltuiError(
-            f"bench: --labelled {labelled} + --subset {subset} + {settings['instances']} queried images need "
+            f"bench: --labelled {labelled} + --subset {subset} + {settings['instances']} queried images{held} need "
             f"more than the {len(dataset.y_pool)} pool images of {dataset.name}; lower them"
         )
 
-    from modAL.models import ActiveLearner
-
-    from baltui.core.acquisition import QueryStrategy, entropy_scores, top_k
-    from baltui.core.engine import PoolView, modal_warnings_silenced
-    from baltui.core.models.classifier import MCDropoutClassifier, tf
+    from baltui.core.acquisition import entropy_scores, top_k
+    from baltui.core.loop import ActiveLearningLoop, LoopSettings
+    from baltui.core.models.classifier import tf
 
     repeats, T, instances = settings["repeats"], settings["mc_samples"], settings["instances"]
     order = np.random.default_rng(0).permutation(len(dataset.y_pool))
     lab_idx = order[:labelled]
     X_lab, y_lab = dataset.x_pool[lab_idx], dataset.y_pool[lab_idx]
     X_sub = dataset.x_pool[order[labelled : labelled + subset]]
+    held_out = order[len(order) - validation :] if validation else order[:0]  # never labelled, never queried
     figures: dict[str, Any] = {
         "machine": {
             "cpu_cores": os.cpu_count(), "processor": platform.processor() or platform.machine(),
@@ -201,23 +217,31 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
 
     figures["matmul_flops"] = matmul_flops(tf, settings["matmul"], repeats)
 
-    clf = MCDropoutClassifier(dataset.input_shape, dataset.n_classes, settings["epochs"], settings["batch_size"])
+    # The engine's round: the model in its regime, the strategy, modAL's learner (entropy: independent masks).
+    loop = ActiveLearningLoop.build(
+        LoopSettings("entropy", model=settings["model"], epochs=settings["epochs"], batch_size=settings["batch_size"],
+                     epoch_draws=settings["epoch_draws"], early_stopping=settings["early_stopping"],
+                     mc_samples=T, subset=subset),
+        dataset.x_pool, dataset.n_classes, dataset.y_pool,
+        validation=(dataset.x_pool[held_out], dataset.y_pool[held_out]) if validation else None,
+    )
+    clf = loop.classifier
 
     # Training: a 1-epoch fit traces the step; then the timed fits at the real epoch count.
-    clf.epochs = 1
-    clf.fit(X_lab[: settings["batch_size"]], y_lab[: settings["batch_size"]])
-    clf.epochs = settings["epochs"]
+    clf.fit(X_lab[: settings["batch_size"]], y_lab[: settings["batch_size"]], epochs=1)
 
     def fit() -> None:
         clf.rng = np.random.default_rng(1)
         clf.fit(X_lab, y_lab)
 
     fit_s = best_time(fit, repeats)
+    epochs_run = clf.last_fit.epochs  # early stopping may stop before settings["epochs"]
+    per_epoch = settings["epoch_draws"] or labelled  # images drawn per epoch
     macs = forward_macs(clf.model)
-    train_flop = 3 * 2 * macs * labelled * settings["epochs"]
+    train_flop = 3 * 2 * macs * per_epoch * epochs_run
     figures["training"] = {
-        "images": labelled, "epochs": settings["epochs"], "batch_size": settings["batch_size"],
-        "fit_s": fit_s, "epoch_s": fit_s / settings["epochs"], "forward_macs_per_image": macs,
+        "images": per_epoch, "epochs": epochs_run, "batch_size": settings["batch_size"],
+        "fit_s": fit_s, "epoch_s": fit_s / epochs_run, "forward_macs_per_image": macs,
         "flop": train_flop, "flops": train_flop / fit_s,
         "fraction_of_matmul": train_flop / fit_s / figures["matmul_flops"],
     }
@@ -227,9 +251,8 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
     from baltui.core.models.checked_eval import bfloat16_is_native
 
     def evaluate(precision: str) -> tuple[float, np.ndarray]:
-        clf.eval_precision = precision
-        clf.predict(dataset.x_test[:16])  # warm-up (traces inference)
-        return timed(lambda: clf.predict(dataset.x_test), repeats)
+        clf.predict(dataset.x_test[:16], precision)  # warm-up (traces inference)
+        return timed(lambda: clf.predict(dataset.x_test, precision), repeats)
 
     eval_s, labels32 = evaluate("float32")
     figures["evaluation"] = {
@@ -241,10 +264,8 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
         checked_s, labels16 = evaluate("bfloat16")
         figures["evaluation"].update(
             checked_s=checked_s, checked_speedup=eval_s / checked_s,
-            checked_rechecked=clf._checked.last_rechecked if clf._checked else 0,
-            checked_differ=int((labels16 != labels32).sum()),
+            checked_rechecked=clf.last_evaluation.rechecked, checked_differ=int((labels16 != labels32).sum()),
         )
-    clf.eval_precision = "auto"
 
     # Acquisition, both ways: MC probabilities, then the entropy scores and top-k the engine takes.
     # Different seeds, so the two estimates are independent for the agreement check.
@@ -256,14 +277,9 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
 
         return go
 
-    def forced(path: str) -> Callable[..., np.ndarray]:
-        def mc(X: np.ndarray, T: int, seed: int) -> np.ndarray:
-            clf.mc_path = path
-            try:
-                return clf.mc_predict_proba(X, T, seed=seed)
-            finally:
-                clf.mc_path = "auto"
-        return mc
+    def on(**how: str) -> Callable[..., np.ndarray]:
+        """mc_predict_proba with a mask mode or head chosen for these calls."""
+        return lambda X, T, seed: clf.mc_predict_proba(X, T, seed=seed, **how)
 
     fast_way, seed_way = acquire(clf.mc_predict_proba, 3), acquire(clf.mc_predict_proba_full, 4)
     fast_way()  # warm-ups: the split head at the real T (which picks its path), the seed's at T=2
@@ -279,19 +295,12 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
         "mean_prob_max_z_noise": math.sqrt(2 * math.log(subset * dataset.n_classes)),
     }
     if path == "sparse":  # the TensorFlow-only compact head it replaced, for the record
-        compact_way = acquire(forced("compact"), 5)
+        compact_way = acquire(on(path="compact"), 5)
         compact_way()
         figures["acquisition"]["compact_head_s"] = best_time(compact_way, repeats)
 
     # Consistent masks (one per sample for all points, what BatchBALD needs): the same call, side by side.
-    def consistent_mc(X: np.ndarray, T: int, seed: int) -> np.ndarray:
-        clf.mc_masks = "consistent"
-        try:
-            return clf.mc_predict_proba(X, T, seed=seed)
-        finally:
-            clf.mc_masks = "independent"
-
-    consistent_way = acquire(consistent_mc, 6)
+    consistent_way = acquire(on(masks="consistent"), 6)
     consistent_way()
     figures["acquisition"]["consistent_s"], P_cons = timed(consistent_way, repeats)
     figures["acquisition"]["consistent_path"] = clf.last_mc_path
@@ -300,55 +309,33 @@ def run(settings: dict[str, int], data_path: str | None) -> dict[str, Any]:
     if min(dataset.input_shape[:2]) >= 28:
         figures["acquisition_batchbald2019"] = batchbald2019_acquisition(dataset, X_sub, T, repeats)
 
-    # One query round as the engine runs it, on the model trained above (query -> teach -> score);
+    # One query round as the engine runs it, on the model trained above (acquire -> teach -> evaluate);
     # each repeat starts again from the same labelled set, and the fastest round is kept.
-    strategy = QueryStrategy("entropy", T, subset)
-    learner = ActiveLearner(clf, strategy)
-    pool_idx = np.sort(order[labelled:])
-    fit_times: list[float] = []
-    plain_fit = clf.fit
-
-    def fit_and_time(X: np.ndarray, y: np.ndarray) -> Any:
-        t0 = time.perf_counter()
-        result = plain_fit(X, y)
-        fit_times.append(time.perf_counter() - t0)
-        return result
+    pool_idx = np.sort(order[labelled : len(order) - validation])
 
     def one_round(repeat: int) -> dict[str, Any]:
-        learner.X_training, learner.y_training = X_lab, y_lab
-        strategy.rng = np.random.default_rng([4, repeat])
-        clf.rng = np.random.default_rng([5, repeat])
-        with modal_warnings_silenced():
-            t0 = time.perf_counter()
-            positions, _ = learner.query(PoolView(dataset.x_pool, pool_idx), n_instances=instances)
-            t1 = time.perf_counter()
-            chosen = pool_idx[np.asarray(positions, dtype=np.int64)]
-            learner.teach(dataset.x_pool[chosen], dataset.y_pool[chosen])
-            t2 = time.perf_counter()
-            learner.score(dataset.x_test, dataset.y_test)
-            t3 = time.perf_counter()
+        loop.resume(lab_idx)  # the learner holds the labelled set; the classifier is already trained
+        t0 = time.perf_counter()
+        acquired = loop.acquire(pool_idx, instances, np.random.default_rng([4, repeat]))
+        teach_s = loop.teach(acquired.chosen, np.random.default_rng([5, repeat]))
+        _, evaluate_s = loop.evaluate(dataset.x_test, dataset.y_test)
+        round_s = time.perf_counter() - t0
+        fit = clf.last_fit
         # Outside the round: the same evaluation in float32, as on CPUs without AMX bfloat16.
-        clf.eval_precision = "float32"
-        try:
-            evaluate_f32_s = best_time(lambda: learner.score(dataset.x_test, dataset.y_test), 1)
-        finally:
-            clf.eval_precision = "auto"
-        round_s, training_s = t3 - t0, fit_times[-1]
+        evaluate_f32_s = best_time(lambda: clf.score(dataset.x_test, dataset.y_test, "float32"), 1)
+        training_s = fit.seconds
         return {
-            "labelled_after": labelled + instances, "acquire_s": t1 - t0, "teach_s": t2 - t1,
-            "evaluate_s": t3 - t2, "training_s": training_s, "round_s": round_s, "ratio": round_s / training_s,
+            "labelled_after": labelled + instances, "acquire_s": acquired.seconds, "teach_s": teach_s,
+            "evaluate_s": evaluate_s, "training_s": training_s, "round_s": round_s, "ratio": round_s / training_s,
             "target_ratio": TARGET_ROUND_RATIO, "met": round_s / training_s <= TARGET_ROUND_RATIO,
             "evaluate_f32_s": evaluate_f32_s,
-            "ratio_f32_evaluation": (round_s - (t3 - t2) + evaluate_f32_s) / training_s,
+            "ratio_f32_evaluation": (round_s - evaluate_s + evaluate_f32_s) / training_s,
+            "image_epochs": (settings["epoch_draws"] or fit.images) * fit.epochs,
         }
 
-    clf.fit = fit_and_time  # type: ignore[method-assign]
-    try:
-        figures["round"] = min((one_round(r) for r in range(repeats)), key=lambda r: r["round_s"])
-    finally:
-        del clf.fit
-    figures["round"].update(round_floor(clf, figures, labelled + instances, len(dataset.y_test), subset, T,
-                                        density, path))
+    figures["round"] = min((one_round(r) for r in range(repeats)), key=lambda r: r["round_s"])
+    figures["round"].update(round_floor(clf, figures, figures["round"]["image_epochs"], len(dataset.y_test), subset,
+                                        T, density, path))
     figures["round"]["checked_evaluation"] = clf.checks_bfloat16(len(dataset.y_test))
     figures["tracing_counts"] = clf.tracing_counts()
     figures["retraced"] = any(c > 1 for c in figures["tracing_counts"].values())
@@ -364,10 +351,9 @@ def batchbald2019_acquisition(dataset: Any, X: np.ndarray, T: int, repeats: int)
     clf = MCDropoutClassifier(dataset.input_shape, dataset.n_classes, model_fn=MODELS["batchbald2019"].build,
                               mc_masks="consistent")
     heads = []  # (seconds, P, path): the generic masked head, then the channel head, on the same masks
-    for channel in (False, True):
-        clf._consistent.use_channel_head = channel
-        clf.mc_predict_proba(X[:64], 2, seed=0)  # traces this head
-        s, P = timed(lambda: clf.mc_predict_proba(X, T, seed=7), repeats)
+    for path in ("consistent-tf", "consistent-channel"):
+        clf.mc_predict_proba(X[:64], 2, seed=0, path=path)  # traces this head
+        s, P = timed(lambda path=path: clf.mc_predict_proba(X, T, seed=7, path=path), repeats)
         heads.append((s, P, clf.last_mc_path))
     (masked_s, masked_P, masked_path), (s, P, path) = heads
     return {"s": s, "path": path, "masked_s": masked_s, "masked_path": masked_path,
@@ -388,6 +374,18 @@ def _mark(met: bool) -> str:
     return "[green]met[/]" if met else "[red]not met[/]"
 
 
+def _trained(s: dict[str, Any], tr: dict[str, Any]) -> str:
+    """How the model was trained, in the caption: the seed's way as before, a model's regime in full."""
+    model = "model" if s.get("model", "seed") == "seed" else f"{s['model']} model"
+    text = f"{model} trained on {s['labelled']:,} images, {tr['epochs']} epochs"
+    if s.get("epoch_draws"):
+        text += f" of {s['epoch_draws']:,} draws"
+    text += f" at batch {s['batch_size']}"
+    if s.get("early_stopping"):
+        text += f" (early stopping, patience {s['early_stopping']}, on {s['validation']:,} validation images)"
+    return text
+
+
 def render(figures: dict[str, Any]) -> Any:
     """The figures as a rich table: what was timed, the value, the target and whether it is met."""
     from rich.table import Table
@@ -398,9 +396,8 @@ def render(figures: dict[str, Any]) -> Any:
     table = Table(
         title=f"baltui bench: {d['name']} (pool {d['pool']:,}, test {d['test']:,}), {m['cpu_cores']} CPU cores, "
         f"TF {m['tensorflow']}, load average {load} at start",
-        caption=f"T={s['mc_samples']} on {s['subset']:,} pool images; model trained on {s['labelled']:,} images, "
-        f"{s['epochs']} epochs at batch {s['batch_size']}; round = query + teach ({rd['labelled_after']:,} images) "
-        f"+ score; best of {s['repeats']}",
+        caption=f"T={s['mc_samples']} on {s['subset']:,} pool images; {_trained(s, tr)}; round = query + teach "
+        f"({rd['labelled_after']:,} images) + score; best of {s['repeats']}",
     )
     table.add_column("figure", no_wrap=True)
     table.add_column("value", justify="right")

@@ -1,63 +1,30 @@
-"""One active-learning run on modAL's ActiveLearner, as a stream of QueryResults.
+"""One active-learning run, as a stream of QueryResults: the round (`baltui.core.loop`) driven query after query.
 
 The engine knows nothing of Textual or printing: it yields results and reports phases through a
 callback, and stops at the next epoch or phase boundary when its Control says so.
 
 Every random choice of query q of run (strategy, seed) comes from a generator seeded with
-(seed, q), so a run gives the same queried indices whatever runs it is interleaved with, and a
+(seed, q, purpose), so a run gives the same queried indices whatever runs it is interleaved with, and a
 resumed run continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from baltui.core.acquisition import QueryStrategy
-from baltui.core.config import RunConfig, check_against_data, mc_masks_for, run_id
+from baltui.core.config import RunConfig, check_against_data, run_id
 from baltui.core.control import Control
 from baltui.core.data import Dataset, preview_images
 from baltui.core.events import PhaseChanged, QueryResult
-
-
-@contextmanager
-def modal_warnings_silenced() -> Iterator[None]:
-    """Hide two known, harmless modAL warnings around its calls (and only there).
-
-    modAL 0.4.2.1 passes scikit-learn's deprecated `force_all_finite` (the pin in pyproject keeps it
-    working).
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*force_all_finite.*", category=FutureWarning)
-        yield
+from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
 
 # The phase of the sparse MC kernel's first use in a process: a ~20 s compile on a new machine.
 COMPILING = "compiling the MC kernel (once per machine)"
-# Streams of randomness per query, so one use never shifts another.
-_INITIAL, _TRAIN, _QUERY, _VALIDATION = 0, 1, 2, 3
-
-
-class PoolView:
-    """The unlabelled pool as positions into the data set, without copying images.
-
-    modAL hands X_pool to the strategy and then indexes it with the chosen positions; this gives it
-    `len()` and `[positions]` over an index array, so a 60,000-image pool is never copied per query.
-    """
-
-    def __init__(self, images: np.ndarray, indices: np.ndarray) -> None:
-        self.images = images
-        self.indices = indices
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, positions: Any) -> np.ndarray:
-        return self.images[self.indices[positions]]
+# Streams of randomness per seed that are not per query (the loop's TRAIN and QUERY are per query).
+_INITIAL, _VALIDATION = 0, 3
 
 
 def initial_indices(y_pool: np.ndarray, per_class: int, seed: int, n_classes: int = 10,
@@ -110,31 +77,22 @@ class ActiveLearningRun:
         self.on_phase(PhaseChanged(self.run_id, query, phase, epoch, epochs))
 
     def __iter__(self) -> Iterator[QueryResult]:
-        from modAL.models import ActiveLearner
-
-        from baltui.core.models import MODELS
-        from baltui.core.models.classifier import MCDropoutClassifier
-
-        cfg, data = self.config, self.dataset
+        cfg, data, seed = self.config, self.dataset, self.seed
         query = 0
-        clf = MCDropoutClassifier(
-            data.input_shape, data.n_classes, cfg.epochs, cfg.batch_size, model_fn=MODELS[cfg.model].build,
+        held_out = validation_indices(len(data.y_pool), cfg.validation, seed)
+        loop = ActiveLearningLoop.build(
+            LoopSettings.from_config(cfg, self.strategy_name), data.x_pool, data.n_classes, data.y_pool,
+            validation=(data.x_pool[held_out], data.y_pool[held_out]) if len(held_out) else None,
             control=self.control, on_epoch=lambda e, n: self._phase(query, "training", e, n),
             on_compile=lambda: self._phase(query, COMPILING),
-            mc_masks=mc_masks_for(cfg.mc_masks, self.strategy_name), weight_decay=cfg.weight_decay,
-            epoch_draws=cfg.epoch_draws, early_stopping=cfg.early_stopping,
         )
-        held_out = validation_indices(len(data.y_pool), cfg.validation, self.seed)
-        if len(held_out):
-            clf.validation = (data.x_pool[held_out], data.y_pool[held_out])
-        strategy = QueryStrategy(self.strategy_name, cfg.mc_samples, cfg.subset, cfg.beta)
         in_pool = np.ones(len(data.y_pool), dtype=bool)
         in_pool[held_out] = False
         if self.resume:
             labelled = np.asarray(self.resume[-1]["labelled_indices"], dtype=np.int64)
             start = self.resume[-1]["query"] + 1
         else:
-            labelled = initial_indices(data.y_pool, cfg.initial_per_class, self.seed, data.n_classes,
+            labelled = initial_indices(data.y_pool, cfg.initial_per_class, seed, data.n_classes,
                                        held_out if len(held_out) else None, cfg.initial_set)
             start = 0
         in_pool[labelled] = False
@@ -143,51 +101,34 @@ class ActiveLearningRun:
             return
         if start == 0:
             self.control.checkpoint()
-            clf.rng = np.random.default_rng([self.seed, 0, _TRAIN])
             self._phase(0, "training", 0, cfg.epochs)
-            t0 = time.perf_counter()
-            with modal_warnings_silenced():
-                learner = ActiveLearner(clf, strategy, data.x_pool[labelled], data.y_pool[labelled])
-            training_s = time.perf_counter() - t0
-            yield self._evaluate(learner, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
+            training_s = loop.start(labelled, stream(seed, 0, TRAIN))
+            yield self._evaluate(loop, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
             start = 1
         else:
             # Resumed: the learner holds the labelled set; the next query's fit retrains from scratch,
             # so no training is needed here (the model is only used after that fit).
-            learner = ActiveLearner(clf, strategy)
-            learner.X_training = data.x_pool[labelled]
-            learner.y_training = data.y_pool[labelled]
+            loop.resume(labelled)
 
         for query in range(start, cfg.queries + 1):
             self.control.checkpoint()
-            if not learner.estimator.fitted:
+            if not loop.trained:
                 # Resuming: retrain the previous query's model exactly as it was, for acquisition.
-                clf.rng = np.random.default_rng([self.seed, query - 1, _TRAIN])
                 self._phase(query, "training", 0, cfg.epochs)
-                learner._fit_to_known()
+                loop.retrain(stream(seed, query - 1, TRAIN))
             self._phase(query, "acquiring")
-            strategy.rng = np.random.default_rng([self.seed, query, _QUERY])
-            pool_idx = np.flatnonzero(in_pool)
-            t0 = time.perf_counter()
-            # Not learner.query: modAL retries a strategy that raises (see QueryStrategy).
-            positions, chosen_scores = strategy(learner, PoolView(data.x_pool, pool_idx), n_instances=cfg.instances)
-            acquisition_s = time.perf_counter() - t0
-            chosen = pool_idx[np.asarray(positions, dtype=np.int64)]
+            acquired = loop.acquire(np.flatnonzero(in_pool), cfg.instances, stream(seed, query, QUERY))
             self.control.checkpoint()
-            clf.rng = np.random.default_rng([self.seed, query, _TRAIN])
             self._phase(query, "training", 0, cfg.epochs)
-            t0 = time.perf_counter()
-            with modal_warnings_silenced():
-                learner.teach(data.x_pool[chosen], data.y_pool[chosen])
-            training_s = time.perf_counter() - t0
-            in_pool[chosen] = False
-            labelled = np.concatenate([labelled, chosen])
-            yield self._evaluate(learner, query, labelled, in_pool, acquisition_s, training_s, chosen,
-                                 chosen_scores, strategy.last_scores)
+            training_s = loop.teach(acquired.chosen, stream(seed, query, TRAIN))
+            in_pool[acquired.chosen] = False
+            labelled = np.concatenate([labelled, acquired.chosen])
+            yield self._evaluate(loop, query, labelled, in_pool, acquired.seconds, training_s, acquired.chosen,
+                                 acquired.chosen_scores, acquired.scores)
 
     def _evaluate(
         self,
-        learner: Any,
+        loop: ActiveLearningLoop,
         query: int,
         labelled: np.ndarray,
         in_pool: np.ndarray,
@@ -199,9 +140,7 @@ class ActiveLearningRun:
     ) -> QueryResult:
         data = self.dataset
         self._phase(query, "evaluating")
-        t0 = time.perf_counter()
-        accuracy = learner.score(data.x_test, data.y_test)
-        evaluation_s = time.perf_counter() - t0
+        accuracy, evaluation_s = loop.evaluate(data.x_test, data.y_test)
         return QueryResult(
             run_id=self.run_id,
             strategy=self.strategy_name,
@@ -220,7 +159,7 @@ class ActiveLearningRun:
             if len(chosen) else None,  # [k, H, W] grayscale, [k, H, W, 3] RGB
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
             labelled_indices=[int(i) for i in labelled],
-            training=_training_info(learner.estimator),
+            training=_training_info(loop.classifier),
         )
 
 

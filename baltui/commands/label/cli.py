@@ -33,10 +33,17 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--initial", type=int, default=20, help="first batch, chosen at random")
     p.add_argument("--instances", type=int, default=10, help="images per later batch")
     p.add_argument("--strategy", default="bald", help="acquisition function")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=128, dest="batch_size")
+    p.add_argument("--model", help="architecture and the parts of its training regime that need no validation set: "
+                   "seed (default) or batchbald2019 (28x28 or larger; resuming keeps the recorded one)")
+    p.add_argument("--epochs", type=int, help="training epochs per round (default 50, or the model's)")
+    p.add_argument("--batch-size", type=int, dest="batch_size",
+                   help="training batch size (default 128, or the model's)")
     p.add_argument("--mc-samples", type=int, default=100, dest="mc_samples")
     p.add_argument("--subset", type=int, default=2000)
+    p.add_argument("--beta", type=float, help="power for powerbald/powerentropy (default 1, or the recorded one)")
+    p.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
+                   help="MC-dropout masks: one per sample for every point, or per point (default auto: consistent "
+                   "where the strategy needs it)")
     p.add_argument("--test", help="an .npz of labelled images (x_test/y_test, or x_train/y_train) for accuracy")
     p.add_argument("--size", type=int, help=f"square input size a folder's images are resized to (default "
                    f"{DEFAULT_SIZE}); an .npz keeps its own")
@@ -197,7 +204,10 @@ def main(argv: list[str]) -> int:
                               f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
                               "they must match")
         session = LabelSession(source, Path(args.out), classes, args.strategy, args.initial, args.instances,
-                               args.epochs, args.batch_size, args.mc_samples, args.subset, test=test)
+                               args.epochs, args.batch_size, args.mc_samples, args.subset, test=test,
+                               model=args.model, beta=args.beta, mc_masks=args.mc_masks)
+        for line in _setting_notes(session, args):
+            print(line, file=sys.stderr)
         if source.skipped:
             names = ", ".join(f"{item} ({why})" for item, why in source.skipped[:5])
             more = f" and {len(source.skipped) - 5} more" if len(source.skipped) > 5 else ""
@@ -216,6 +226,24 @@ def main(argv: list[str]) -> int:
     except BaltuiError as exc:
         print(f"baltui label: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _setting_notes(session: LabelSession, args: argparse.Namespace) -> list[str]:
+    """One line per setting the session cannot use as given: the model regime's parts that need labelled
+    validation images, and a --beta its strategy does not read."""
+    from baltui.core.acquisition import STRATEGIES
+
+    notes = []
+    if session.regime_not_applied:
+        described = {"early_stopping": "early stopping (patience {})", "validation": "validation ({} images)"}
+        parts = " and ".join(described.get(key, key.replace("_", " ") + " {}").format(value)
+                             for key, value in session.regime_not_applied.items())
+        notes.append(f"baltui label: note: model {session.model}'s regime applies without {parts}: they need "
+                     "labelled validation images, which label mode does not have")
+    if args.beta is not None and not STRATEGIES[session.strategy].uses_beta:
+        readers = ", ".join(a.name for a in STRATEGIES.values() if a.uses_beta)
+        notes.append(f"baltui label: warning: --beta is read only by {readers}; {session.strategy} does not use it")
+    return notes
 
 
 def run_oracle(session: LabelSession, oracle: np.ndarray, rounds: int | None, save_model: str | None) -> int:

@@ -18,14 +18,18 @@ from typing import Any
 import numpy as np
 
 from baltui.commands.label.sources import Source
-from baltui.core.acquisition import STRATEGIES, QueryStrategy
-from baltui.core.config import mc_masks_for
+from baltui.core.acquisition import STRATEGIES
+from baltui.core.config import MC_MASKS
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
+from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
+from baltui.core.models import model_spec
 
 SESSION_FILE = "session.json"
 LABELS_FILE = "labels.jsonl"
 RESERVED_KEYS = {"q", "x", "u"}
+# Label mode's training when neither a flag nor the model's regime nor a resumed session says otherwise.
+DEFAULT_REGIME = {"epochs": 50, "batch_size": 128, "epoch_draws": 0}
 
 
 def class_keys(classes: list[str]) -> dict[str, int]:
@@ -70,7 +74,12 @@ class RoundResult:
 
 
 class LabelSession:
-    """The labelled set, the pending batch, undo, and resume, backed by DIR/labels.jsonl."""
+    """The labelled set, the pending batch, undo, and resume, backed by DIR/labels.jsonl.
+
+    `model`, `beta`, `mc_masks`, `epochs` and `batch_size` left None mean: what a resumed session recorded,
+    else the model's regime (epochs, batch size, epoch draws: the parts that need no labelled validation
+    set; `regime_not_applied` holds the others), else label mode's defaults.
+    """
 
     def __init__(
         self,
@@ -80,27 +89,34 @@ class LabelSession:
         strategy: str = "bald",
         initial: int = 20,
         instances: int = 10,
-        epochs: int = 50,
-        batch_size: int = 128,
+        epochs: int | None = None,
+        batch_size: int | None = None,
         mc_samples: int = 100,
         subset: int = 2000,
         seed: int = 0,
         test: tuple[np.ndarray, np.ndarray] | None = None,
         control: Control | None = None,
+        model: str | None = None,
+        beta: float | None = None,
+        mc_masks: str | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise BaltuiError(f"unknown strategy '{strategy}'; known strategies: {', '.join(STRATEGIES)}")
         for name, value in (("initial", initial), ("instances", instances), ("epochs", epochs),
                             ("batch-size", batch_size), ("mc-samples", mc_samples), ("subset", subset)):
-            if value < 1:
+            if value is not None and value < 1:
                 raise BaltuiError(f"--{name} must be at least 1, got {value}")
+        if beta is not None and not beta > 0:
+            raise BaltuiError(f"--beta must be positive, got {beta}")
+        if mc_masks is not None and mc_masks not in MC_MASKS:
+            raise BaltuiError(f"--mc-masks must be one of {', '.join(MC_MASKS)}, got '{mc_masks}'")
         self.source = source
         self.out_dir = Path(out_dir)
         self.classes = classes
         self.keys = class_keys(classes)
         self.strategy = strategy
         self.initial, self.instances = initial, instances
-        self.epochs, self.batch_size, self.mc_samples, self.subset = epochs, batch_size, mc_samples, subset
+        self.mc_samples, self.subset = mc_samples, subset
         self.seed = seed
         self.test = test
         self.control = control or Control()
@@ -108,12 +124,51 @@ class LabelSession:
         self.pending: list[int] = []
         self.position = 0
         self.round = 0
-        self.clf: Any = None
+        self.loop: ActiveLearningLoop | None = None
+        self._given = {"model": model, "beta": beta, "mc_masks": mc_masks, "epochs": epochs, "batch_size": batch_size}
+        self._resolve({})  # the settings without a recorded session; _open resolves again from session.json
         self.probs: np.ndarray | None = None  # predictions over all items from the latest model
         self.history: list[RoundResult] = []
         self.label_times: list[float] = []
         self._index = {item: i for i, item in enumerate(source.items)}
         self._open()
+
+    def _resolve(self, saved: dict[str, Any]) -> None:
+        """Model, beta, masks and training regime: given > recorded in session.json > the model's > defaults."""
+        given = self._given
+        recorded_model = saved.get("model", "seed" if saved else None)
+        if given["model"] and recorded_model and given["model"] != recorded_model:
+            raise BaltuiError(f"--out {self.out_dir} was labelled with model {recorded_model}; resume it with "
+                              f"--model {recorded_model} (or no --model), or use another --out")
+        spec = model_spec(given["model"] or recorded_model or "seed")
+        spec.check_fits(self.source.images.shape[1:])
+        applicable, self.regime_not_applied = spec.regime_without_validation()
+        recorded = saved.get("regime", {})
+        regime = {key: default if given.get(key) is None else given[key] for key, default in
+                  ({**DEFAULT_REGIME, **applicable, **recorded}).items() if key in DEFAULT_REGIME}
+        self.model = spec.name
+        self.epochs, self.batch_size, self.epoch_draws = regime["epochs"], regime["batch_size"], regime["epoch_draws"]
+        self.beta = float(given["beta"] if given["beta"] is not None else saved.get("beta", 1.0))
+        self.mc_masks = given["mc_masks"] or saved.get("mc_masks", "auto")
+        if self.mc_masks == "independent" and STRATEGIES[self.strategy].needs_consistent_masks:
+            raise BaltuiError(f"{self.strategy} needs consistent MC-dropout masks (its joint over the batch is wrong "
+                              "with independent ones); drop --mc-masks independent")
+
+    @property
+    def regime(self) -> dict[str, int]:
+        """The training regime this session applies (recorded in session.json)."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "epoch_draws": self.epoch_draws}
+
+    @property
+    def settings(self) -> LoopSettings:
+        return LoopSettings(strategy=self.strategy, model=self.model, epochs=self.epochs, batch_size=self.batch_size,
+                            epoch_draws=self.epoch_draws, mc_samples=self.mc_samples, subset=self.subset,
+                            beta=self.beta, mc_masks=self.mc_masks)
+
+    @property
+    def clf(self) -> Any:
+        """The classifier of the latest round (None before the first)."""
+        return None if self.loop is None else self.loop.classifier
 
     # ---- files ----------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -131,6 +186,7 @@ class LabelSession:
                 if saved.get("classes") != self.classes:
                     raise BaltuiError(f"--out {self.out_dir} was labelled with classes {saved.get('classes')}; "
                                       "use the same --classes or another --out")
+                self._resolve(saved)
                 self.round = int(saved.get("round", 0))
                 self._replay()
                 self.pending = [i for i in saved.get("pending", []) if i not in self.labels]
@@ -170,7 +226,9 @@ class LabelSession:
             source_path = str(Path(self.source.path).resolve())
         state = {"source": self.source.identity, "classes": self.classes, "round": self.round,
                  "pending": self.pending, "strategy": self.strategy,
-                 "source_path": Path(source_path).as_posix(), "size": self.source.size}
+                 "source_path": Path(source_path).as_posix(), "size": self.source.size,
+                 "model": self.model, "beta": self.beta, "mc_masks": self.mc_masks, "regime": self.regime,
+                 "regime_not_applied": self.regime_not_applied}
         tmp = self.out_dir / (SESSION_FILE + ".tmp")
         tmp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(tmp, self.out_dir / SESSION_FILE)
@@ -257,44 +315,36 @@ class LabelSession:
             self._save_session()
 
     def train_and_acquire(self) -> RoundResult:
-        """Retrain from fresh weights on every usable label, then pick the next batch. Runs in a worker."""
-        from modAL.models import ActiveLearner
+        """Retrain from fresh weights on every usable label, then pick the next batch. Runs in a worker.
 
-        from baltui.core.engine import PoolView, modal_warnings_silenced
-        from baltui.core.models.classifier import MCDropoutClassifier
-
+        One round of the engine's loop (`baltui.core.loop`), with this round's streams of randomness.
+        """
         started = time.perf_counter()
         images = self.source.images
-        if self.clf is None:
-            masks = mc_masks_for("auto", self.strategy)
-            self.clf = MCDropoutClassifier(images.shape[1:], len(self.classes), self.epochs, self.batch_size,
-                                           control=self.control, mc_masks=masks)
+        if self.loop is None:
+            self.loop = ActiveLearningLoop.build(self.settings, images, len(self.classes), control=self.control)
         usable = self.usable
         if not usable:
             raise BaltuiError("nothing to train on: every labelled image was marked unusable")
         y = np.asarray([self.labels[i] for i in usable], dtype=np.int64)
-        self.clf.rng = np.random.default_rng([self.seed, self.round, 1])
-        strategy = QueryStrategy(self.strategy, self.mc_samples, self.subset)
-        strategy.rng = np.random.default_rng([self.seed, self.round, 2])
-        with modal_warnings_silenced():
-            learner = ActiveLearner(self.clf, strategy, images[usable], y)
-            pool = self.unlabelled
-            n = min(self.instances, len(pool))
-            chosen: list[int] = []
-            if n:
-                # The strategy itself, not learner.query, whose bare except would retry it on any error.
-                positions, _ = strategy(learner, PoolView(images, pool), n_instances=n)
-                chosen = [int(pool[p]) for p in np.asarray(positions, dtype=np.int64)]
-        self.probs = self.clf.predict_proba(images)
+        self.loop.start(np.asarray(usable, dtype=np.int64), stream(self.seed, self.round, TRAIN), y)
+        pool = self.unlabelled
+        n = min(self.instances, len(pool))
+        chosen: list[int] = []
+        scores = None
+        if n:
+            acquired = self.loop.acquire(pool, n, stream(self.seed, self.round, QUERY))
+            chosen, scores = [int(i) for i in acquired.chosen], acquired.scores
+        self.probs = self.loop.classifier.predict_proba(images)
         accuracy = None
         if self.test is not None:
-            accuracy = self.clf.score(*self.test)
+            accuracy = self.loop.evaluate(*self.test)[0]
         predicted = np.bincount(self.probs[pool].argmax(axis=1), minlength=len(self.classes)) if len(pool) else \
             np.zeros(len(self.classes), int)
         self.round += 1
         self.pending, self.position = chosen, 0
         self._save_session()
-        result = RoundResult(self.round, len(usable), accuracy, strategy.last_scores, predicted.tolist(),
+        result = RoundResult(self.round, len(usable), accuracy, scores, predicted.tolist(),
                              time.perf_counter() - started)
         self.history.append(result)
         return result

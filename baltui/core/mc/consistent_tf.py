@@ -27,7 +27,7 @@ class ConsistentSampler:
     """Samples of a model's stochastic head with consistent masks, from its prefix features.
 
     `dense` says whether the numpy head applies (the seed's shape, with a ReLU or linear Dense and
-    Keras's own output activation); tests turn it off to compare it with the TensorFlow head.
+    Keras's own output activation); `choose_path` picks the head, or takes a forced one.
     """
 
     def __init__(self, head_layers: Sequence[Any], feature_shape: Sequence[int],
@@ -43,16 +43,27 @@ class ConsistentSampler:
         # channel dropout feeding a convolution (Kirsch et al.'s model): the convolution once, not per sample
         plan_conv = None if self.dense else channel_conv_plan(self.head_layers)
         self.channel_head = None if plan_conv is None else ChannelConvHead(plan_conv, self.feature_shape)
-        self.use_channel_head = True  # tests and bench turn it off to compare with the masked head
-        self.last_path: str | None = None  # the path the last `fill` actually ran
         self._mask_shapes: list[tuple[tuple[int, ...], float]] | None = None
 
     @property
     def path(self) -> str:
-        """What `fill` runs: "consistent-dense" (numpy), "consistent-channel" (`channel_conv`) or "consistent-tf"."""
+        """What `fill` runs when nothing is forced (see `choose_path`)."""
+        return self.choose_path("auto")
+
+    def choose_path(self, mode: str = "auto") -> str:
+        """The head that samples: "consistent-dense" (numpy), "consistent-channel" (`channel_conv`) or
+        "consistent-tf" (any head of Dropout layers).
+
+        "auto" takes the first that applies in that order; naming one forces it where it applies (bench and
+        tests compare the heads on the same masks), else "auto"'s choice runs.
+        """
+        if mode == "consistent-tf":
+            return mode
+        if mode == "consistent-channel" and self.channel_head is not None:
+            return mode
         if self.dense:
             return "consistent-dense"
-        return "consistent-channel" if self.channel_head is not None and self.use_channel_head else "consistent-tf"
+        return "consistent-channel" if self.channel_head is not None else "consistent-tf"
 
     def tracing_counts(self) -> dict[str, int]:
         counts = {} if self.masked_head is None else {"masked_head": self.masked_head.experimental_get_tracing_count()}
@@ -60,17 +71,19 @@ class ConsistentSampler:
             counts.update(self.channel_head.tracing_counts())
         return counts
 
-    def fill(self, out: np.ndarray, feats: np.ndarray, T: int, rng: np.random.Generator, batch: int) -> None:
+    def fill(self, out: np.ndarray, feats: np.ndarray, T: int, rng: np.random.Generator, batch: int,
+             path: str | None = None) -> None:
         """out[T, N, C] from the N points' features, sample t's masks shared by all points.
 
         The seed's head (Dropout, Flatten, Dense, Dropout, Dense) is a few GEMMs per sample in numpy
         (`consistent.dense_head`); channel dropout feeding a convolution runs that convolution once per
         point (`channel_conv`); any other head of Dropout layers runs in TensorFlow, `batch` points per
         call, with each sample's masks broadcast over the points. Every path draws the same masks.
+        `path` is one `choose_path` gave (default: its "auto" choice).
         """
         checkpoint = self.control.checkpoint if self.control is not None else (lambda: None)
-        self.last_path = self.path
-        if self.last_path == "consistent-dense":
+        path = self.path if path is None else path
+        if path == "consistent-dense":
             plan = self.plan
             dropout, dense, last = plan.dropout, plan.dense, plan.final
             keep = consistent.keep_masks(rng, T, (dense.kernel.shape[0],), float(dropout.rate))
@@ -85,7 +98,7 @@ class ConsistentSampler:
             return
         masks = [consistent.keep_masks(rng, T, shape, rate).astype(np.float32) / np.float32(1.0 - rate)
                  for shape, rate in self.mask_shapes()]
-        if self.last_path == "consistent-channel":
+        if path == "consistent-channel":
             self.channel_head.fill(out, feats, masks, checkpoint)
             return
         for t in range(T):

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
+from baltui.core.errors import BaltuiError
+
+# The parts of a regime that need labelled validation images (label mode has none to set aside).
+NEEDS_VALIDATION = ("early_stopping", "validation")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -28,6 +33,17 @@ class ModelSpec:
     def build(self) -> Callable[..., Any]:
         return import_module(f"baltui.core.models.{self.module}").build
 
+    def check_fits(self, input_shape: tuple[int, ...]) -> None:
+        """One line (BaltuiError) when images of `input_shape` are too small for the architecture."""
+        if min(input_shape[:2]) < self.min_size:
+            raise BaltuiError(f"model {self.name} needs images of at least {self.min_size}x{self.min_size}, but the "
+                              f"data's are {input_shape[0]}x{input_shape[1]}; use --model seed")
+
+    def regime_without_validation(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the regime's settings that need no validation set, the ones that do)."""
+        return ({k: v for k, v in self.regime.items() if k not in NEEDS_VALIDATION},
+                {k: v for k, v in self.regime.items() if k in NEEDS_VALIDATION})
+
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -42,3 +58,10 @@ MODELS: dict[str, ModelSpec] = {
                           "validation": 1024}, min_size=28),
     )
 }
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registry's entry, or one line naming the known models."""
+    if name not in MODELS:
+        raise BaltuiError(f"unknown model '{name}'; known models: {', '.join(MODELS)}")
+    return MODELS[name]

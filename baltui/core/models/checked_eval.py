@@ -70,7 +70,7 @@ class CheckedPredictor:
         twin = self.twin
         self._infer = tf.function(lambda x: twin(x, training=False),
                                   input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
-        # How many images the last `predict` sent back to float32 (bench and tests read it).
+        # How many images the last `predict` sent back to float32 (the classifier's `last_evaluation`).
         self.last_rechecked = 0
 
     def sync(self) -> None:
@@ -79,14 +79,18 @@ class CheckedPredictor:
         for mine, theirs in zip(self.twin.weights, self.model.weights, strict=True):
             mine.assign(theirs)
 
+    def probabilities(self, X: np.ndarray, batched: Callable[[Any, np.ndarray], np.ndarray]) -> np.ndarray:
+        """The twin's probabilities for X, with the float32 model's current weights (no rechecks)."""
+        self.sync()
+        return batched(self._infer, X)
+
     def predict(self, X: np.ndarray, batched: Callable[[Any, np.ndarray], np.ndarray],
                 infer32: Callable[[Any], Any]) -> np.ndarray:
         """argmax over classes as the float32 network gives it: bfloat16 first, float32 for close calls.
 
         `batched(fn, X)` runs a traced function over X in slices; `infer32` is the float32 network.
         """
-        self.sync()
-        probs = batched(self._infer, X)
+        probs = self.probabilities(X, batched)
         top2 = np.partition(probs, -2, axis=1)[:, -2:]
         close = np.flatnonzero(top2[:, 1] - top2[:, 0] < RECHECK_GAP)
         labels = probs.argmax(axis=1)

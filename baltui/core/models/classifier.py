@@ -22,7 +22,9 @@ are re-exported here, with `tf` and `keras`, for callers that import them from t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,8 @@ tf = quiet_tensorflow()
 import keras  # noqa: E402 - after the quiet TensorFlow import
 
 __all__ = [
-    "CHECKED_MIN_IMAGES", "EVAL_BATCH", "MASK_MODES", "STOCHASTIC_LAYERS", "WEIGHT_DECAY_GRID", "MCDropoutClassifier",
+    "CHECKED_MIN_IMAGES", "CONSISTENT_PATHS", "EVAL_BATCH", "INDEPENDENT_PATHS", "MASK_MODES", "PRECISIONS",
+    "STOCHASTIC_LAYERS", "WEIGHT_DECAY_GRID", "EvaluationInfo", "FitInfo", "MCDropoutClassifier", "SamplingInfo",
     "build_cnn", "compact_rows", "keep_mask", "keras", "split_at_first_dropout", "tf",
 ]
 
@@ -54,6 +57,44 @@ CHECKED_MIN_IMAGES = 2048
 WEIGHT_DECAY_GRID = (0.35, 1.0, 3.5, 10.0)
 # Ways to draw MC-dropout masks (see `baltui.core.mc.consistent`).
 MASK_MODES = ("consistent", "independent")
+# The heads that sample them: "auto" chooses (see `IndependentSampler.choose_path`, `ConsistentSampler.choose_path`);
+# naming one forces it where it applies (bench and tests compare them), and implies its mask mode.
+INDEPENDENT_PATHS = ("sparse", "compact", "tiled")
+CONSISTENT_PATHS = ("consistent-dense", "consistent-channel", "consistent-tf")
+# How `predict` and `score` compute: "auto" (the bfloat16 twin with float32 rechecks where the CPU runs
+# bfloat16 natively, see checked_eval), or one of them forced.
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class SamplingInfo:
+    """What the last `mc_predict_proba` call ran: read by the engine's callers, bench and tests."""
+
+    masks: str  # "consistent" or "independent"
+    path: str | None  # the head that ran (INDEPENDENT_PATHS, CONSISTENT_PATHS); None for an empty call
+    density: float | None  # share of non-zero prefix features (what the compact and sparse heads save)
+    samples: int
+    points: int
+
+
+@dataclass(frozen=True)
+class FitInfo:
+    """What the last `fit` did: the weight decay its regime chose, the epochs it kept, its wall time."""
+
+    images: int
+    epochs: int  # of the kept training (early stopping may stop before `epochs`)
+    weight_decay: float | None  # C of L2 C/N (None: no weight decay)
+    validation_accuracy: float | None
+    seconds: float  # the whole fit, every weight-decay candidate included
+
+
+@dataclass(frozen=True)
+class EvaluationInfo:
+    """How the last `predict` (or `score`) computed its labels."""
+
+    images: int
+    precision: str  # "float32", or "bfloat16" (the twin, with float32 rechecks)
+    rechecked: int  # images the bfloat16 pass left to float32 (0 in float32)
 
 
 def build_cnn(input_shape: tuple[int, int, int], n_classes: int = 10, dropout: tuple[float, float] = (0.25, 0.5)):
@@ -87,6 +128,8 @@ class MCDropoutClassifier:
         weight_decay: float | str = 0.0,
         epoch_draws: int = 0,
         early_stopping: int = 0,
+        eval_precision: str = "auto",
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.input_shape = tuple(input_shape)
         self.n_classes = n_classes
@@ -102,10 +145,11 @@ class MCDropoutClassifier:
         self.weight_decay = weight_decay
         self.epoch_draws = epoch_draws
         self.early_stopping = early_stopping
-        self.validation: tuple[np.ndarray, np.ndarray] | None = None
+        self.validation: tuple[np.ndarray, np.ndarray] | None = validation
         self.last_weight_decay: float | None = None
         self.last_validation_accuracy: float | None = None
         self.last_epochs: int | None = None
+        self._last_fit: FitInfo | None = None
         self._decay = tf.Variable(0.0, trainable=False, dtype=tf.float32)
         self.model = model_fn(self.input_shape, n_classes)
         self.prefix, self.head = split_at_first_dropout(self.model)
@@ -116,13 +160,8 @@ class MCDropoutClassifier:
         # "independent": a mask per (sample, point), as T separate passes per point would draw.
         if mc_masks not in MASK_MODES:
             raise ValueError(f"mc_masks must be one of {', '.join(MASK_MODES)}, got {mc_masks!r}")
-        self.mc_masks = mc_masks
-        # "auto" picks per call; tests and `baltui bench` may force "sparse", "compact" or "tiled"
-        # (independent masks; see `IndependentSampler.choose_path`).
-        self.mc_path = "auto"
-        self.last_mc_path: str | None = None
-        # Share of non-zero prefix features in the last mc_predict_proba call (what the compact head saves).
-        self.last_mc_density: float | None = None
+        self._mc_masks = mc_masks
+        self._last_sampling: SamplingInfo | None = None
         self._compile_functions()
         feature_shape = tuple(self.prefix.output_shape[1:])
         self._independent = IndependentSampler(self.head.layers, feature_shape, n_classes, control)
@@ -131,8 +170,44 @@ class MCDropoutClassifier:
         self.fitted = False
         # "auto": predict()/score() use the bfloat16 twin with float32 rechecks where the CPU runs
         # bfloat16 natively (see checked_eval); "float32" or "bfloat16" force one way (bench, tests).
-        self.eval_precision = "auto"
+        if eval_precision not in PRECISIONS:
+            raise ValueError(f"eval_precision must be one of {', '.join(PRECISIONS)}, got {eval_precision!r}")
+        self._eval_precision = eval_precision
         self._checked: CheckedPredictor | None = None
+        self._last_evaluation: EvaluationInfo | None = None
+
+    # ---- what was chosen at construction, and what ran last (read-only) ---------------------------
+    @property
+    def mc_masks(self) -> str:
+        """The mask mode `mc_predict_proba` draws unless a call names another."""
+        return self._mc_masks
+
+    @property
+    def eval_precision(self) -> str:
+        """How `predict` and `score` compute unless a call names another precision."""
+        return self._eval_precision
+
+    @property
+    def last_sampling(self) -> SamplingInfo | None:
+        return self._last_sampling
+
+    @property
+    def last_mc_path(self) -> str | None:
+        """The head the last `mc_predict_proba` ran (None before any, or for an empty call)."""
+        return None if self._last_sampling is None else self._last_sampling.path
+
+    @property
+    def last_mc_density(self) -> float | None:
+        """Share of non-zero prefix features in the last `mc_predict_proba` call."""
+        return None if self._last_sampling is None else self._last_sampling.density
+
+    @property
+    def last_fit(self) -> FitInfo | None:
+        return self._last_fit
+
+    @property
+    def last_evaluation(self) -> EvaluationInfo | None:
+        return self._last_evaluation
 
     # ---- compiled functions: traced once per classifier, with shapes left open -------------------
     def _compile_functions(self) -> None:
@@ -200,16 +275,7 @@ class MCDropoutClassifier:
             counts["checked_infer"] = self._checked.tracing_count()
         return counts
 
-    # ---- the samplers' state, as tests and `baltui bench` read it ---------------------------------
-    @property
-    def _consistent_dense(self) -> bool:
-        """Whether consistent masks run the numpy head (tests turn it off to compare with TensorFlow's)."""
-        return self._consistent.dense
-
-    @_consistent_dense.setter
-    def _consistent_dense(self, value: bool) -> None:
-        self._consistent.dense = value
-
+    # ---- the samplers' state, as tests read it ----------------------------------------------------
     @property
     def _sparse_final(self) -> Any:
         """The output Dense the sparse kernel applies itself, or None."""
@@ -249,30 +315,35 @@ class MCDropoutClassifier:
                 generator.state.assign(seed_pair(self.rng))
 
     # ---- scikit-learn interface -----------------------------------------------------------------
-    def fit(self, X: np.ndarray, y: np.ndarray) -> MCDropoutClassifier:
+    def fit(self, X: np.ndarray, y: np.ndarray, epochs: int | None = None) -> MCDropoutClassifier:
         """Train from fresh weights on all of X (what KerasClassifier.fit did), in the model's regime.
 
         With weight decay "auto" the model is trained once per value of WEIGHT_DECAY_GRID and the one
         with the best validation accuracy is kept (Gal et al. 2017 optimise it on a 100-point
-        validation set); its C is in `last_weight_decay`.
+        validation set); its C is in `last_weight_decay`. `epochs` overrides the regime's for this fit
+        (bench's one-epoch warm-up). What it did is in `last_fit`.
         """
+        started = time.perf_counter()
+        epochs = self.epochs if epochs is None else epochs
         if self.weight_decay != "auto":
-            self._fit_once(X, y, float(self.weight_decay))
+            self._fit_once(X, y, float(self.weight_decay), epochs)
             self.last_weight_decay = float(self.weight_decay) if self.weight_decay else None
-            return self
-        if self.validation is None:
-            raise ValueError("weight decay 'auto' needs a validation set (validation > 0)")
-        best: tuple[float, float, list[np.ndarray], int] | None = None
-        for c in WEIGHT_DECAY_GRID:
-            self._fit_once(X, y, c)
-            accuracy = self.last_validation_accuracy
-            if best is None or accuracy > best[0]:
-                best = (accuracy, c, self.model.get_weights(), self.last_epochs)
-        self.model.set_weights(best[2])
-        self.last_validation_accuracy, self.last_weight_decay, self.last_epochs = best[0], best[1], best[3]
+        else:
+            if self.validation is None:
+                raise ValueError("weight decay 'auto' needs a validation set (validation > 0)")
+            best: tuple[float, float, list[np.ndarray], int] | None = None
+            for c in WEIGHT_DECAY_GRID:
+                self._fit_once(X, y, c, epochs)
+                accuracy = self.last_validation_accuracy
+                if best is None or accuracy > best[0]:
+                    best = (accuracy, c, self.model.get_weights(), self.last_epochs)
+            self.model.set_weights(best[2])
+            self.last_validation_accuracy, self.last_weight_decay, self.last_epochs = best[0], best[1], best[3]
+        self._last_fit = FitInfo(int(len(X)), int(self.last_epochs), self.last_weight_decay,
+                                 self.last_validation_accuracy, time.perf_counter() - started)
         return self
 
-    def _fit_once(self, X: np.ndarray, y: np.ndarray, c: float) -> None:
+    def _fit_once(self, X: np.ndarray, y: np.ndarray, c: float, epochs: int) -> None:
         """One training from fresh weights with L2 of c/N.
 
         Each epoch is one call of a traced graph loop over the mini-batches of an order drawn from
@@ -289,13 +360,13 @@ class MCDropoutClassifier:
         loss = tf.constant(0.0)
         best_accuracy, best_weights, waited = -1.0, None, 0
         epoch = 0
-        for epoch in range(1, self.epochs + 1):
+        for epoch in range(1, epochs + 1):
             if self.control is not None:
                 self.control.checkpoint()
             order = self.rng.integers(0, n, size=self.epoch_draws) if self.epoch_draws else self.rng.permutation(n)
             loss = self._train_epoch(X, y, order.astype(np.int32), batch_size)
             if self.on_epoch is not None:
-                self.on_epoch(epoch, self.epochs)
+                self.on_epoch(epoch, epochs)
             if self.early_stopping:
                 accuracy = self._validation_accuracy()
                 if accuracy > best_accuracy:
@@ -320,26 +391,48 @@ class MCDropoutClassifier:
         x_val, y_val = self.validation
         return float((self.predict_proba(x_val).argmax(axis=1) == y_val).mean())
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Deterministic predictions (dropout off), batched."""
+    def predict_proba(self, X: np.ndarray, precision: str = "float32") -> np.ndarray:
+        """Deterministic predictions (dropout off), batched; "bfloat16": the twin's, unchecked (tests compare)."""
+        if precision == "bfloat16":
+            return self._twin().probabilities(X, self._batched_classes)
+        if precision != "float32":
+            raise ValueError(f"predict_proba computes in float32 or bfloat16, not {precision!r}")
         return self._batched(self._infer, X, (self.n_classes,))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class labels, always float32's: bfloat16 with float32 rechecks where that is faster."""
-        if not self.checks_bfloat16(len(X)):
-            return self.predict_proba(X).argmax(axis=1)
+    def predict(self, X: np.ndarray, precision: str | None = None) -> np.ndarray:
+        """Class labels, always float32's: bfloat16 with float32 rechecks where that is faster.
+
+        `precision` overrides the classifier's `eval_precision` for this call; `last_evaluation` says what ran.
+        """
+        if not self.checks_bfloat16(len(X), precision):
+            labels = self.predict_proba(X).argmax(axis=1)
+            self._last_evaluation = EvaluationInfo(int(len(X)), "float32", 0)
+            return labels
+        checked = self._twin()
+        labels = checked.predict(X, self._batched_classes, self._infer)
+        self._last_evaluation = EvaluationInfo(int(len(X)), "bfloat16", checked.last_rechecked)
+        return labels
+
+    def checks_bfloat16(self, n: int, precision: str | None = None) -> bool:
+        """Whether `predict` on n images (at `precision`, default `eval_precision`) goes through the bfloat16
+        twin with float32 rechecks."""
+        precision = self._eval_precision if precision is None else precision
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision == "auto":
+            return n >= CHECKED_MIN_IMAGES and bfloat16_is_native()
+        return precision == "bfloat16"
+
+    def score(self, X: np.ndarray, y: np.ndarray, precision: str | None = None) -> float:
+        return float((self.predict(X, precision) == np.asarray(y)).mean())
+
+    def _twin(self) -> CheckedPredictor:
         if self._checked is None:
             self._checked = CheckedPredictor(self.model, tf)
-        return self._checked.predict(X, lambda fn, x: self._batched(fn, x, (self.n_classes,)), self._infer)
+        return self._checked
 
-    def checks_bfloat16(self, n: int) -> bool:
-        """Whether `predict` on n images goes through the bfloat16 twin with float32 rechecks."""
-        if self.eval_precision == "auto":
-            return n >= CHECKED_MIN_IMAGES and bfloat16_is_native()
-        return self.eval_precision == "bfloat16"
-
-    def score(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float((self.predict(X) == np.asarray(y)).mean())
+    def _batched_classes(self, fn: Any, X: np.ndarray) -> np.ndarray:
+        return self._batched(fn, X, (self.n_classes,))
 
     def _batched(self, fn: Any, X: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
         """fn over X in EVAL_BATCH slices, written into one preallocated array."""
@@ -350,31 +443,47 @@ class MCDropoutClassifier:
         return out
 
     # ---- MC dropout -----------------------------------------------------------------------------
-    def mc_predict_proba(self, X: np.ndarray, T: int, seed: int | None = None) -> np.ndarray:
+    def mc_predict_proba(self, X: np.ndarray, T: int, seed: int | None = None, *, masks: str | None = None,
+                         path: str = "auto") -> np.ndarray:
         """[T, N, C] probabilities with dropout on: deterministic prefix once, the head T times.
 
-        The one place that chooses between consistent masks (`self.mc_masks`) and independent ones,
-        and, for independent masks, the head (`self.mc_path`). Independent masks sample the same
-        distribution as `mc_predict_proba_full` (a mask per sample, point and feature); a different draw
-        from it for the same seed, since the masks are laid out differently.
+        The one place that chooses between consistent masks and independent ones (`masks`, default
+        `mc_masks`), and the head that samples them (`path`: "auto" chooses; a name in INDEPENDENT_PATHS or
+        CONSISTENT_PATHS forces it where it applies, and implies its mask mode). `last_sampling` says what
+        ran. Independent masks sample the same distribution as `mc_predict_proba_full` (a mask per sample,
+        point and feature); a different draw from it for the same seed, since the masks are laid out differently.
         """
+        masks = self._masks_for(masks, path)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self._seed_dropout()
         n = len(X)
         out = np.empty((T, n, self.n_classes), dtype=np.float32)
         if n == 0 or T == 0:
-            self.last_mc_path = self.last_mc_density = None
+            self._last_sampling = SamplingInfo(masks, None, None, T, n)
             return out
         feats = self._batched(self._features, X, tuple(self.prefix.output_shape[1:]))
-        self.last_mc_density = float(np.count_nonzero(feats)) / feats.size
-        if self.mc_masks == "consistent":
-            self._consistent.fill(out, feats, T, self.rng, EVAL_BATCH)
-            self.last_mc_path = self._consistent.last_path
+        density = float(np.count_nonzero(feats)) / feats.size
+        if masks == "consistent":
+            ran = self._consistent.choose_path(path)
+            self._consistent.fill(out, feats, T, self.rng, EVAL_BATCH, ran)
         else:
-            self.last_mc_path = self._independent.choose_path(self.mc_path, self.last_mc_density, T, n)
-            self._independent.fill(out, feats, T, self.rng, self.last_mc_path)
+            ran = self._independent.choose_path(path, density, T, n)
+            self._independent.fill(out, feats, T, self.rng, ran)
+        self._last_sampling = SamplingInfo(masks, ran, density, T, n)
         return out
+
+    def _masks_for(self, masks: str | None, path: str) -> str:
+        """The mask mode of a call: the one a forced path implies, else `masks`, else the classifier's."""
+        implied = "independent" if path in INDEPENDENT_PATHS else "consistent" if path in CONSISTENT_PATHS else None
+        if implied is None and path != "auto":
+            raise ValueError(f"path must be auto or one of {', '.join(INDEPENDENT_PATHS + CONSISTENT_PATHS)}, "
+                             f"got {path!r}")
+        if masks is not None and masks not in MASK_MODES:
+            raise ValueError(f"masks must be one of {', '.join(MASK_MODES)}, got {masks!r}")
+        if masks is not None and implied is not None and masks != implied:
+            raise ValueError(f"path {path} samples {implied} masks, not {masks}")
+        return implied or masks or self._mc_masks
 
     def mc_predict_proba_full(self, X: np.ndarray, T: int, seed: int | None = None) -> np.ndarray:
         """The seed's way: T full stochastic passes of the whole network (kept for `baltui bench`)."""
