@@ -52,7 +52,9 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
     g.add_argument("--mc-samples", type=int, dest="mc_samples", help="MC dropout samples T")
     g.add_argument("--subset", type=_subset, help="pool points scored per query, or 'all'")
-    g.add_argument("--beta", type=float, help="power for powerbald/powerentropy")
+    g.add_argument("--beta", type=float, help="power for powerbald/powerentropy/powerepig")
+    g.add_argument("--epig-targets", type=int, dest="epig_targets", metavar="N",
+                   help="target inputs EPIG draws from the pool per query (epig, powerepig; default 100)")
     g.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
                    help="MC-dropout masks: one per sample for all points (consistent), one per point "
                         "(independent), or auto: consistent where the strategy needs it (default)")

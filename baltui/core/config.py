@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from baltui.core.acquisition import STRATEGIES
+from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
@@ -29,7 +29,7 @@ DEFAULT_PRESET = "quick"
 EXPERIMENT_KEYS = (
     "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
     "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation",
-    "epoch_draws", "early_stopping",
+    "epoch_draws", "early_stopping", "epig_targets",
 )
 MC_MASKS = ("auto", "consistent", "independent")
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
@@ -68,6 +68,8 @@ class RunConfig:
     epoch_draws: int = 0
     # Stop training after this many epochs without a better validation accuracy (best weights kept); 0: off.
     early_stopping: int = 0
+    # Target inputs EPIG draws from the pool per query to average I(y; y*) over (epig, powerepig).
+    epig_targets: int = DEFAULT_EPIG_TARGETS
     out: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,7 +93,10 @@ def run_id(strategy: str, seed: int) -> str:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-_INT_KEYS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset")
+_INT_KEYS = ("queries", "instances", "initial_per_class", "epochs", "batch_size", "mc_samples", "subset",
+             "epig_targets")
+# The most EPIG targets: its cost grows with points x targets x classes^2 per MC sample.
+MAX_EPIG_TARGETS = 10_000
 # Whole numbers that may be 0 (0 = off / all).
 _COUNT_KEYS = ("validation", "epoch_draws", "early_stopping")
 
@@ -233,8 +238,8 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
 def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
     """One warning line per setting given that none of the run's strategies reads; returns them."""
     acquisitions = [STRATEGIES[s] for s in config.strategies]
-    uses = {"beta": lambda a: a.uses_beta, "mc_samples": lambda a: a.has_scores,
-            "subset": lambda a: a.has_scores, "mc_masks": lambda a: a.has_scores}
+    uses = {"beta": lambda a: a.uses_beta, "mc_samples": lambda a: a.uses_mc,
+            "subset": lambda a: a.has_scores, "mc_masks": lambda a: a.uses_mc, "epig_targets": lambda a: a.targets}
     lines = []
     for key in sorted(given & set(uses)):
         if not any(uses[key](a) for a in acquisitions):
@@ -257,6 +262,8 @@ def validate(config: RunConfig) -> None:
             raise BaltuiError(f"'{key}' must be at least 1, got {getattr(config, key)}")
     if config.queries < 1:
         raise BaltuiError("'queries' must be at least 1")
+    if config.epig_targets > MAX_EPIG_TARGETS:
+        raise BaltuiError(f"'epig_targets' must be at most {MAX_EPIG_TARGETS:,}, got {config.epig_targets}")
     if config.beta <= 0:
         raise BaltuiError(f"'beta' must be positive, got {config.beta}")
     if not config.strategies:
@@ -275,7 +282,7 @@ def validate(config: RunConfig) -> None:
         needing = [s for s in config.strategies if STRATEGIES[s].needs_consistent_masks]
         if needing:
             raise BaltuiError(
-                f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
+                f"{needing[0]} needs consistent MC-dropout masks (its joint over points is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
     if config.model not in MODELS:

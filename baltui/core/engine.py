@@ -123,7 +123,7 @@ class ActiveLearningRun:
         held_out = validation_indices(len(data.y_pool), cfg.validation, self.seed)
         if len(held_out):
             clf.validation = (data.x_pool[held_out], data.y_pool[held_out])
-        strategy = QueryStrategy(self.strategy_name, cfg.mc_samples, cfg.subset, cfg.beta)
+        strategy = QueryStrategy(self.strategy_name, cfg.mc_samples, cfg.subset, cfg.beta, cfg.epig_targets)
         in_pool = np.ones(len(data.y_pool), dtype=bool)
         in_pool[held_out] = False
         if self.resume:
