@@ -27,25 +27,27 @@ import numpy as np
 CHUNK_BYTES = 64 * 2**20
 
 
+def _residual(probs: np.ndarray) -> np.ndarray:
+    """p - onehot(argmax p): the cross-entropy's gradient w.r.t. the logits at the predicted label."""
+    residual = np.array(probs, dtype=np.float64)
+    residual[np.arange(len(residual)), residual.argmax(axis=1)] -= 1.0
+    return residual
+
+
 def gradient_embeddings(probs: np.ndarray, H: np.ndarray) -> np.ndarray:
     """[N, D*C] BADGE embeddings: d CE(argmax p, p) / d kernel, with the kernel laid out [D, C] as Keras's Dense.
 
     probs [N, C] and H [N, D] come from the same deterministic pass. float32: the embeddings of a
     2,000-point subset of the seed model (D=128, C=10) take 10 MB.
     """
-    probs = np.asarray(probs, dtype=np.float32)
     H = np.asarray(H, dtype=np.float32)
-    residual = probs.copy()
-    residual[np.arange(len(probs)), probs.argmin(axis=1)] -= 1.0  # p - onehot(predicted label)
+    residual = _residual(probs).astype(np.float32)
     return (H[:, :, None] * residual[:, None, :]).reshape(len(H), -1)
 
 
 def gradient_norms(probs: np.ndarray, H: np.ndarray) -> np.ndarray:
     """||g(x)|| = ||h(x)|| * ||p(x) - onehot(argmax p(x))||: the norm of each BADGE embedding, without forming it."""
-    probs = np.asarray(probs, dtype=np.float64)
-    residual = probs.copy()
-    residual[np.arange(len(probs)), probs.argmax(axis=1)] -= 1.0
-    return np.linalg.norm(np.asarray(H, dtype=np.float64), axis=1) * np.linalg.norm(residual, axis=1)
+    return np.linalg.norm(np.asarray(H, dtype=np.float64), axis=1) * np.linalg.norm(_residual(probs), axis=1)
 
 
 def _squared_distances(X: np.ndarray, centre: np.ndarray) -> np.ndarray:
