@@ -20,27 +20,29 @@ import numpy as np
 # Bytes of the [points, C, M, C] joint per chunk of scored points (float64): bounds the temporaries at
 # N=2,000 pool points, M=100 targets and C=10 classes to a few chunks of 64 MB.
 CHUNK_BYTES = 64 * 2**20
+# Below every probability a float64 joint can hold but 0: 0 log TINY = 0, so no mask is needed for 0 log 0.
+TINY = 1e-300
 
 
-def _xlogy_sum(joint: np.ndarray, log_indep: np.ndarray) -> np.ndarray:
-    """sum over (c, d) of joint * (log joint - log_indep), with 0 log 0 = 0; [n, C, M, C] -> [n, M]."""
-    log_joint = np.log(np.where(joint > 0, joint, 1.0))
-    return (joint * (log_joint - log_indep)).sum(axis=(1, 3))
+def _entropy_rows(p: np.ndarray) -> np.ndarray:
+    """Entropy in nats along the last axis; 0 log 0 = 0."""
+    return -(p * np.log(np.maximum(p, TINY))).sum(axis=-1)
 
 
 def epig_pairs(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
     """[N, M] mutual information I(y; y* | x_n, x*_m) in nats, from P[T, N, C] and the targets' Q[T, M, C].
 
-    P and Q must come from the same T networks (sample t of both from one set of dropout masks).
+    P and Q must come from the same T networks (sample t of both from one set of dropout masks). Computed as
+    H(y) + H(y*) - H(y, y*) on probabilities renormalised in float64, so that the joint's marginals are p(y)
+    and p(y*) to rounding and a target that does not vary over w gives 0 to rounding.
     """
-    P = np.asarray(P, dtype=np.float64)
-    Q = np.asarray(Q, dtype=np.float64)
+    P = _normalised(P)
+    Q = _normalised(Q)
     T, N, C = P.shape
     M, Cq = Q.shape[1], Q.shape[2]
     if Q.shape[0] != T:
         raise ValueError(f"P and Q need the same MC samples: {T} and {Q.shape[0]}")
-    log_p = np.log(np.where(P.mean(axis=0) > 0, P.mean(axis=0), 1.0))  # [N, C]
-    log_q = np.log(np.where(Q.mean(axis=0) > 0, Q.mean(axis=0), 1.0))  # [M, Cq]
+    marginal = _entropy_rows(P.mean(axis=0))[:, None] + _entropy_rows(Q.mean(axis=0))[None, :]  # H(y) + H(y*)
     Qflat = Q.reshape(T, M * Cq)
     out = np.empty((N, M))
     chunk = max(1, int(CHUNK_BYTES // (8 * C * M * Cq)))
@@ -48,10 +50,18 @@ def epig_pairs(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
         stop = min(N, start + chunk)
         n = stop - start
         # p(y=c, y*=d) for every (point, target): one [n*C, T] x [T, M*Cq] product.
-        joint = (P[:, start:stop].reshape(T, n * C).T @ Qflat / T).reshape(n, C, M, Cq)
-        log_indep = log_p[start:stop, :, None, None] + log_q[None, None]
-        out[start:stop] = _xlogy_sum(joint, log_indep)
-    return np.maximum(out, 0.0)  # rounding can push an exact 0 (a target that does not vary) slightly negative
+        joint = P[:, start:stop].reshape(T, n * C).T @ Qflat
+        joint /= T
+        plogp = np.maximum(joint, TINY)
+        np.log(plogp, out=plogp)
+        plogp *= joint
+        out[start:stop] = -plogp.reshape(n, C, M, Cq).sum(axis=(1, 3))  # H(y, y*)
+    return np.maximum(marginal - out, 0.0)  # rounding can push an exact 0 slightly negative
+
+
+def _normalised(P: np.ndarray) -> np.ndarray:
+    P = np.asarray(P, dtype=np.float64)
+    return P / P.sum(axis=-1, keepdims=True)
 
 
 def epig_scores(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
