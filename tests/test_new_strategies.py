@@ -270,6 +270,35 @@ def test_the_new_strategies_declare_what_they_need():
     assert STRATEGIES["margin"].uses_mc and STRATEGIES["least_confidence"].uses_mc
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("0", "'epig_targets' must be at least 1, got 0"),
+    ("10001", "'epig_targets' must be at most 10,000, got 10001"),
+])
+def test_epig_targets_out_of_range_is_one_line_and_exit_2(value, message, capsys, tmp_path):
+    from baltui.cli import main
+
+    code = main(["--no-ui", "--strategies", "epig", "--epig-targets", value, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"baltui: error: {message}"]
+    assert not (tmp_path / "r").exists()
+
+
+def test_epig_targets_from_a_preset_must_be_a_whole_number_and_warns_when_unread(capsys):
+    from baltui.core.config import build_config, load_preset, warn_unused
+    from baltui.core.errors import BaltuiError
+
+    with pytest.raises(BaltuiError, match="'epig_targets' must be a whole number"):
+        build_config({"name": "p", "epig_targets": 1e400})
+    config = build_config(load_preset("quick"), {"epig_targets": 50, "strategies": ["bald", "uniform"]})
+    assert len(warn_unused(config, {"epig_targets"})) == 1
+    assert "--epig-targets is read only by epig, powerepig" in capsys.readouterr().err
+    config = build_config(load_preset("quick"), {"epig_targets": 50, "strategies": ["powerepig"]})
+    assert config.epig_targets == 50 and warn_unused(config, {"epig_targets"}) == []
+    # badge and coreset draw no MC samples: --mc-samples given for them alone is unread.
+    config = build_config(load_preset("quick"), {"strategies": ["badge", "coreset"]})
+    assert [line.split()[2] for line in warn_unused(config, {"mc_samples", "subset"})] == ["--mc-samples"]
+
+
 @pytest.mark.slow
 def test_every_new_strategy_runs_two_queries_headless(tmp_path):
     out = tmp_path / "runs"
