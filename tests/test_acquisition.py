@@ -71,10 +71,20 @@ class _FakeEstimator:
         self.calls += 1
         return self.P[:, X[:, 0].astype(int)]
 
+    def penultimate_and_proba(self, X):
+        """h: a fixed random feature vector per point; probabilities: its MC mean."""
+        rows = X[:, 0].astype(int)
+        features = np.random.default_rng(7).random((self.P.shape[1], 4))
+        return features[rows], self.P.mean(axis=0)[rows]
+
+    def penultimate(self, X):
+        return self.penultimate_and_proba(X)[0]
+
 
 class _Learner:
-    def __init__(self, estimator):
+    def __init__(self, estimator, X_training=None):
         self.estimator = estimator
+        self.X_training = np.arange(3, dtype=float)[:, None] if X_training is None else X_training
 
 
 def test_strategy_returns_indices_and_scores_and_runs_the_mc_pass_once():

@@ -69,3 +69,57 @@ def test_gumbel_top_k_follows_score_to_the_beta():
     big = gumbel_top_k(scores, 2, np.random.default_rng(1), beta=200.0)
     assert sorted(big.tolist()) == [2, 3]  # large beta approaches top-k
     assert sorted(gumbel_top_k(scores, 3, np.random.default_rng(2)).tolist()) == [1, 2, 3]
+
+
+def _uniform_weight_samples_estimate(P, n_samples, rng):
+    """The sampled joint entropy as baltui computed it before: the weight sample t of each configuration drawn
+    uniformly at random (T-sided dice), then its labels; the same importance weights and the same cost."""
+    from baltui.core.batchbald import _joint_entropies
+
+    T, m, C = P.shape
+    t = rng.integers(0, T, size=n_samples)
+    prev = np.ones((T, n_samples))
+    for j in range(m - 1):
+        cum = P[t, j, :].cumsum(axis=1)
+        labels = (cum < rng.random((n_samples, 1)) * cum[:, -1:]).sum(axis=1).clip(max=C - 1)
+        prev *= P[:, j, labels]
+    weights = 1.0 / (n_samples * prev.mean(axis=0))
+    return float(_joint_entropies(prev, weights, P, np.array([m - 1]))[0])
+
+
+def _majority_and_dissenters(T, m, C, sure, majority, seed):
+    """MC samples as dropout gives them on a hard batch: each network confident (p=sure) of one label per point,
+    the first `majority` networks agreeing on one configuration, the others each on their own."""
+    labels = np.random.default_rng(seed).integers(0, C, size=(T, m))
+    labels[:majority] = labels[0]
+    P = np.full((T, m, C), (1 - sure) / (C - 1))
+    np.put_along_axis(P, labels[:, :, None], sure, axis=2)
+    return P
+
+
+def test_every_weight_sample_draws_an_equal_share_of_the_configurations():
+    from baltui.core.batchbald import _stratified_samples
+
+    counts = np.bincount(_stratified_samples(7, 100, np.random.default_rng(0)), minlength=7)
+    assert sorted(counts.tolist()) == [14] * 5 + [15] * 2  # 100 = 7 x 14 + 2, the 2 on distinct samples
+    assert sorted(_stratified_samples(10, 4, np.random.default_rng(1)).tolist()) == sorted(
+        set(_stratified_samples(10, 4, np.random.default_rng(1)).tolist()))  # fewer than T: distinct samples
+
+
+def test_stratified_weight_samples_shrink_the_estimators_spread_at_the_same_cost():
+    """Each configuration's weight sample t taken in turn (as batchbald_redux does) instead of at random: over
+    40 seeds the estimate of H(y_1..y_6) spreads less, at the same 1,000 configurations, and stays unbiased.
+    With one-hot networks (no label noise given t) the stratified estimate is exact whatever the seed."""
+    P = _majority_and_dissenters(T=100, m=6, C=10, sure=0.95, majority=70, seed=0)
+    exact = joint_entropy_exact(P)
+    stratified = np.array([joint_entropy_sampled(P, 1000, np.random.default_rng(s)) for s in range(40)])
+    uniform = np.array([_uniform_weight_samples_estimate(P, 1000, np.random.default_rng(s)) for s in range(40)])
+    assert uniform.std() > 1.25 * stratified.std()
+    assert abs(stratified.mean() - exact) < 3 * stratified.std() / np.sqrt(40)
+    assert abs(uniform.mean() - exact) < 3 * uniform.std() / np.sqrt(40)
+    one_hot = _majority_and_dissenters(T=20, m=5, C=10, sure=1.0, majority=12, seed=1)
+    exact = joint_entropy_exact(one_hot)
+    for seed in range(5):
+        assert joint_entropy_sampled(one_hot, 1000, np.random.default_rng(seed)) == pytest.approx(exact, abs=1e-9)
+    spread = [_uniform_weight_samples_estimate(one_hot, 1000, np.random.default_rng(s)) for s in range(5)]
+    assert np.std(spread) > 1e-3

@@ -337,6 +337,9 @@ def run(settings: dict[str, Any], data_path: str | None) -> dict[str, Any]:
     figures["round"].update(round_floor(clf, figures, figures["round"]["image_epochs"], len(dataset.y_test), subset,
                                         T, density, path))
     figures["round"]["checked_evaluation"] = clf.checks_bfloat16(len(dataset.y_test))
+    from baltui.commands.bench_strategies import strategy_costs  # issue 30: each strategy beside BALD
+
+    figures["strategies"] = strategy_costs(clf, X_sub, X_lab, T, instances, repeats)
     figures["tracing_counts"] = clf.tracing_counts()
     figures["retraced"] = any(c > 1 for c in figures["tracing_counts"].values())
     return figures
@@ -436,6 +439,11 @@ def render(figures: dict[str, Any]) -> Any:
         table.add_row("  the same, evaluating in f32", f"{rd['ratio_f32_evaluation']:.2f}x", "", "no-AMX CPUs")
     table.add_row("  acquire at train's FLOP/s", _fmt_s(rd["acquire_floor_s"]))
     table.add_row("  floor: FLOPs at train's rate", f"{rd['arithmetic_floor']:.2f}x")
+    if "strategies" in figures:  # issue 30: each strategy's acquisition against the round's training
+        from baltui.commands.bench_strategies import strategy_rows
+
+        for row in strategy_rows(figures["strategies"], rd["training_s"]):
+            table.add_row(*row)
     table.add_row("train arithmetic rate", _gflops(tr["flops"]), "", f"{tr['flop'] / 1e9:.3g} GFLOP")
     table.add_row("evaluate arithmetic rate, f32", _gflops(ev["flops"]))
     table.add_row(f"float32 matmul {s['matmul']}x{s['matmul']}", _gflops(figures["matmul_flops"]))

@@ -224,7 +224,7 @@ def validate(config: RunConfig) -> None:
         needing = [s for s in config.strategies if STRATEGIES[s].needs_consistent_masks]
         if needing:
             raise BaltuiError(
-                f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
+                f"{needing[0]} needs consistent MC-dropout masks (its joint over points is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
     config.recipe = canonical_recipe(config.recipe)  # a bad recipe is one line here, before any data is loaded

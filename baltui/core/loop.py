@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from baltui.core.acquisition import QueryStrategy
+from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, QueryStrategy
 from baltui.core.config import RunConfig, mc_masks_for
 from baltui.core.control import Control
 
@@ -83,6 +83,7 @@ class LoopSettings:
     mc_samples: int = 100
     subset: int = 2000
     beta: float = 1.0
+    epig_targets: int = DEFAULT_EPIG_TARGETS
     mc_masks: str = "auto"  # resolved per strategy by `mc_masks_for`
 
     @classmethod
@@ -135,7 +136,8 @@ class ActiveLearningLoop:
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
             validation=validation,
         )
-        return cls(classifier, QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta), images, labels)
+        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
+        return cls(classifier, strategy, images, labels)
 
     # ---- the labelled set -----------------------------------------------------------------------
     def _answers(self, indices: np.ndarray, y: np.ndarray | None) -> np.ndarray:

@@ -45,3 +45,21 @@ def mean_std_scores(P: np.ndarray) -> Scores:
     P = np.asarray(P, dtype=np.float64)
     var = (P**2).mean(axis=0) - P.mean(axis=0) ** 2
     return np.sqrt(np.maximum(var, 0.0)).mean(axis=1)
+
+
+def least_confidence_scores(P: np.ndarray) -> Scores:
+    """Least confidence: 1 - max_c p(c|x) of the mean prediction (a non-Bayesian baseline on the MC mean)."""
+    return 1.0 - np.asarray(P, dtype=np.float64).mean(axis=0).max(axis=1)
+
+
+def margin_scores(P: np.ndarray) -> Scores:
+    """Margin: 1 - (p_1 - p_2), the two largest probabilities of the mean prediction.
+
+    The usual margin p_1 - p_2 is smallest where the model is least sure; one minus it keeps "higher is
+    queried first" (as every other score) and stays in [0, 1], so histograms need no special case.
+    """
+    mean = np.asarray(P, dtype=np.float64).mean(axis=0)
+    if mean.shape[1] < 2:  # one class: nothing to be unsure between
+        return np.zeros(mean.shape[0])
+    top2 = np.partition(mean, mean.shape[1] - 2, axis=1)[:, -2:]
+    return 1.0 - (top2[:, 1] - top2[:, 0])

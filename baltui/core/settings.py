@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from baltui.core.acquisition import STRATEGIES, Acquisition
+from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisition
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
@@ -299,6 +299,11 @@ def _scores(a: Acquisition) -> bool:
     return a.has_scores
 
 
+def _mc(a: Acquisition) -> bool:
+    """Reads the MC-dropout settings: runs the MC pass (BADGE and Core-set do not)."""
+    return a.uses_mc
+
+
 # The bounds keep every count within what one run can hold on a 24 GB, 2-core machine (the largest arrays
 # are MC-dropout probabilities, mc_samples x scored points x classes floats) and every number finite.
 # Order: RunConfig's field order, hence config.json's key order and the flags' order in --help.
@@ -320,7 +325,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("epochs", "whole", 50, "training epochs per query (from fresh weights)", low=1, high=10_000,
             digits_from_quick=True),
     Setting("batch_size", "whole", 128, "training batch size", low=1, high=65_536, digits_from_quick=True),
-    Setting("mc_samples", "whole", 100, "MC dropout samples T", low=1, high=10_000, read_by=_scores,
+    Setting("mc_samples", "whole", 100, "MC dropout samples T", low=1, high=10_000, read_by=_mc,
             digits_from_quick=True),
     Setting("subset", "whole", 2000, "pool points scored per query, at least --instances (all: the whole pool)",
             low=1, high=1_000_000, word="all", read_by=_scores, digits_from_quick=True),
@@ -329,10 +334,14 @@ SETTINGS: tuple[Setting, ...] = (
             + ", ".join(a.name for a in STRATEGIES.values() if a.uses_beta) + ")",
             low=0, high=1000, low_open=True, read_by=lambda a: a.uses_beta, digits_from_quick=True),
     # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
+    # Target inputs EPIG draws from the pool per query to average I(y; y*) over; its cost grows with
+    # points x targets x classes^2 per MC sample.
+    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS, "target inputs EPIG draws from the pool per query",
+            low=1, high=10_000, metavar="N", read_by=lambda a: a.targets, legacy=DEFAULT_EPIG_TARGETS),
     Setting("mc_masks", "word", "auto",
             "MC-dropout masks: one per sample for all points (consistent), one per point (independent), "
             "or auto: consistent where the strategy needs it (default)",
-            choices=MC_MASKS, metavar="{" + ",".join(MC_MASKS) + "}", read_by=_scores,
+            choices=MC_MASKS, metavar="{" + ",".join(MC_MASKS) + "}", read_by=_mc,
             legacy="independent"),  # before mask modes, every strategy drew independent masks
     Setting("model", "word", "seed",
             f"architecture and its training regime: {', '.join(MODELS)} (default seed)",

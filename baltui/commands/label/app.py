@@ -25,7 +25,7 @@ from baltui.commands.label.session import LabelSession, RoundResult
 from baltui.commands.label.widgets import BatchStrip, ImageView, bars
 from baltui.core.control import Control
 from baltui.ui.leaving import LeavesCleanly
-from baltui.ui.widgets.histogram import ScoreHistogram
+from baltui.ui.widgets.histogram import ScoreHistogram, histogram_title
 from baltui.ui.widgets.status import SEPARATOR, pack_parts
 
 
@@ -71,7 +71,7 @@ class LabelApp(LeavesCleanly, App[int]):
                 yield BatchStrip(id="batch")
             with Vertical(id="right"):
                 yield Static("", id="stats")
-                yield ScoreHistogram(id="scores")
+                yield ScoreHistogram(histogram_title(self.session.strategy), id="scores")
         yield Footer()
 
     def on_resize(self, event: events.Resize) -> None:

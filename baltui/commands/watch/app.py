@@ -94,7 +94,8 @@ class BinnedScoreHistogram(ScoreHistogram):
         self.refresh()
 
     def show_missing(self) -> None:
-        self.plt.title("acquisition scores: not in this results.jsonl (written by an older baltui)")
+        what = self.heading.removesuffix(" (latest query)")
+        self.plt.title(f"{what}: not in this results.jsonl (written by an older baltui)")
         self.refresh()
 
 
@@ -111,7 +112,9 @@ class WatchRunPanel(RunPanel):
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
-            yield BinnedScoreHistogram(classes="histogram") if type(widget) is ScoreHistogram else widget
+            if type(widget) is ScoreHistogram:
+                widget = BinnedScoreHistogram(widget.heading, classes="histogram")
+            yield widget
 
     def show_saved_many(self, results: list[RecordedQuery]) -> None:
         """Rows already on disk: every point goes on the curves, which are drawn once with the newest row

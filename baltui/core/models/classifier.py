@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -441,6 +442,52 @@ class MCDropoutClassifier:
         for i in range(0, len(X), EVAL_BATCH):
             out[i : i + EVAL_BATCH] = fn(X[i : i + EVAL_BATCH]).numpy()
         return out
+
+    # ---- the last layer's input: BADGE and Core-set ----------------------------------------------
+    @cached_property
+    def _penultimate_pass(self) -> Any:
+        """(h, probabilities) from one deterministic pass: h is the input of the last layer, a Dense.
+
+        Traced once per classifier (open batch dimension), on first use: runs that never ask for h never
+        trace it. Dropout is off (training=False), as in `predict_proba`.
+        """
+        layers = self.model.layers
+        if not isinstance(layers[-1], keras.layers.Dense):
+            raise ValueError(f"the penultimate features need a model ending in a Dense layer, not "
+                             f"{type(layers[-1]).__name__}")
+        body, last = layers[:-1], layers[-1]
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *self.input_shape], tf.float32)])
+        def penultimate_pass(x):
+            for layer in body:
+                x = layer(x, training=False)
+            return x, last(x, training=False)
+
+        return penultimate_pass
+
+    def penultimate_and_proba(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[N, D] h, the input of the last Dense layer, and [N, C] the probabilities, dropout off, in one pass.
+
+        Not `_features`, which is the deterministic prefix before the first Dropout (what MC dropout reuses).
+        """
+        fn = self._penultimate_pass
+        X = np.asarray(X, dtype=np.float32)
+        width = int(self.model.layers[-1].kernel.shape[0])
+        H = np.empty((len(X), width), dtype=np.float32)
+        P = np.empty((len(X), self.n_classes), dtype=np.float32)
+        for i in range(0, len(X), EVAL_BATCH):
+            h, p = fn(X[i : i + EVAL_BATCH])
+            H[i : i + EVAL_BATCH], P[i : i + EVAL_BATCH] = h.numpy(), p.numpy()
+        return H, P
+
+    def penultimate(self, X: np.ndarray) -> np.ndarray:
+        """[N, D] h, the input of the last Dense layer, dropout off (Core-set's and BADGE's representation)."""
+        return self.penultimate_and_proba(X)[0]
+
+    def predict_proba_deterministic(self, X: np.ndarray) -> np.ndarray:
+        """[N, C] probabilities with dropout off: what `predict_proba` already is (scikit-learn's name for it),
+        named for readers who compare it with `mc_predict_proba`."""
+        return self.predict_proba(X)
 
     # ---- MC dropout -----------------------------------------------------------------------------
     def mc_predict_proba(self, X: np.ndarray, T: int, seed: int | None = None, *, masks: str | None = None,

@@ -17,7 +17,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
   evaluating), elapsed time and ETA
 * **test accuracy** against labelled images, and the **unlabelled pool** shrinking per query
 * **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
-  that was still queried); uniform has none
+  that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
+  their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)
 * **queried digits**: the images the latest query chose, with their true label and score
 
 The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).

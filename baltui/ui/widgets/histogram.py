@@ -5,20 +5,34 @@ from __future__ import annotations
 import numpy as np
 from textual_plotext import PlotextPlot
 
+from baltui.core.acquisition import STRATEGIES
+
 HISTOGRAM_BINS = 20
+
+
+def histogram_title(strategy: str | None) -> str:
+    """What a strategy's histogram shows: its acquisition scores, or (BADGE, Core-set, which pick for diversity
+    and have no per-point score) the per-point quantity their runs record instead."""
+    acquisition = STRATEGIES.get(strategy or "")
+    if acquisition is None:
+        return "acquisition scores (latest query)"
+    if not acquisition.has_scores:
+        return f"{strategy} picks without scoring: no acquisition scores"
+    return f"{acquisition.scores_are} (latest query)"
 
 
 class ScoreHistogram(PlotextPlot):
     """The latest query's acquisition scores over the scored subset, binned before plotting."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, heading: str = "acquisition scores (latest query)", **kwargs) -> None:
         super().__init__(**kwargs)
+        self.heading = heading
         self.centers: list[float] = []
         self.counts: list[int] = []
         self.chosen_min: float | None = None
 
     def on_mount(self) -> None:
-        self.plt.title("acquisition scores (latest query)")
+        self.plt.title(self.heading)
 
     def show(self, scores: np.ndarray, chosen: list[float] | None) -> None:
         counts, edges = np.histogram(np.asarray(scores, dtype=np.float64), bins=HISTOGRAM_BINS)

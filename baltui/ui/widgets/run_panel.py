@@ -12,6 +12,7 @@ from textual.widgets import Static
 from baltui.core.acquisition import STRATEGIES
 from baltui.core.events import PhaseChanged, QueryResult
 from baltui.ui.widgets.digits import DigitPreviews
+from baltui.ui.widgets.histogram import histogram_title
 from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.status import pack_parts
 
@@ -52,7 +53,7 @@ class RunPanel(Vertical):
             yield Static(f"{self.strategy} picks pool images without scoring them: no acquisition scores to show.",
                          classes="no-scores")
         else:
-            yield ScoreHistogram(classes="histogram")
+            yield ScoreHistogram(histogram_title(self.strategy), classes="histogram")
         yield DigitPreviews(classes="digits")
 
     # ---- events ---------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""`baltui bench`'s per-strategy rows: each acquisition function's cost on the same pool subset, beside BALD's.
+
+Timed through `QueryStrategy` on the bench's trained model, as a run calls it: gathering what the strategy
+declares (MC samples, h, gradient embeddings, the labelled set's h, EPIG's targets in the same MC call),
+scoring and picking the batch. Each strategy runs once untimed first (it traces the penultimate pass, or
+picks the MC path), then the fastest of `repeats` is kept. The target is the round's training time: a
+strategy costlier than retraining the model would dominate every query.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+# BALD first (the reference the others are read against), then the strategies of issue 30.
+STRATEGY_ROWS = ("bald", "least_confidence", "margin", "badge", "coreset", "epig", "powerepig")
+BENCH_EPIG_TARGETS = 100
+
+
+def strategy_costs(clf: Any, X_subset: np.ndarray, X_labelled: np.ndarray, T: int, instances: int,
+                   repeats: int, names: Sequence[str] = STRATEGY_ROWS,
+                   epig_targets: int = BENCH_EPIG_TARGETS) -> dict[str, dict[str, Any]]:
+    """Seconds of one acquisition per strategy on all of `X_subset`, the model trained on `X_labelled`.
+
+    The classifier's mask mode is set per strategy as a run's "auto" would (consistent for EPIG) and put back.
+    """
+    from baltui.core.acquisition import STRATEGIES, QueryStrategy
+    from baltui.core.config import mc_masks_for
+
+    learner = SimpleNamespace(estimator=clf, X_training=X_labelled)
+    saved_masks = clf.mc_masks
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for name in names:
+            clf.mc_masks = mc_masks_for("auto", name)
+            strategy = QueryStrategy(name, T, 0, epig_targets=epig_targets)
+
+            def acquire(strategy: QueryStrategy = strategy) -> np.ndarray:
+                strategy.rng = np.random.default_rng(0)
+                positions, _ = strategy(learner, X_subset, n_instances=instances)
+                return positions
+
+            acquire()  # warm-up: traces what this strategy needs
+            seconds, positions = _fastest(acquire, repeats)
+            acquisition = STRATEGIES[name]
+            out[name] = {
+                "s": seconds, "images": int(len(X_subset)), "masks": clf.mc_masks if acquisition.uses_mc else None,
+                "epig_targets": epig_targets if acquisition.targets else None,
+                "distinct": int(len(set(np.asarray(positions).tolist()))),
+            }
+    finally:
+        clf.mc_masks = saved_masks
+    return out
+
+
+def strategy_rows(costs: dict[str, dict[str, Any]], training_s: float) -> list[tuple[str, str, str, str]]:
+    """(figure, value, target, mark) rows for the bench table: each strategy against the round's training time."""
+    rows = []
+    bald = costs.get("bald", {}).get("s")
+    for name, cost in costs.items():
+        what = f"acquire, {name} ({cost['images']:,} images"
+        what += f", {cost['epig_targets']} targets)" if cost["epig_targets"] else ")"
+        relative = f"{cost['s'] / bald:.2f}x bald, " if bald and name != "bald" else ""
+        met = cost["s"] < training_s
+        rows.append((what, _seconds(cost["s"]), f"< {_seconds(training_s)} (train)",
+                     f"{relative}{'[green]met[/]' if met else '[red]not met[/]'}"))
+    return rows
+
+
+def _fastest(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """(fastest of `repeats` timed calls, the last call's result): on a shared machine, the least disturbed."""
+    best, result = math.inf, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def _seconds(s: float) -> str:
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
