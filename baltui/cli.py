@@ -110,6 +110,7 @@ def default_out(name: str) -> Path:
 def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[dict[str, Any]]] | None]:
     """Config, run folder, data and (on --resume) the records so far; fails fast with a BaltuiError."""
     from baltui.core.config import DEFAULT_PRESET, build_config, check_against_data, load_preset, warn_unused
+    from baltui.runs.lock import take
     from baltui.runs.provenance import collect, relative_data_path
     from baltui.runs.results import prepare_out_dir
 
@@ -134,6 +135,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Path, Any, dict[str, list[d
     threads = getattr(args, "effective_threads", None)
     saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
     prepare_out_dir(out, saved)
+    args.folder_lock = take(out, "run")  # one writer per folder; main releases it
     return config, out, dataset, None
 
 
@@ -142,8 +144,10 @@ def _check_model_fits(config: Any, dataset: Any) -> None:
 
     spec = MODELS[config.model]
     if min(dataset.input_shape[:2]) < spec.min_size:
+        fits = [m.name for m in MODELS.values() if min(dataset.input_shape[:2]) >= m.min_size]
+        advice = f"use --model {fits[0]}" if fits else "no model takes images this small: give larger images"
         raise BaltuiError(f"model {spec.name} needs images of at least {spec.min_size}x{spec.min_size}, but the "
-                          f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; use --model seed")
+                          f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; {advice}")
 
 
 def _check_validation_leaves_the_initial_set(config: Any, dataset: Any) -> None:
@@ -175,8 +179,17 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
     from baltui.core.acquisition import STRATEGIES
     from baltui.core.config import EXPERIMENT_KEYS, build_config, check_against_data
     from baltui.executors.local import run_complete
+    from baltui.runs.jsonl import heal
+    from baltui.runs.lock import take
     from baltui.runs.provenance import check_same_data, relative_data_path, resolve_data_path
-    from baltui.runs.results import prepare_out_dir, read_config, read_records, write_config
+    from baltui.runs.results import (
+        RESULTS_FILE,
+        check_known_keys,
+        prepare_out_dir,
+        read_config,
+        read_records,
+        write_config,
+    )
 
     changed = [k for k in overrides if k in EXPERIMENT_KEYS and k not in RESUME_MAY_CHANGE]
     if changed or args.preset:
@@ -187,6 +200,11 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
         raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
     run_dir = Path(args.resume)
     saved = read_config(run_dir)
+    check_known_keys(saved, run_dir)
+    # One writer per folder, taken before the records are read (a writer still at it would add to them);
+    # the writer mends a last line cut short, so it is named once and the records are read without it.
+    args.folder_lock = take(run_dir, "resume")
+    heal(run_dir / RESULTS_FILE)
     saved.pop("out", None)
     provenance = saved.pop("provenance", None)
     if "mc_masks" not in saved:  # written before mask modes existed: every strategy drew independent masks
@@ -220,7 +238,7 @@ def _prepare_resume(args: argparse.Namespace, overrides: dict[str, Any]):
               f"{threads}: TensorFlow's arithmetic depends on the thread count, so the results will no longer "
               f"match an uninterrupted run's (--threads-per-run {started} keeps them)", file=sys.stderr)
     check_against_data(config, len(dataset.y_pool), dataset.n_classes, dataset.class_counts())
-    records = read_records(run_dir)
+    records = read_records(run_dir, resume=True)
     by_run: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_run.setdefault(r["run_id"], []).append(r)
@@ -263,6 +281,7 @@ def _load_data(config):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return _subcommand(argv[0], argv[1:])
@@ -302,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("baltui: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if getattr(args, "folder_lock", None) is not None:
+            args.folder_lock.release()  # type: ignore[union-attr]
 
 
 def _list_presets() -> int:

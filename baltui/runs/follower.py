@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from baltui.core.events import Event, QueryResult, RunFailed, RunFinished
-from baltui.runs.watched import WatchedFolder
 from baltui.runs.status import (
     FAILED,
     FINISHED,
@@ -27,6 +26,7 @@ from baltui.runs.status import (
     StallClock,
     WriterProbe,
 )
+from baltui.runs.watched import WatchedFolder
 
 CHUNK = 4 << 20  # bytes read per poll at most, so a long backlog reaches the screen in steps
 
@@ -179,11 +179,12 @@ class FolderFollower:
     def _status(self, now: float) -> FolderStatus:
         expected = self.folder.run_ids or sorted(self.seen)
         done = sum(rid in self.ended for rid in expected)
-        gone = False
+        gone = missing = False
         if self.done():
             state = FAILED if FAILED in self.ended.values() else FINISHED
         else:
             gone = self.probe.gone() if self.probe is not None else False
-            state = STALLED if gone or self.clock.overdue(now) else RUNNING
+            missing = not self.folder.path.is_dir()
+            state = STALLED if gone or missing or self.clock.overdue(now) else RUNNING
         return FolderStatus(state, self.rows, self.clock.last, gone, self.lines.bad_lines + self.bad_records,
-                            done, len(expected))
+                            done, len(expected), folder_gone=missing)

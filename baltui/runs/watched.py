@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baltui.runs import provenance
 from baltui.core.config import RunConfig, build_config, run_id
 from baltui.core.errors import BaltuiError
+from baltui.runs import provenance
 from baltui.runs.results import CONFIG_FILE, RESULTS_FILE
 
 _CONFIG_KEYS = {f.name for f in dataclasses.fields(RunConfig)} - {"out"}
