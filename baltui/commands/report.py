@@ -115,7 +115,7 @@ def load_folders(run_dirs: list[str]) -> list[Folder]:
             if len(run_dirs) > 1:
                 run.run_id = f"{path.name}/{run.run_id}"
             folder.runs.append(run)
-            entries.append((folder, run, RunEntry(str(path / rid), run.strategy, run.seed,
+            entries.append((folder, run, RunEntry(d, rid, run.strategy, run.seed,
                                                   tuple(folder.setting(n) for n in SETTINGS), prints.get(rid))))
         folders.append(folder)
     drop, warnings = repeated_runs([e for _, _, e in entries])

@@ -71,11 +71,21 @@ def run_fingerprints(records: Iterable[dict[str, Any]]) -> dict[str, str]:
 class RunEntry:
     """One run of one folder, as `repeated_runs` compares them."""
 
-    name: str  # as the user reads it, e.g. runs/a/entropy-s0
+    folder: str  # as the user gave it
+    run_id: str
     strategy: str
     seed: int
     settings: Hashable  # everything that changes the numbers
     fingerprint: str | None  # None: no completed query
+
+    @property
+    def name(self) -> str:
+        return f"{self.folder}/{self.run_id}"
+
+
+def _runs_text(run_ids: list[str]) -> str:
+    shown = ", ".join(run_ids[:4]) + (f" and {len(run_ids) - 4} more" if len(run_ids) > 4 else "")
+    return f"{len(run_ids)} run{'s' if len(run_ids) > 1 else ''} ({shown})"
 
 
 def repeated_runs(entries: list[RunEntry]) -> tuple[set[int], list[str]]:
@@ -86,19 +96,24 @@ def repeated_runs(entries: list[RunEntry]) -> tuple[set[int], list[str]]:
         if e.fingerprint is not None:
             groups.setdefault((e.strategy, e.seed, e.settings), []).append(i)
     drop: set[int] = set()
-    notes: list[str] = []
-    for (strategy, seed, _), members in groups.items():
+    repeats: dict[tuple[str, str], list[str]] = {}  # (folder, the folder it repeats) -> run ids
+    differing: list[str] = []
+    for members in groups.values():
         kept: dict[str, int] = {}
         for i in members:
             fp = entries[i].fingerprint
             assert fp is not None
             if fp in kept:
                 drop.add(i)
-                notes.append(f"{entries[i].name} repeats {entries[kept[fp]].name} record for record; counted once")
+                repeats.setdefault((entries[i].folder, entries[kept[fp]].folder), []).append(entries[i].run_id)
             else:
                 kept[fp] = i
         if len(kept) > 1:
-            names = ", ".join(entries[i].name for i in kept.values())
-            notes.append(f"{names} ran {strategy} seed {seed} with the same settings but recorded different results "
-                         "(other thread counts or baltui versions?); each is counted")
+            differing.append(" and ".join(entries[i].name for i in kept.values()))
+    notes = [f"{folder} repeats {_runs_text(rids)} of {other} record for record; each counted once"
+             for (folder, other), rids in repeats.items()]
+    if differing:
+        notes.append(f"{'; '.join(differing[:3])}{' (and more)' if len(differing) > 3 else ''}: the same strategy, "
+                     "seed and settings recorded different results (other thread counts or baltui versions?); "
+                     "each is counted")
     return drop, notes

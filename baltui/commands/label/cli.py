@@ -195,6 +195,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = make_parser().parse_args(argv)
+    session: LabelSession | None = None
     try:
         if args.export:
             return _export(args)
@@ -239,6 +240,9 @@ def main(argv: list[str]) -> int:
     except BaltuiError as exc:
         print(f"baltui label: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if session is not None:
+            session.close()  # the folder's lock is released whichever way the session ended
 
 
 def run_oracle(session: LabelSession, oracle: np.ndarray, rounds: int | None, save_model: str | None) -> int:
