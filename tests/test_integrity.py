@@ -265,6 +265,27 @@ def test_label_full_disk_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     assert (out / "labels.jsonl").read_bytes() == b""
 
 
+async def test_the_label_screen_leaves_with_exit_2_when_a_label_cannot_be_written(tmp_path, monkeypatch):
+    from baltui.commands.label.app import LabelApp
+
+    session = LabelSession(load_source(str(SOURCE)), tmp_path / "label", CLASSES, initial=4, instances=3, epochs=1)
+    app = LabelApp(session)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+
+        def full_disk(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "fsync", full_disk)
+        await pilot.press("3")
+        await pilot.pause()
+    monkeypatch.undo()
+    session.close()
+    assert app.return_code == 2 and "No space left on device (ENOSPC)" in app.error
+    assert "the same command resumes" in app.error and session.labels == {}
+    assert (tmp_path / "label" / "labels.jsonl").read_bytes() == b""
+
+
 # ---- one writer per folder --------------------------------------------------------------------------
 @pytest.mark.slow
 def test_a_second_writer_is_refused_and_watch_reads_the_first_from_the_lock(tmp_path, capsys):

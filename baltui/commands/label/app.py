@@ -114,7 +114,7 @@ class LabelApp(LeavesCleanly, App[int]):
         """A label could not be saved (a full disk): leave; the command says why and how to resume in one line."""
         self.error = str(exc)
         self.session.control.stop()
-        self.exit(2)
+        self.exit(2, return_code=2)
 
     def action_accept(self) -> None:
         if self.training or self.session.current() is None:
