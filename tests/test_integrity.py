@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -233,19 +234,42 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
     return done.returncode == 0
 
 
+def _fill_once_it_writes(results: Path, filler: Path) -> threading.Thread:
+    """Once the run has written its first record, fill the disk to the last byte: later records fail mid-run."""
+
+    def fill() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (results.exists() and results.stat().st_size):
+            time.sleep(0.005)
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=fill, daemon=True)
+    thread.start()
+    return thread
+
+
 @pytest.mark.slow
 def test_a_full_disk_is_one_line_and_exit_2_and_the_folder_resumes(uninterrupted, tmp_path, capsys):
     disk = tmp_path / "disk"
-    if not _mount_tmpfs(disk, "12k"):
+    if not _mount_tmpfs(disk, "2m"):
         pytest.skip("needs root and a mountable tmpfs (the patched-write test above covers the rest)")
     try:
         out = disk / "run"
+        filling = _fill_once_it_writes(out / "results.jsonl", disk / "filler")
         assert main([*QUICK, "--out", str(out)]) == 2
+        filling.join(10)
         err = capsys.readouterr().err
         one_line(err, "baltui: error: cannot write to", "No space left on device", f"baltui --resume {out}")
         data = (out / "results.jsonl").read_bytes()
-        assert data.endswith(b"\n") and 0 < len(data.splitlines()) < 10  # whole lines only
-        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+        assert data.endswith(b"\n") and 0 < len(data.splitlines()) < 10  # whole lines only, stopped mid-run
+        (disk / "filler").unlink()  # room again
         assert main(["--no-ui", "--resume", str(out)]) == 0
         assert_same_runs(uninterrupted, out)
     finally:

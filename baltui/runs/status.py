@@ -103,13 +103,13 @@ class WriterProbe:
     folder without a lock file (written by an older baltui), is unknown: never gone.
     """
 
-    def __init__(self, path: Path, scan_every_s: float = 0.0) -> None:
+    def __init__(self, path: Path) -> None:
         self.lock = Path(path).parent / LOCK_FILE  # `path`: the folder's results.jsonl
         self.target = os.path.realpath(self.lock)  # now, while the folder is there
         self.holder: Holder | None = None
         self.seen = False
 
-    def gone(self, now: float | None = None) -> bool:
+    def gone(self) -> bool:
         holder = read_holder(self.lock)
         if holder is None:
             if not self.lock.parent.is_dir():  # the folder went away: ask after the writer we knew
