@@ -23,7 +23,7 @@ from baltui.core.config import mc_masks_for
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
 from baltui.runs.jsonl import Appender, read_jsonl
-from baltui.runs.lock import LOCK_FILE, release, take
+from baltui.runs.lock import LOCK_FILE, FolderLock, release, take
 
 SESSION_FILE = "session.json"
 LABELS_FILE = "labels.jsonl"
@@ -117,7 +117,7 @@ class LabelSession:
         self.label_times: list[float] = []
         self._index = {item: i for i, item in enumerate(source.items)}
         self.writer = writer  # False: read the session only (--export), never lock or append
-        self._lock: Any = None
+        self._lock: FolderLock | None = None
         self._labels_file: Appender | None = None
         self._open()
 
