@@ -78,6 +78,7 @@ class Experiment:
                     break
         finally:
             self.stop()
+            self.prepared.release()
         if self._error is not None:
             raise self._error
 

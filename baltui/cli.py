@@ -85,6 +85,7 @@ def _check_executor_flags(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return _subcommand(argv[0], argv[1:])
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
             executor = RayExecutor(args.workers, args.address, args.effective_threads)
         prepared = _prepare(args)
+        args.folder_lock = prepared
         config, out, dataset, resume = prepared.config, prepared.out, prepared.dataset, prepared.resume
         if args.no_ui:
             from baltui.commands.run.headless import run_headless
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("baltui: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if getattr(args, "folder_lock", None) is not None:
+            args.folder_lock.release()  # type: ignore[union-attr]
 
 
 def _list_presets() -> int:

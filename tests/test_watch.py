@@ -148,20 +148,20 @@ def test_folder_follower_states(tmp_path):
     assert follower.step(now=now + 1000)[1] is None  # an ended folder never stalls
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
-def test_writer_probe_notices_the_writer_is_gone(tmp_path):
-    path = make_run(tmp_path) / "results.jsonl"
-    probe = WriterProbe(path, scan_every_s=0.0)
-    assert not probe.gone()  # no writer ever seen: unknown, not gone
-    code = f"import sys, time; f = open({str(path)!r}, 'a'); print('open', flush=True); time.sleep(60)"
-    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout.readline().strip() == "open"
-        assert not probe.gone() and probe.known == {writer.pid}
+def test_writer_probe_reads_the_writer_from_the_lock_file(tmp_path):
+    folder = make_run(tmp_path)
+    probe = WriterProbe(folder / "results.jsonl")
+    assert not probe.gone()  # no lock file (no writer yet, or an older baltui): unknown, not gone
+    code = ("import sys, time; from baltui.runs.lock import take; take(sys.argv[1], 'run'); print('held', flush=True); "
+            "time.sleep(60)")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:  # the probe looked before the writer started and never took the lock: the writer got it
+        assert writer.stdout.readline().strip() == "held"
+        assert not probe.gone() and probe.holder.pid == writer.pid
     finally:
         writer.kill()
         writer.wait()
-    assert probe.gone()
+    assert probe.gone()  # the pid the lock names no longer runs
 
 
 def test_watch_core_imports_no_ui():

@@ -27,6 +27,7 @@ from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
 from baltui.core.settings import RESULTS_KEYS, SETTING
 from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
+from baltui.runs.duplicates import RunEntry, repeated_runs, run_fingerprints
 from baltui.runs.references import PaperReference, reference_for
 from baltui.runs.results import RunCurve, curves, read_config, read_records
 
@@ -111,18 +112,32 @@ class Folder:
 
 
 def load_folders(run_dirs: list[str]) -> list[Folder]:
-    """Every folder with its own config.json (never the last folder's config for all)."""
-    folders = []
+    """Every folder with its own config.json (never the last folder's config for all); a folder given twice is
+    refused, and a run another folder repeats record for record is counted once (`repeated_runs`)."""
+    folders, entries, seen = [], [], {}
     for d in run_dirs:
         path = Path(d)
         if not path.is_dir():
             raise BaltuiError(f"{d} is not a folder")
+        if path.resolve() in seen:
+            raise BaltuiError(f"{d} is given twice (also as {seen[path.resolve()]}); give each run folder once")
+        seen[path.resolve()] = d
         folder = Folder(path, migrate_config(read_config(path)))
-        for run in curves(read_records(path)).values():
+        records = read_records(path)
+        prints = run_fingerprints(records)
+        for rid, run in curves(records).items():
             if len(run_dirs) > 1:
                 run.run_id = f"{path.name}/{run.run_id}"
             folder.runs.append(run)
+            entries.append((folder, run, RunEntry(d, rid, run.strategy, run.seed,
+                                                  tuple(folder.setting(n) for n in SETTINGS), prints.get(rid))))
         folders.append(folder)
+    drop, warnings = repeated_runs([e for _, _, e in entries])
+    for line in warnings:
+        print(f"baltui report: warning: {line}", file=sys.stderr)
+    for i in sorted(drop):
+        folder, run, _ = entries[i]
+        folder.runs = [r for r in folder.runs if r is not run]
     if not any(r.accuracy for f in folders for r in f.runs):
         raise BaltuiError("no completed query in " + ", ".join(run_dirs))
     return folders
@@ -277,7 +292,16 @@ def _markdown(rows: list[dict[str, str]], report: Report) -> str:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    stdout = sys.stdout
     try:
+        if args.plot is not None:
+            _check_plot_target(args.plot)
+        if not _encodes(sys.stdout, "±━┃⠿"):
+            sys.stdout = _AsciiOut(sys.stdout)  # type: ignore[assignment]
+            if args.format == "table" and not args.no_chart:
+                args.no_chart = True
+                print("baltui report: note: the chart needs a terminal that shows Unicode; left out",
+                      file=sys.stderr)
         report = build_report(load_folders(args.run_dirs))
         rows = _rows(report)
         if args.format == "json":
@@ -292,12 +316,68 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(_markdown(rows, report))
         else:
             _print_table(rows, report, chart=not args.no_chart)
-        if args.plot:
+        if args.plot is not None:
             _write_png(report, Path(args.plot))
     except BaltuiError as exc:
         print(f"baltui report: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout = stdout
     return 0
+
+
+def _check_plot_target(name: str) -> None:
+    """--plot FILE names a file matplotlib can write (its suffix says the format): checked before any reading."""
+    if not name.strip():
+        raise BaltuiError("--plot needs a file name, e.g. --plot curves.png")
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in kinds:
+        what = f"a .{suffix} file" if suffix else "a file without a suffix (the suffix says the format)"
+        raise BaltuiError(f"--plot {name}: matplotlib cannot write {what}; use .png, .svg or .pdf "
+                          f"(or {', '.join('.' + k for k in sorted(kinds) if k not in ('png', 'svg', 'pdf'))})")
+
+
+def _encodes(stream: object, text: str) -> bool:
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _ascii_table() -> dict[int, str]:
+    """± as +/-, box-drawing lines as - | +: what a table needs on an output that cannot encode them."""
+    import unicodedata
+
+    table = {ord("±"): "+/-", ord("…"): "...", ord("×"): "x", ord("–"): "-", ord("—"): "-"}
+    for code in range(0x2500, 0x2580):
+        name = unicodedata.name(chr(code), "")
+        horizontal, vertical = "HORIZONTAL" in name, "VERTICAL" in name
+        table[code] = "-" if horizontal and not vertical else "|" if vertical and not horizontal else "+"
+    return table
+
+
+class _AsciiOut:
+    """stdout for an encoding without ± or box lines (PYTHONIOENCODING=ascii, a latin-1 terminal): those are
+    written in ASCII, anything else it cannot encode as ?, so the report is printed, never a traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "ascii"
+        self._table = _ascii_table()
+
+    def write(self, text: str) -> int:
+        safe = text.translate(self._table).encode(self.encoding, "replace").decode(self.encoding, "replace")
+        return self.stream.write(safe)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _print_table(rows: list[dict[str, str]], report: Report, chart: bool) -> None:

@@ -88,15 +88,41 @@ def scale_images(x: np.ndarray) -> np.ndarray:
 
 
 def check_images(where: str, key: str, x: np.ndarray, channels: tuple[int, ...] = CHANNELS) -> None:
-    """Images (N, H, W) or (N, H, W, c) with c in `channels`, not empty, finite numbers: else one line."""
+    """Images (N, H, W) or (N, H, W, c) with c in `channels`, not empty, finite real numbers: else one line."""
     if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in channels) or min(x.shape[1:3], default=0) < 1:
         kinds = " or ".join(["(N, H, W, 1) grayscale" if c == 1 else f"(N, H, W, {c}) RGB" if c == 3
                              else f"(N, H, W, {c})" for c in channels])
         raise BaltuiError(f"{where}: {key} has shape {x.shape}; expected (N, H, W) or {kinds} images")
     if len(x) == 0:
         raise BaltuiError(f"{where}: {key} is empty")
-    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)):
-        raise BaltuiError(f"{where}: {key} must hold finite numbers")
+    if x.dtype == np.bool_ or np.issubdtype(x.dtype, np.complexfloating) or not np.issubdtype(x.dtype, np.number):
+        raise BaltuiError(f"{where}: {key} holds {x.dtype} values; expected pixel intensities as real numbers "
+                          "(uint8 0..255, or floats in 0..1)")
+    if not np.all(np.isfinite(x)):
+        raise BaltuiError(f"{where}: {key} holds NaN or infinite pixel values; every pixel must be a finite number")
+
+
+def check_labels(where: str, key: str, y: np.ndarray, images: int, classes_at_most: int | None = None) -> None:
+    """`images` labels 0..C-1 as whole numbers, (N,) shaped. For a data set C is at most `classes_at_most`, its
+    training images (every class needs one), which bounds the label values before anything is counted or
+    allocated by them."""
+    if y.ndim != 1:
+        raise BaltuiError(f"{where}: {key} has shape {y.shape}; expected (N,) integer labels")
+    if len(y) != images:
+        raise BaltuiError(f"{where}: x_{key[2:]} holds {images} images but {key} {len(y)} labels")
+    if not np.issubdtype(y.dtype, np.integer):
+        floating = np.issubdtype(y.dtype, np.floating)
+        if not floating or not np.all(np.isfinite(y)) or not np.all(np.mod(y, 1) == 0):
+            extra = " with NaN or infinite values" if floating and not np.all(np.isfinite(y)) else ""
+            raise BaltuiError(f"{where}: {key} must hold integer labels 0..C-1, got dtype {y.dtype}{extra}")
+    if not len(y):
+        return
+    if y.min() < 0:
+        raise BaltuiError(f"{where}: {key} has labels outside 0..C-1 (min {y.min()}); classes count from 0")
+    high = int(y.max())
+    if classes_at_most is not None and high >= classes_at_most:
+        raise BaltuiError(f"{where}: {key} has label {high}, more classes than its {classes_at_most} training images "
+                          "can hold; labels must be the classes 0..C-1, each with training images")
 
 
 def check_arrays(where: str, arrays: dict[str, np.ndarray]) -> int:
@@ -104,15 +130,7 @@ def check_arrays(where: str, arrays: dict[str, np.ndarray]) -> int:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         check_images(where, f"x_{split}", x)
-        if y.ndim != 1:
-            raise BaltuiError(f"{where}: y_{split} has shape {y.shape}; expected (N,) integer labels")
-        if len(x) != len(y):
-            raise BaltuiError(f"{where}: x_{split} holds {len(x)} images but y_{split} {len(y)} labels")
-        if not np.issubdtype(y.dtype, np.integer):
-            if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
-                raise BaltuiError(f"{where}: y_{split} must hold integer labels 0..C-1, got dtype {y.dtype}")
-        if y.min() < 0:
-            raise BaltuiError(f"{where}: y_{split} has labels outside 0..C-1 (min {y.min()}); classes count from 0")
+        check_labels(where, f"y_{split}", y, len(x), len(arrays["x_train"]))
     train, test = arrays["x_train"], arrays["x_test"]
     if train.shape[1:3] != test.shape[1:3]:
         raise BaltuiError(
@@ -150,6 +168,9 @@ def read_npz(path: str | Path, required: tuple[str, ...] = SPLITS) -> dict[str, 
     where, expected = str(path), ", ".join(required)
     if not path.is_file():
         raise BaltuiError(f"data file {where} does not exist; give a .npz with {expected}")
+    not_npz = npz_problem(path)
+    if not_npz:
+        raise BaltuiError(f"{where} {not_npz}; give a .npz with {expected} (numpy.savez writes one)")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in required if k not in f.files]
@@ -160,6 +181,21 @@ def read_npz(path: str | Path, required: tuple[str, ...] = SPLITS) -> dict[str, 
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise BaltuiError(f"{where} is not a readable .npz file ({exc})") from None
+
+
+def npz_problem(path: str | Path) -> str | None:
+    """Why a file is not an .npz (numpy's zip of named arrays), said before numpy says it less clearly
+    (a text file reads as "pickled data ... allow_pickle"); None when it is a zip archive."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if zipfile.is_zipfile(path):
+        return None
+    if head == b"\x93NUMPY":
+        return "is a single-array .npy file, not an .npz of named arrays"
+    return "is not an .npz file (not a zip archive of arrays)" if head else "is empty, not an .npz file"
 
 
 def load_npz(path: str | Path, name: str | None = None) -> Dataset:

@@ -20,8 +20,10 @@ def check_model_fits(config: RunConfig, dataset: Any) -> None:
 
     spec = MODELS[config.model]
     if min(dataset.input_shape[:2]) < spec.min_size:
+        fits = [m.name for m in MODELS.values() if min(dataset.input_shape[:2]) >= m.min_size]
+        advice = f"use --model {fits[0]}" if fits else "no model takes images this small: give larger images"
         raise BaltuiError(f"model {spec.name} needs images of at least {spec.min_size}x{spec.min_size}, but the "
-                          f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; use --model seed")
+                          f"data's are {dataset.input_shape[0]}x{dataset.input_shape[1]}; {advice}")
 
 
 def check_validation_leaves_the_initial_set(config: RunConfig, dataset: Any) -> None:

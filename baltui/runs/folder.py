@@ -139,12 +139,13 @@ class RunFolder:
         return json.loads((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
 
     # ---- what the results say ---------------------------------------------------------------------
-    def records(self) -> list[dict[str, Any]]:
-        return read_records(self.path)
+    def records(self, resume: bool = False) -> list[dict[str, Any]]:
+        """Every record, checked (a torn tail left out, identical duplicates once; `resume`: as --resume reads)."""
+        return read_records(self.path, resume=resume)
 
-    def records_by_run(self) -> dict[str, list[dict[str, Any]]]:
+    def records_by_run(self, resume: bool = False) -> dict[str, list[dict[str, Any]]]:
         by_run: dict[str, list[dict[str, Any]]] = {}
-        for record in self.records():
+        for record in self.records(resume):
             by_run.setdefault(record["run_id"], []).append(record)
         return by_run
 

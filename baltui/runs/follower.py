@@ -173,11 +173,12 @@ class FolderFollower:
     def _status(self, now: float) -> FolderStatus:
         expected = self.folder.run_ids or sorted(self.seen)
         done = sum(rid in self.ended for rid in expected)
-        gone = False
+        gone = missing = False
         if self.done():
             state = FAILED if FAILED in self.ended.values() else FINISHED
         else:
             gone = self.probe.gone() if self.probe is not None else False
-            state = STALLED if gone or self.clock.overdue(now) else RUNNING
+            missing = not self.folder.path.is_dir()
+            state = STALLED if gone or missing or self.clock.overdue(now) else RUNNING
         return FolderStatus(state, self.rows, self.clock.last, gone, self.lines.bad_lines + self.bad_records,
-                            done, len(expected))
+                            done, len(expected), folder_gone=missing)

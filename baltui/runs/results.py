@@ -1,37 +1,44 @@
 """Results on disk: OUT/config.json and OUT/results.jsonl, one JSON line per completed query.
 
-Each line is written whole and flushed (and fsynced) the moment its query completes, so a crash,
-Ctrl+C or a killed terminal loses at most the query in progress. A torn last line from a hard kill
-is skipped on read with a warning rather than failing the whole file.
+Each line is written whole and fsynced the moment its query completes, so a crash, Ctrl+C or a killed
+terminal loses at most the query in progress. The file heals rather than breaks (baltui.runs.jsonl): a last
+line cut short (a hard kill, a full disk) is set aside by the next writer and left out by readers, and a
+failed write says so in one line with the way to continue.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baltui.core.config import RunConfig
 from baltui.core.errors import BaltuiError
+from baltui.runs.duplicates import drop_repeated_rows
+from baltui.runs.jsonl import Appender, read_jsonl, say_on_stderr
+from baltui.runs.lock import LOCK_FILE
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.jsonl"
+# Keys config.json holds beside RunConfig's fields.
+_RECORDED_KEYS = {f.name for f in dataclasses.fields(RunConfig)} | {"provenance"}
 
 
 class ResultsWriter:
-    """Appends records to results.jsonl; one write + flush + fsync per record."""
+    """Appends records to results.jsonl: one whole line per record, fsynced (see baltui.runs.jsonl)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.path = Path(out_dir) / RESULTS_FILE
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        after = (f"every query before it is saved: free some space (or mend the disk), then continue with "
+                 f"baltui --resume {Path(out_dir)}")
+        self._file = Appender(self.path, after, separators=(",", ":"))
 
     def append(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._file.append(record)
 
     def close(self) -> None:
         self._file.close()
@@ -50,7 +57,7 @@ def prepare_out_dir(out_dir: Path, config: dict[str, Any], resume: bool = False)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise BaltuiError(f"--out {out_dir} is a file, not a folder; choose another --out")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not resume:
+    if out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()) and not resume:
         if (out_dir / CONFIG_FILE).exists():
             raise BaltuiError(
                 f"--out {out_dir} already holds a baltui run; continue it with --resume {out_dir} "
@@ -69,34 +76,97 @@ def prepare_out_dir(out_dir: Path, config: dict[str, Any], resume: bool = False)
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of a run folder: a JSON object, else one BaltuiError saying what is wrong with it."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise BaltuiError(f"{run_dir} is not a baltui run folder (no {CONFIG_FILE})")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaltuiError(f"cannot read {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise BaltuiError(f"{path} is not a baltui config (expected a JSON object of settings, found "
+                          f"{type(config).__name__} {json.dumps(config)[:40]})")
+    return config
 
 
-def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of results.jsonl; a torn (unterminated, unparsable) last line is skipped with a warning."""
+def check_known_keys(saved: dict[str, Any], run_dir: Path) -> None:
+    """A config.json to continue holds only settings baltui knows (one edited by hand may not)."""
+    unknown = sorted(set(saved) - _RECORDED_KEYS)
+    if unknown:
+        raise BaltuiError(f"{Path(run_dir) / CONFIG_FILE} holds setting(s) baltui does not know: "
+                          f"{', '.join(unknown)} (edited by hand, or written by a newer baltui?); remove them "
+                          "to continue the run")
+
+
+_SAID: set[str] = set()  # warnings already given in this process: each is named once
+
+
+def _once(warn: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    if warn is None:
+        return None
+
+    def say(text: str) -> None:
+        if text not in _SAID:
+            _SAID.add(text)
+            warn(text)
+
+    return say
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def record_problem(record: dict[str, Any], resume: bool = False) -> str | None:
+    """What makes a results.jsonl record unusable (None: nothing): the fields report and resume read."""
+    for key, kind, ok in (("run_id", "a string", lambda v: isinstance(v, str)),
+                          ("strategy", "a string", lambda v: isinstance(v, str)),
+                          ("seed", "a whole number", _whole),
+                          ("type", "a string", lambda v: isinstance(v, str))):
+        if key == "type" and key not in record:
+            continue
+        if key not in record:
+            return f"a record without {key}"
+        if not ok(record[key]):
+            return f"{key} {json.dumps(record[key])[:40]}, not {kind}"
+    if record.get("type", "query") != "query":
+        return None
+    for key, kind, ok in (("query", "a whole number >= 0", lambda v: _whole(v) and v >= 0),
+                          ("n_labelled", "a whole number", _whole),
+                          ("accuracy", "a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+                          ("labelled_indices", "a list of whole numbers",
+                           lambda v: isinstance(v, list) and all(_whole(i) for i in v))):
+        if key not in record:
+            if key == "labelled_indices" and not resume:
+                continue
+            return f"a query record without {key}" + (" (needed to continue the run)" if resume else "")
+        if not ok(record[key]):
+            return f"{key} {json.dumps(record[key])[:40]}, not {kind}"
+    return None
+
+
+def read_records(run_dir: Path, warn: Callable[[str], None] | None = say_on_stderr,
+                 resume: bool = False) -> list[dict[str, Any]]:
+    """All records of results.jsonl, checked; `warn` (once per process per finding) names what was set aside.
+
+    A torn last line (a write cut short) is left out; a query recorded twice with the same result counts
+    once; a complete line that is not a usable record, or a query recorded twice with different results, is
+    one BaltuiError naming the line(s). `resume`: query records must also hold what a continued run needs.
+    """
     path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
         raise BaltuiError(f"{run_dir} holds no {RESULTS_FILE}; is it a baltui run folder?")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.split("\n")
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):  # the last line, not newline-terminated: a torn write
-                warnings.warn(f"{path}: ignoring a torn last line (the run was killed mid-write)", stacklevel=2)
-                continue
-            raise BaltuiError(f"{path} line {number} is not valid JSON; the file is corrupt") from None
-    return records
+    contents = read_jsonl(path)
+    say = _once(warn)
+    if contents.torn and say is not None:
+        say(f"{path} ends in an incomplete line ({len(contents.torn)} bytes, a write cut short); read without it")
+    for record, line in zip(contents.records, contents.lines, strict=True):
+        problem = record_problem(record, resume)
+        if problem is not None:
+            raise BaltuiError(f"{path} line {line} is not a usable record ({problem}); the file is corrupt there: "
+                              "remove or mend that line")
+    return drop_repeated_rows(contents.records, contents.lines, str(path), say)
 
 
 def query_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,8 +18,11 @@ from baltui.core.data_checks import check_config_against_data
 from baltui.core.errors import BaltuiError
 from baltui.core.settings import RESUME_MAY_CHANGE
 from baltui.runs.folder import RunFolder
+from baltui.runs.jsonl import heal
+from baltui.runs.lock import FolderLock, release, take
 from baltui.runs.provenance import check_same_data, collect, relative_data_path, resolve_data_path
 from baltui.runs.recorder import run_complete
+from baltui.runs.results import check_known_keys
 
 
 @dataclass
@@ -30,6 +33,12 @@ class Prepared:
     folder: RunFolder
     dataset: Any
     resume: dict[str, list[dict[str, Any]]] | None = None
+    lock: FolderLock | None = None  # this process is the folder's one writer until release()
+
+    def release(self) -> None:
+        """Give up the folder (the kernel does it too when the process ends, however it ends)."""
+        release(self.lock)
+        self.lock = None
 
     @property
     def out(self) -> Path:
@@ -72,7 +81,8 @@ def start_config(config: RunConfig, out: str | Path | None = None, threads: int 
         saved["data"] = relative_data_path(config.data, path)
     saved["provenance"] = collect(dataset, config.data)
     saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
-    return Prepared(config, RunFolder.create(path, saved), dataset)
+    folder = RunFolder.create(path, saved)
+    return Prepared(config, folder, dataset, lock=take(folder.path, "run"))
 
 
 def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None = None,
@@ -86,6 +96,20 @@ def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None =
     if out_given:
         raise BaltuiError("--resume writes into RUN_DIR itself; drop --out")
     folder = RunFolder.open(run_dir)
+    check_known_keys(folder.saved_config(), folder.path)
+    # One writer per folder, taken before the records are read (a writer still at it would add to them); the
+    # writer mends a last line cut short, so it is named once and the records are read without it.
+    lock = take(folder.path, "resume")
+    try:
+        heal(folder.results_path)
+        return _resume(folder, overrides, threads, lock)
+    except BaseException:
+        release(lock)
+        raise
+
+
+def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, lock: FolderLock) -> Prepared:
+    run_dir = folder.path
     saved = dict(folder.config)
     provenance = saved.pop("provenance", None)
     _refuse_what_cannot_continue(folder, saved)
@@ -113,7 +137,7 @@ def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None =
               f"{threads}: TensorFlow's arithmetic depends on the thread count, so the results will no longer "
               f"match an uninterrupted run's (--threads-per-run {started} keeps them)", file=sys.stderr)
     check_config_against_data(config, dataset)
-    by_run = folder.records_by_run()
+    by_run = folder.records_by_run(resume=True)
     _refuse_runs_the_config_does_not_hold(folder, by_run)
     if all(run_complete(by_run.get(rid, []), config.queries) for rid in config.run_ids):
         raise BaltuiError(f"every run in {folder.path} has already finished; nothing to resume "
@@ -127,7 +151,7 @@ def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None =
         if "data" in overrides:  # where the data is now, so later resumes need no --data
             updated["data"] = relative_data_path(config.data, folder.path)
         folder.write_config(updated)
-    return Prepared(config, folder, dataset, by_run)
+    return Prepared(config, folder, dataset, by_run, lock)
 
 
 def _refuse_what_cannot_continue(folder: RunFolder, saved: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """Is the writer of a run folder still at it? running, finished, failed or stalled, from the rows alone.
 
 A folder is *stalled* when no new row has come for `factor` x the median interval of its last
-`window` rows and at least `floor_s` seconds, or at once when the process that had results.jsonl open
-for writing is known to be gone. Times are wall-clock seconds (time.time()), like the file's mtime.
+`window` rows and at least `floor_s` seconds, or at once when its writer (the process its writer.lock
+names) is known to be gone, or the folder itself is. Times are wall-clock seconds (time.time()), like the
+file's mtime.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from baltui.runs.lock import LOCK_FILE, Holder, holder_alive, read_holder
 
 RUNNING = "running"
 FINISHED = "finished"
@@ -66,12 +69,14 @@ class FolderStatus:
     bad_lines: int = 0  # complete lines that were not JSON records (skipped)
     runs_done: int = 0
     runs_total: int = 0
+    folder_gone: bool = False  # the folder was deleted or moved: whatever its writer does, nothing can be read
 
     def describe(self) -> str:
         """One phrase, e.g. 'stalled: no new row since 14:02:11 (the writer's process is gone)'."""
         since = time.strftime("%H:%M:%S", time.localtime(self.last_row)) if self.last_row else None
         if self.state == STALLED:
-            why = " (the writer's process is gone)" if self.writer_gone else ""
+            why = (" (the run folder was deleted or moved)" if self.folder_gone
+                   else " (the writer's process is gone)" if self.writer_gone else "")
             return f"stalled: no new row since {since or 'the start'}{why}"
         if self.state in (FINISHED, FAILED):
             failed = " (some runs failed)" if self.state == FAILED else ""
@@ -84,73 +89,37 @@ class FolderStatus:
         """The same for a run's status line: 'running', or 'stalled since 14:02:11, writer gone'."""
         if self.state == STALLED:
             since = time.strftime("%H:%M:%S", time.localtime(self.last_row)) if self.last_row else "the start"
-            return f"stalled: no new row since {since}" + (", writer gone" if self.writer_gone else "")
+            why = ", folder gone" if self.folder_gone else ", writer gone" if self.writer_gone else ""
+            return f"stalled: no new row since {since}{why}"
         return self.state
 
 
-def _writes(pid: str, fd: str) -> bool:
-    """Whether /proc/PID/fd/FD is open for writing (O_WRONLY or O_RDWR in fdinfo's octal flags)."""
-    try:
-        with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("flags:"):
-                    return int(line.split()[1], 8) & 0o3 != 0
-    except (OSError, ValueError, IndexError):
-        pass
-    return False
-
-
-def writer_pids(path: Path, pids: list[str] | None = None) -> set[int]:
-    """Processes (other than this one) that hold `path` open for writing; empty where /proc is not there.
-
-    `pids` limits the scan (to check known writers cheaply); processes of other users are not visible.
-    """
-    target = os.path.realpath(path)
-    me = str(os.getpid())
-    if pids is None:
-        try:
-            pids = [p for p in os.listdir("/proc") if p.isdigit()]
-        except OSError:
-            return set()
-    found: set[int] = set()
-    for pid in pids:
-        if pid == me:
-            continue
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == target and _writes(pid, fd):
-                    found.add(int(pid))
-                    break
-            except OSError:
-                continue
-    return found
-
-
 class WriterProbe:
-    """Finds the process writing results.jsonl, and then notices when it is gone.
+    """Is the process writing a run folder still there? Told by the folder's writer.lock: the pid and host of
+    its writer. The lock itself is never taken (a writer starting at that moment would be refused).
 
-    Known gone means: a writer was seen and no process holds the file open for writing any more.
-    A writer never seen (another machine, another user, no /proc) is unknown, never gone.
+    Known gone: the lock names a process of this machine that no longer runs (or, its pid reused, no longer
+    holds the lock file), or the lock was released after a writer was seen. A writer on another machine, or a
+    folder without a lock file (written by an older baltui), is unknown: never gone.
     """
 
-    def __init__(self, path: Path, scan_every_s: float = 5.0) -> None:
-        self.path = path
-        self.scan_every_s = scan_every_s
-        self.known: set[int] = set()
+    def __init__(self, path: Path) -> None:
+        self.lock = Path(path).parent / LOCK_FILE  # `path`: the folder's results.jsonl
+        self.target = os.path.realpath(self.lock)  # now, while the folder is there
+        self.holder: Holder | None = None
         self.seen = False
-        self._next_scan = 0.0
 
-    def gone(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        if self.known:
-            self.known = writer_pids(self.path, [str(p) for p in self.known])
-        if not self.known and now >= self._next_scan:  # look for a (new) writer now and then
-            self._next_scan = now + self.scan_every_s
-            self.known = writer_pids(self.path)
-        if self.known:
+    def gone(self) -> bool:
+        holder = read_holder(self.lock)
+        if holder is None:
+            if not self.lock.parent.is_dir():  # the folder went away: ask after the writer we knew
+                holder = self.holder
+            elif self.lock.exists():  # released: gone if it was there before
+                return self.seen
+        if holder is None:
+            return False
+        self.holder = holder
+        alive = holder_alive(holder, self.target)
+        if alive:
             self.seen = True
-        return self.seen and not self.known
+        return alive is False

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from baltui.commands.label.session import LabelSession, RoundResult
 from baltui.commands.label.widgets import BatchStrip, ImageView, bars
 from baltui.core.control import Control
+from baltui.core.errors import BaltuiError
 from baltui.ui.leaving import LeavesCleanly
 from baltui.ui.widgets.histogram import ScoreHistogram, histogram_title
 from baltui.ui.widgets.status import SEPARATOR, pack_parts
@@ -57,6 +58,7 @@ class LabelApp(LeavesCleanly, App[int]):
         self.rounds = rounds
         self.rounds_done = 0
         self.save_model = save_model
+        self.error: str | None = None  # a label that could not be written (a full disk): the command's one line
         self.training = False
         self.worker_busy = threading.Event()  # set while the training thread is inside train_and_acquire
         keys = "  ".join(f"{k}={session.classes[i]}" for k, i in session.keys.items())
@@ -101,8 +103,18 @@ class LabelApp(LeavesCleanly, App[int]):
     def _label(self, value: int | None) -> None:
         if self.training or self.session.current() is None:
             return
-        self.session.label(value)
+        try:
+            self.session.label(value)
+        except BaltuiError as exc:
+            self._write_failed(exc)
+            return
         self.after_label()
+
+    def _write_failed(self, exc: BaltuiError) -> None:
+        """A label could not be saved (a full disk): leave; the command says why and how to resume in one line."""
+        self.error = str(exc)
+        self.session.control.stop()
+        self.exit(2, return_code=2)
 
     def action_accept(self) -> None:
         if self.training or self.session.current() is None:
@@ -110,14 +122,23 @@ class LabelApp(LeavesCleanly, App[int]):
         if self.session.prediction(self.session.current()) is None:
             self.notify("no prediction yet: press the class key", severity="warning")
             return
-        self.session.accept()
+        try:
+            self.session.accept()
+        except BaltuiError as exc:
+            self._write_failed(exc)
+            return
         self.after_label()
 
     def action_unusable(self) -> None:
         self._label(None)
 
     def action_undo(self) -> None:
-        if not self.training and self.session.undo():
+        try:
+            undone = not self.training and self.session.undo()
+        except BaltuiError as exc:
+            self._write_failed(exc)
+            return
+        if undone:
             self.refresh_view()
 
     async def action_quit(self) -> None:

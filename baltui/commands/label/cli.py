@@ -58,19 +58,31 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _labelled_npz(path: str, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """--test reads x_test/y_test, else x_train/y_train."""
-    from baltui.core.data import scale_images
+def _labelled_npz(path: str, what: str, classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """--test reads x_test/y_test, else x_train/y_train: images as data.py checks them, and labels that are
+    classes of the session (0..classes-1)."""
+    from baltui.core.data import check_images, check_labels, npz_problem, scale_images
 
     splits = ["test", "train"]
+    problem = npz_problem(path) if Path(path).is_file() else None
+    if problem:
+        raise BaltuiError(f"{what} {path} {problem}")
     try:
         with np.load(path, allow_pickle=False) as f:
             for x_key, y_key in ((f"x_{s}", f"y_{s}") for s in splits):
                 if x_key in f.files and y_key in f.files:
-                    return scale_images(f[x_key]), f[y_key].astype(np.int64)
+                    x, y = f[x_key], f[y_key]
+                    break
+            else:
+                raise BaltuiError(f"{what} {path} needs x_test/y_test or x_train/y_train arrays")
     except (OSError, ValueError, EOFError) as exc:
         raise BaltuiError(f"{what} {path} is not a readable .npz ({exc})") from None
-    raise BaltuiError(f"{what} {path} needs x_test/y_test or x_train/y_train arrays")
+    where = f"{what} {path}"
+    check_images(where, x_key, x)
+    check_labels(where, y_key, y, len(x))
+    if classes is not None and int(y.max()) >= classes:
+        raise BaltuiError(f"{where}: {y_key} has label {int(y.max())}, beyond the {classes} classes")
+    return scale_images(x), y.astype(np.int64)
 
 
 def load_oracle(path: str, source: Source, classes: list[str]) -> np.ndarray:
@@ -90,6 +102,11 @@ def load_oracle(path: str, source: Source, classes: list[str]) -> np.ndarray:
                                   f"{','.join(classes)}")
             answers[item] = classes.index(name)
     elif path.endswith(".npz"):
+        from baltui.core.data import npz_problem
+
+        problem = npz_problem(path) if Path(path).is_file() else None
+        if problem:
+            raise BaltuiError(f"{what} {problem}")
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files if k in ("items", "y_train", "y_test", "y", "classes")}
@@ -161,17 +178,21 @@ def _positional_oracle(arrays: dict[str, np.ndarray], what: str, source: Source,
 
 def _saved(run: Path) -> dict:
     try:
-        return json.loads((run / SESSION_FILE).read_text(encoding="utf-8"))
+        saved = json.loads((run / SESSION_FILE).read_text(encoding="utf-8"))
     except OSError:
         raise BaltuiError(f"{run} is not a baltui label session (no readable {SESSION_FILE})") from None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise BaltuiError(f"{run / SESSION_FILE} is corrupt") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("classes", []), list):
+        raise BaltuiError(f"{run / SESSION_FILE} is corrupt (not a session's JSON object)")
+    return saved
 
 
 def _export(args: argparse.Namespace) -> int:
     run = Path(args.export)
     saved = _saved(run)
-    session = LabelSession(load_source(recorded_source(run, saved), saved.get("size")), run, saved["classes"])
+    session = LabelSession(load_source(recorded_source(run, saved), saved.get("size")), run, saved.get("classes", []),
+                           writer=False)
     target = Path(args.to) if args.to else run / f"labels.{args.format}"
     n = session.export(args.format, target)
     session.close()
@@ -181,6 +202,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = make_parser().parse_args(argv)
+    session: LabelSession | None = None
     try:
         if args.export:
             return _export(args)
@@ -198,7 +220,7 @@ def main(argv: list[str]) -> int:
         source = load_source(args.source or recorded_source(Path(args.out), saved),
                              args.size if args.size is not None else saved.get("size"))
         oracle = load_oracle(args.oracle, source, classes) if args.oracle else None
-        test = _labelled_npz(args.test, "--test") if args.test else None
+        test = _labelled_npz(args.test, "--test", len(classes)) if args.test else None
         if test is not None and test[0].shape[1:] != source.images.shape[1:]:
             raise BaltuiError(f"--test images are {'x'.join(map(str, test[0].shape[1:]))} but the source's are "
                               f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
@@ -222,10 +244,15 @@ def main(argv: list[str]) -> int:
         load_before_the_screen()
         app = LabelApp(session, oracle=oracle, rounds=args.rounds, save_model=args.save_model)
         app.run()
+        if app.error:
+            raise BaltuiError(app.error)
         return 0
     except BaltuiError as exc:
         print(f"baltui label: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if session is not None:
+            session.close()  # the folder's lock is released whichever way the session ended
 
 
 def _setting_notes(session: LabelSession, args: argparse.Namespace) -> list[str]:

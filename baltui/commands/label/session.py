@@ -24,6 +24,8 @@ from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
 from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
 from baltui.core.models import model_spec
+from baltui.runs.jsonl import Appender, read_jsonl
+from baltui.runs.lock import LOCK_FILE, FolderLock, release, take
 
 SESSION_FILE = "session.json"
 LABELS_FILE = "labels.jsonl"
@@ -99,6 +101,7 @@ class LabelSession:
         model: str | None = None,
         beta: float | None = None,
         mc_masks: str | None = None,
+        writer: bool = True,
     ) -> None:
         if strategy not in STRATEGIES:
             raise BaltuiError(f"unknown strategy '{strategy}'; known strategies: {', '.join(STRATEGIES)}")
@@ -131,6 +134,9 @@ class LabelSession:
         self.history: list[RoundResult] = []
         self.label_times: list[float] = []
         self._index = {item: i for i, item in enumerate(source.items)}
+        self.writer = writer  # False: read the session only (--export), never lock or append
+        self._lock: FolderLock | None = None
+        self._labels_file: Appender | None = None
         self._open()
 
     def _resolve(self, saved: dict[str, Any]) -> None:
@@ -177,8 +183,11 @@ class LabelSession:
         session = self.out_dir / SESSION_FILE
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            saved = None
             if session.exists():
                 saved = json.loads(session.read_text(encoding="utf-8"))
+                if not isinstance(saved, dict):
+                    raise BaltuiError(f"{session} is corrupt (not a JSON object)")
                 if saved.get("source") not in (self.source.identity, *self.source.aliases):
                     raise BaltuiError(
                         f"--out {self.out_dir} holds labels of another source "
@@ -187,26 +196,36 @@ class LabelSession:
                     raise BaltuiError(f"--out {self.out_dir} was labelled with classes {saved.get('classes')}; "
                                       "use the same --classes or another --out")
                 self._resolve(saved)
+            elif any(p.name != LOCK_FILE and not (p.name == LABELS_FILE and not p.stat().st_size)
+                     for p in self.out_dir.iterdir()):
+                raise BaltuiError(f"--out {self.out_dir} is not empty and is not a baltui label session")
+            if self.writer:  # one writer per folder; it mends a last line cut short before anything is read
+                self._lock = take(self.out_dir, "label session")
+                after = "every label before it is saved: free some space, then the same command resumes"
+                self._labels_file = Appender(self.out_dir / LABELS_FILE, after)
+            if saved is not None:
                 self.round = int(saved.get("round", 0))
                 self._replay()
                 self.pending = [i for i in saved.get("pending", []) if i not in self.labels]
-            elif any(self.out_dir.iterdir()):
-                raise BaltuiError(f"--out {self.out_dir} is not empty and is not a baltui label session")
-            self._labels_file = open(self.out_dir / LABELS_FILE, "a", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
+            self.close()
             raise BaltuiError(f"cannot write to {self.out_dir}: {exc.strerror or exc}") from None
         except json.JSONDecodeError:
+            self.close()
             raise BaltuiError(f"{session} is corrupt") from None
+        except BaseException:
+            self.close()
+            raise
 
     def _replay(self) -> None:
         path = self.out_dir / LABELS_FILE
         if not path.exists():
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line from a hard kill: that key press is lost, nothing else
+        contents = read_jsonl(path)  # a torn last line (a hard kill) is left out: that key press only
+        for record, line in zip(contents.records, contents.lines, strict=True):
+            if "item" not in record or not isinstance(record.get("label"), (str, type(None))):
+                raise BaltuiError(f"{path} line {line} is not a label record (item and label); the file is "
+                                  "corrupt there: remove or mend that line")
             index = self._index.get(str(record["item"]))
             if index is None:
                 continue
@@ -239,12 +258,17 @@ class LabelSession:
                                   "round": self.round, "time": round(time.time(), 3)}
         if undone:
             record["undone"] = True
-        self._labels_file.write(json.dumps(record) + "\n")
-        self._labels_file.flush()
-        os.fsync(self._labels_file.fileno())
+        if self._labels_file is None:
+            raise BaltuiError(f"{self.out_dir} was opened to read only")
+        self._labels_file.append(record)
 
     def close(self) -> None:
-        self._labels_file.close()
+        """Stop writing: the labels file is closed and the folder's lock released (closing twice is harmless)."""
+        if self._labels_file is not None:
+            self._labels_file.close()
+            self._labels_file = None
+        lock, self._lock = self._lock, None
+        release(lock)
 
     # ---- the batch ------------------------------------------------------------------------------
     @property

@@ -117,6 +117,9 @@ def load_npz_images(path: Path, size: int | None = None) -> Source:
 
     x = read_npz(path, required=("x_train",))["x_train"]
     check_images(str(path), "x_train", x, channels=(1, 3))
+    if min(x.shape[1:3]) < MIN_SIZE:
+        raise BaltuiError(f"{path}: x_train images are {x.shape[1]}x{x.shape[2]}; the model needs at least "
+                          f"{MIN_SIZE}x{MIN_SIZE} (give larger images)")
     if size is not None and x.shape[1:3] != (size, size):
         raise BaltuiError(f"{path}: x_train images are {x.shape[1]}x{x.shape[2]}; an .npz source keeps its own "
                           f"size, so leave out --size {size}")
