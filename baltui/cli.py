@@ -63,6 +63,10 @@ def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
                    help="draws with repetition per training epoch (0: one pass over the labelled set)")
     g.add_argument("--early-stopping", type=int, dest="early_stopping", metavar="PATIENCE",
                    help="stop after PATIENCE epochs without better validation accuracy (0: off)")
+    g.add_argument("--train-precision", dest="train_precision", choices=("auto", "float32", "bfloat16"),
+                   help="training arithmetic: float32 (default), bfloat16 (mixed: float32 weights, loss and "
+                        "softmax; sampling and evaluation stay float32), or auto: bfloat16 only where the CPU has it "
+                        "natively and it is shown to pay, else float32 (config.json records the choice)")
     g.add_argument("--dataset", help="digits or mnist")
     g.add_argument("--data", help="an .npz with x_train, y_train, x_test, y_test (keras layout)")
 

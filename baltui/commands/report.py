@@ -32,8 +32,12 @@ from baltui.runs.results import RunCurve, curves, read_config, read_records
 # records it (provenance.data_sha256), else its name/path. Values for keys older configs lack are the
 # defaults those runs actually used.
 SETTINGS = ("data", "model", "mc_masks", "weight_decay", "instances", "mc_samples", "subset", "epochs",
-            "batch_size", "initial_per_class")
-DEFAULTS: dict[str, Any] = {"model": "seed", "mc_masks": "independent", "weight_decay": 0, "initial_per_class": 2}
+            "batch_size", "initial_per_class", "train_precision")
+DEFAULTS: dict[str, Any] = {"model": "seed", "mc_masks": "independent", "weight_decay": 0, "initial_per_class": 2,
+                            "train_precision": "float32"}
+# Settings left out of the "Same for every row" note at these values: tables from before they existed stay as
+# they were (a column still appears wherever folders differ in one).
+UNSAID_WHEN: dict[str, str] = {"train_precision": "float32"}
 DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
 STD_FIELD = "±"  # csv column / json key carrying STD_NOTE's meaning, where there is no room for a note line
 STD_MEANING = "sample standard deviation over runs (ddof=1)"
@@ -142,7 +146,7 @@ class Report:
     def shared(self) -> dict[str, str]:
         """Settings every row has in common: said once under the table instead of as columns."""
         first = next(iter(self.shown.values()))
-        return {n: first[n] for n in SETTINGS if n not in self.differing}
+        return {n: first[n] for n in SETTINGS if n not in self.differing and UNSAID_WHEN.get(n) != first[n]}
 
 
 def build_report(folders: list[Folder]) -> Report:

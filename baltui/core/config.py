@@ -17,10 +17,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from baltui.core import cpu
 from baltui.core.acquisition import STRATEGIES
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.models.precision import TRAIN_PRECISIONS, emulation_warning, resolve_train_precision
 
 DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
 DEFAULT_PRESET = "quick"
@@ -29,7 +31,7 @@ DEFAULT_PRESET = "quick"
 EXPERIMENT_KEYS = (
     "dataset", "data", "strategies", "seeds", "queries", "instances", "initial_per_class",
     "epochs", "batch_size", "mc_samples", "subset", "beta", "mc_masks", "model", "weight_decay", "validation",
-    "epoch_draws", "early_stopping",
+    "epoch_draws", "early_stopping", "train_precision",
 )
 MC_MASKS = ("auto", "consistent", "independent")
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
@@ -68,6 +70,9 @@ class RunConfig:
     epoch_draws: int = 0
     # Stop training after this many epochs without a better validation accuracy (best weights kept); 0: off.
     early_stopping: int = 0
+    # Training arithmetic: "float32", "bfloat16" (mixed: float32 weights, loss and softmax; sampling and evaluation
+    # stay float32), or "auto" (resolved for this CPU by build_config, so config.json records what ran).
+    train_precision: str = "float32"
     out: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,7 +193,7 @@ def _check_type(key: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise BaltuiError(f"'seeds' must be a list of whole numbers, got {value!r}")
         return value
-    if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model"):
+    if key in ("name", "description", "dataset", "data", "out", "mc_masks", "model", "train_precision"):
         if value is not None and not isinstance(value, str):
             raise BaltuiError(f"'{key}' must be a string, got {value!r}")
         return value
@@ -227,6 +232,7 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
                 values[key] = _check_type(key, defaults[key])
     config = RunConfig(**values)
     validate(config)
+    config.train_precision = resolve_train_precision(config.train_precision, cpu.cpu_features())
     return config
 
 
@@ -244,6 +250,14 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
     for line in lines:
         print(line, file=sys.stderr)
     return lines
+
+
+def warn_train_precision(config: RunConfig) -> str | None:
+    """One warning line when the run trains in bfloat16 on a CPU that only emulates it; returns it."""
+    warning = emulation_warning(config.train_precision, cpu.cpu_features())
+    if warning:
+        print(f"baltui: warning: {warning}", file=sys.stderr)
+    return warning
 
 
 def validate(config: RunConfig) -> None:
@@ -278,6 +292,9 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over the batch is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    if config.train_precision not in TRAIN_PRECISIONS:
+        raise BaltuiError(f"'train_precision' must be one of {', '.join(TRAIN_PRECISIONS)}, "
+                          f"got '{config.train_precision}'")
     if config.model not in MODELS:
         raise BaltuiError(f"unknown model '{config.model}'{_closest(config.model, list(MODELS))}; known models: "
                           + ", ".join(MODELS))
@@ -324,9 +341,11 @@ def migrate_config(saved: dict[str, Any]) -> dict[str, Any]:
 
     Keys added since keep today's defaults (what those folders ran with), except:
     - `mc_masks`: folders from before mask modes drew independent masks for every strategy.
+    - `train_precision`: folders from before it trained in float32 (today's default too, spelled out).
     """
     config = dict(saved)
     config.pop("out", None)  # written by the first versions: the folder itself, an absolute path
     if "mc_masks" not in config:
         config["mc_masks"] = "independent"
+    config.setdefault("train_precision", "float32")
     return config

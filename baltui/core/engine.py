@@ -119,6 +119,7 @@ class ActiveLearningRun:
             on_compile=lambda: self._phase(query, COMPILING),
             mc_masks=mc_masks_for(cfg.mc_masks, self.strategy_name), weight_decay=cfg.weight_decay,
             epoch_draws=cfg.epoch_draws, early_stopping=cfg.early_stopping,
+            train_precision=cfg.train_precision,
         )
         held_out = validation_indices(len(data.y_pool), cfg.validation, self.seed)
         if len(held_out):
