@@ -237,3 +237,43 @@ def test_nothing_retraces_in_bfloat16(digits):
     counts = clf.tracing_counts()
     used = ("train_epoch", "infer", "features", "full_sample", "compact_sample", "tiled_sample")
     assert [counts[name] for name in used] == [1] * len(used) and max(counts.values()) == 1, counts
+
+
+# ---- bench ---------------------------------------------------------------------------------------------------
+def test_the_run_estimate_sums_a_line_through_the_measured_fits():
+    from baltui.commands.bench_precision import probe_sizes, run_sizes, run_training_s
+
+    sizes = run_sizes()
+    assert (sizes[0], sizes[-1], len(sizes)) == (20, 1020, 101)
+    assert probe_sizes(500, 60_000) == [20, 500, 1020] and probe_sizes(100, 300) == [20, 100, 300]
+    # fits costing 1 ms per labelled image: the run costs the sum of its sizes
+    assert run_training_s({20: 0.02, 500: 0.5, 1020: 1.02}) == pytest.approx(sizes.sum() / 1000)
+
+
+@pytest.mark.slow
+def test_bench_times_both_precisions_through_baltuis_step(digits):
+    from baltui.commands.bench_precision import caption, measure, rows
+
+    settings = {"labelled": 60, "epochs": 1, "batch_size": 32, "repeats": 1}
+    round_figures = {"acquire_s": 0.5, "evaluate_s": 0.25, "training_s": 2.0, "round_s": 3.0}
+    order = np.random.default_rng(0).permutation(len(digits.y_pool))
+    tp = measure(digits, order, settings, round_figures)
+    assert tp["probe_sizes"] == [20, 60, 1020] and tp["images"] == 60
+    for p in ("float32", "bfloat16"):
+        f = tp[p]
+        assert f["fit_s"] > 0 and f["epoch_s"] == f["fit_s"] and f["max_traces"] == 1
+        assert set(f["fit_s_by_labelled"]) == {"20", "60", "1020"}
+        # the run: its training, plus 100 acquisitions and 101 evaluations of the round's
+        assert f["run_minutes"] == pytest.approx(f["run_training_minutes"] + (100 * 0.5 + 101 * 0.25) / 60)
+        training = 2.0 * f["fit_s"] / tp["float32"]["fit_s"]
+        assert f["round_ratio"] == pytest.approx((1.0 + training) / training)
+    assert tp["float32"]["round_ratio"] == pytest.approx(1.5)
+    assert tp["speedup"] == pytest.approx(tp["float32"]["fit_s"] / tp["bfloat16"]["fit_s"])
+    assert tp["cpu_features"] == cpu.cpu_features().to_dict()
+    table = rows({"train_precision": tp})
+    assert [r[0].strip().split(",")[0] for r in table] == [
+        "train f32 | bf16", "train f32 | bf16", "bf16 training speed-up (auto's bar)", "round / its training",
+        "100-query run per strategy"]
+    assert table[2][1:] == (f"{tp['speedup']:.2f}x", ">= 1.2x", "[green]met[/]" if tp["speedup"] >= 1.2
+                            else "[red]not met[/]")
+    assert "20/60/1020 labels summed over its 101 fits" in caption({"train_precision": tp})
