@@ -53,7 +53,7 @@ def test_quick_bench_prints_the_table_and_writes_the_figures(tmp_path, capsys, m
     assert calls == ["resume", "acquire", "teach", "evaluate"]  # the timed round is one round of the engine's loop
     printed = capsys.readouterr().out
     for row in ("seed's way", "split head", "consistent masks", "speed-up", "round / its training", "train / matmul",
-                "traces"):
+                "traces", "train f32 | bf16", "bf16 training speed-up", "100-query run per strategy"):
         assert row in printed, row
     figures = json.loads(out.read_text())
     acq, rd, tr = figures["acquisition"], figures["round"], figures["training"]

@@ -246,9 +246,9 @@ def run(settings: dict[str, Any], data_path: str | None) -> dict[str, Any]:
         "fraction_of_matmul": train_flop / fit_s / figures["matmul_flops"],
     }
 
-    # Evaluation on the whole test set, as the engine scores every query: float32, and (where the CPU
-    # runs bfloat16 natively) the bfloat16 pass with float32 rechecks that the engine then uses.
-    from baltui.core.models.checked_eval import bfloat16_is_native
+    # Evaluation on the whole test set, as the engine scores every query: float32, and (on CPUs with
+    # AMX) the bfloat16 pass with float32 rechecks that the engine then uses.
+    from baltui.core.cpu import amx_native
 
     def evaluate(precision: str) -> tuple[float, np.ndarray]:
         clf.predict(dataset.x_test[:16], precision)  # warm-up (traces inference)
@@ -258,9 +258,9 @@ def run(settings: dict[str, Any], data_path: str | None) -> dict[str, Any]:
     figures["evaluation"] = {
         "images": int(len(dataset.y_test)), "s": eval_s,
         "flops": 2 * macs * len(dataset.y_test) / eval_s,
-        "accuracy": float((labels32 == dataset.y_test).mean()), "bfloat16_native": bfloat16_is_native(),
+        "accuracy": float((labels32 == dataset.y_test).mean()), "amx_native": amx_native(),
     }
-    if bfloat16_is_native():
+    if amx_native():
         checked_s, labels16 = evaluate("bfloat16")
         figures["evaluation"].update(
             checked_s=checked_s, checked_speedup=eval_s / checked_s,
@@ -340,6 +340,9 @@ def run(settings: dict[str, Any], data_path: str | None) -> dict[str, Any]:
     from baltui.commands.bench_strategies import strategy_costs  # issue 30: each strategy beside BALD
 
     figures["strategies"] = strategy_costs(clf, X_sub, X_lab, T, instances, repeats)
+    from baltui.commands.bench_precision import measure as measure_precisions  # float32 vs bfloat16 training
+
+    figures["train_precision"] = measure_precisions(dataset, order, settings, figures["round"])
     figures["tracing_counts"] = clf.tracing_counts()
     figures["retraced"] = any(c > 1 for c in figures["tracing_counts"].values())
     return figures
@@ -448,6 +451,9 @@ def render(figures: dict[str, Any]) -> Any:
     table.add_row("evaluate arithmetic rate, f32", _gflops(ev["flops"]))
     table.add_row(f"float32 matmul {s['matmul']}x{s['matmul']}", _gflops(figures["matmul_flops"]))
     table.add_row("  train / matmul", f"{tr['fraction_of_matmul']:.0%}")
+    from baltui.commands.bench_precision import add_to as add_precision_rows
+
+    add_precision_rows(table, figures)  # float32 vs bfloat16 training
     traces = figures["tracing_counts"]
     table.add_row("tf.function traces, max", str(max(traces.values())), "1", _mark(not figures["retraced"]))
     return table

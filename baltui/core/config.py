@@ -17,10 +17,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from baltui.core import cpu
 from baltui.core.acquisition import STRATEGIES
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.models.precision import emulation_warning, resolve_train_precision
 from baltui.core.recipes import NONE as NO_RECIPE
 from baltui.core.recipes import canonical as canonical_recipe
 from baltui.core.settings import ALWAYS_SAVED, SETTING, SETTINGS, closest
@@ -170,6 +172,7 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
                 values[key] = _check_type(key, defaults[key])
     config = RunConfig(**values)
     validate(config)
+    config.train_precision = resolve_train_precision(config.train_precision, cpu.cpu_features())
     return config
 
 
@@ -193,6 +196,14 @@ def migrate_config(saved: dict[str, Any]) -> dict[str, Any]:
     if migrated.get("subset") == 0 and not isinstance(migrated["subset"], bool):
         migrated["subset"] = SETTING["subset"].word
     return migrated
+
+
+def warn_train_precision(config: RunConfig) -> str | None:
+    """One warning line when the run trains in bfloat16 on a CPU that only emulates it; returns it."""
+    warning = emulation_warning(config.train_precision, cpu.cpu_features())
+    if warning:
+        print(f"baltui: warning: {warning}", file=sys.stderr)
+    return warning
 
 
 def warn_unused(config: RunConfig, given: set[str]) -> list[str]:

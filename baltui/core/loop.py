@@ -85,6 +85,7 @@ class LoopSettings:
     beta: float = 1.0
     epig_targets: int = DEFAULT_EPIG_TARGETS
     mc_masks: str = "auto"  # resolved per strategy by `mc_masks_for`
+    train_precision: str = "float32"
 
     @classmethod
     def from_config(cls, config: RunConfig, strategy: str) -> LoopSettings:
@@ -134,7 +135,7 @@ class ActiveLearningLoop:
             images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=MODELS[s.model].build, control=control,
             on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, s.strategy),
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
-            validation=validation,
+            validation=validation, train_precision=s.train_precision,
         )
         strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
         return cls(classifier, strategy, images, labels)

@@ -37,6 +37,7 @@ from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisitio
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.models.precision import TRAIN_PRECISIONS
 
 MC_MASKS = ("auto", "consistent", "independent")
 INITIAL_SETS = ("balanced", "random")
@@ -362,6 +363,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("early_stopping", "whole", 0,
             "stop after PATIENCE epochs without better validation accuracy",
             low=0, high=10_000, zero="off", metavar="PATIENCE", legacy=0),
+    # Training arithmetic; "auto" is resolved for this CPU by build_config, so config.json records what ran.
+    Setting("train_precision", "word", "float32",
+            "training arithmetic: float32 (default), bfloat16 (mixed: float32 weights, loss and softmax; sampling "
+            "and evaluation stay float32), or auto: bfloat16 only where the CPU has it natively and it is shown to "
+            "pay, else float32", choices=TRAIN_PRECISIONS, metavar="{" + ",".join(TRAIN_PRECISIONS) + "}",
+            legacy="float32"),
     # A pool recipe (baltui.core.recipes) applied to the loaded data; config.json records it with every value named.
     Setting("recipe", "word", "none",
             "a benchmark variant of the data: repeated[:COPIES,noise=STD,base=N], "

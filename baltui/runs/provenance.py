@@ -2,8 +2,9 @@
 
 Why: a results table is only as good as what it can be traced back to. The data is identified by
 the hash of its arrays (a swapped file is refused on --resume, and references are matched by
-content, not name); the versions, CPU and evaluation path say what computed the numbers. Nothing
-here needs TensorFlow imported: versions come from the installed packages' metadata.
+content, not name); the versions, the CPU with its bfloat16 features, and the training precision and
+evaluation path say what computed the numbers. Nothing here needs TensorFlow imported: versions come
+from the installed packages' metadata.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def collect(dataset: Any, data_file: str | None) -> dict[str, Any]:
-    """The provenance block of config.json for a run on `dataset` (loaded from `data_file`, if any)."""
-    from baltui.core.models.checked_eval import bfloat16_is_native
+def collect(dataset: Any, data_file: str | None, train_precision: str) -> dict[str, Any]:
+    """The provenance block of config.json for a run on `dataset` (loaded from `data_file`, if any) that trains
+    in `train_precision` (resolved): the CPU's bfloat16 features say whether that and the evaluation ran natively."""
+    from baltui.core import cpu
 
+    features = cpu.cpu_features()
     block: dict[str, Any] = {
         "data_sha256": dataset.content_sha256,
         "data_name": dataset.name,
@@ -98,7 +101,9 @@ def collect(dataset: Any, data_file: str | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "cpu": _cpu(),
         "cores": os.cpu_count(),
-        "evaluation": "bfloat16 with float32 rechecks" if bfloat16_is_native() else "float32",
+        "cpu_features": features.to_dict(),
+        "training": train_precision,  # bfloat16 without a bfloat16 cpu_feature is emulated (slower, as valid)
+        "evaluation": "bfloat16 with float32 rechecks" if cpu.amx_native() else "float32",
     }
     if getattr(dataset, "recipe", "none") != "none":
         # data_sha256 is then the recipe's arrays' (the report's rows and the papers follow it); this is the

@@ -13,7 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from baltui.core.config import EXPERIMENT_KEYS, RunConfig, build_config, load_preset, warn_unused
+from baltui.core.config import (
+    EXPERIMENT_KEYS,
+    RunConfig,
+    build_config,
+    load_preset,
+    warn_train_precision,
+    warn_unused,
+)
 from baltui.core.data_checks import check_config_against_data
 from baltui.core.errors import BaltuiError
 from baltui.core.settings import RESUME_MAY_CHANGE
@@ -66,6 +73,7 @@ def start(preset: str, overrides: dict[str, Any], out: str | None = None, thread
     """A new experiment: the preset with the overrides, checked against its data, then its folder made."""
     config = build_config(load_preset(preset), overrides)
     warn_unused(config, set(overrides))
+    warn_train_precision(config)
     return start_config(config, out, threads)
 
 
@@ -79,7 +87,7 @@ def start_config(config: RunConfig, out: str | Path | None = None, threads: int 
     saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
     if config.data:
         saved["data"] = relative_data_path(config.data, path)
-    saved["provenance"] = collect(dataset, config.data)
+    saved["provenance"] = collect(dataset, config.data, config.train_precision)
     saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
     folder = RunFolder.create(path, saved)
     return Prepared(config, folder, dataset, lock=take(folder.path, "run"))
@@ -129,6 +137,7 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
         raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
     config = folder.run_config(data, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
     config.out = str(folder.path)
+    warn_train_precision(config)  # this machine may lack what the one it started on had
     dataset = load_data(config)
     check_same_data(provenance, dataset, str(folder.path))
     started = (provenance or {}).get("threads_per_run")

@@ -11,35 +11,21 @@ differ where bfloat16's top two probabilities are within twice the largest devia
 image whose top-two gap is below `RECHECK_GAP` (0.1, a 20x margin over that measurement) is
 predicted again by the float32 network. The rest keep bfloat16's argmax, which float32 would give.
 
-The float32 model stays the one that trains and samples MC dropout; the twin only copies its
-weights before each prediction (a few MB) and is used only where a CPU runs bfloat16 natively.
+The float32 model stays the one that samples MC dropout (and trains, unless `--train-precision bfloat16`:
+see `precision`); the twin only copies its weights before each prediction (a few MB) and is used only on
+CPUs with AMX (`baltui.core.cpu.amx_native`): avx512_bf16 alone gives oneDNN a faster dot product, but
+the recheck pass and the casts eat most of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 # Top-two probability gap below which the float32 network decides the class (see module docstring).
 RECHECK_GAP = 0.1
-
-
-@lru_cache(maxsize=1)
-def bfloat16_is_native() -> bool:
-    """True where the CPU has AMX bfloat16 tiles, the only case where the twin is measured faster.
-
-    avx512_bf16 alone (no AMX) gives oneDNN a ~2x dot product at best, and the recheck pass plus
-    casting eat most of that, so such CPUs keep float32.
-    """
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(line.startswith("flags") and " amx_bf16" in line for line in text.splitlines())
 
 
 def bfloat16_twin(model: Any) -> Any:

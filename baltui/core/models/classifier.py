@@ -30,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from baltui.core import cpu
 from baltui.core.control import Control
 from baltui.core.mc.consistent_tf import ConsistentSampler
 from baltui.core.mc.independent import IndependentSampler
 from baltui.core.mc.layers import STOCHASTIC_LAYERS, split_at_first_dropout
 from baltui.core.mc.masks import compact_rows, keep_mask, seed_pair
-from baltui.core.models.checked_eval import CheckedPredictor, bfloat16_is_native
+from baltui.core.models.checked_eval import CheckedPredictor
+from baltui.core.models.precision import TrainingModel, resolve_train_precision
 from baltui.core.tf_setup import quiet_tensorflow
 
 tf = quiet_tensorflow()
@@ -131,6 +133,7 @@ class MCDropoutClassifier:
         early_stopping: int = 0,
         eval_precision: str = "auto",
         validation: tuple[np.ndarray, np.ndarray] | None = None,
+        train_precision: str = "float32",
     ) -> None:
         self.input_shape = tuple(input_shape)
         self.n_classes = n_classes
@@ -153,10 +156,16 @@ class MCDropoutClassifier:
         self._last_fit: FitInfo | None = None
         self._decay = tf.Variable(0.0, trainable=False, dtype=tf.float32)
         self.model = model_fn(self.input_shape, n_classes)
+        # Training precision ("auto" resolved for this CPU): "float32" trains self.model itself; "bfloat16" a
+        # mixed-bfloat16 twin whose weights go into self.model after each fit, so predictions and MC sampling
+        # stay float32's (see precision.py).
+        self._training = TrainingModel(self.model, resolve_train_precision(train_precision, cpu.cpu_features()))
+        self.train_precision = self._training.precision
         self.prefix, self.head = split_at_first_dropout(self.model)
         self.optimizer = keras.optimizers.Adam()
-        self.optimizer.build(self.model.trainable_variables)
+        self.optimizer.build(self._training.model.trainable_variables)
         self._dropouts = [layer for layer in self.model.layers if isinstance(layer, STOCHASTIC_LAYERS)]
+        self._training_dropouts = self._training.dropout_layers(STOCHASTIC_LAYERS)  # the twin's, if any
         # "consistent": one dropout mask per sample for every point of a call (BatchBALD needs it);
         # "independent": a mask per (sample, point), as T separate passes per point would draw.
         if mc_masks not in MASK_MODES:
@@ -216,18 +225,19 @@ class MCDropoutClassifier:
         image = tf.TensorSpec([None, *self.input_shape], tf.float32)
         count = tf.TensorSpec([], tf.int32)
         model, prefix, optimizer = self.model, self.prefix, self.optimizer
-        variables = model.trainable_variables
+        trained = self._training.model  # self.model, or its bfloat16 twin (precision.py)
+        variables = trained.trainable_variables
         # Only a run with weight decay has the term in its graph: without it training is bitwise the seed's.
         # Gal et al.'s scripts put l2(c/N) on the hidden Dense only (W_regularizer on Dense(256) in
         # MC_Dropout_Keras/), not on the output layer: every Dense kernel but the last.
-        decayed = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)][:-1]
+        decayed = [layer.kernel for layer in trained.layers if isinstance(layer, keras.layers.Dense)][:-1]
         if self.weight_decay in (0, 0.0):
             decayed = []
         decay = self._decay
 
         def train_step(x, y):
             with tf.GradientTape() as tape:
-                probs = model(x, training=True)
+                probs = trained(x, training=True)
                 # The seed used categorical cross-entropy on one-hot labels: the same loss.
                 loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
                 if decayed:  # Gal et al.'s L2 of C/N (Keras's l2(C/N): C/N * sum of squares)
@@ -294,7 +304,7 @@ class MCDropoutClassifier:
     # ---- state resets ---------------------------------------------------------------------------
     def reinitialise(self) -> None:
         """Fresh weights from each layer's own initialisers, zeroed Adam state, seeded dropout."""
-        for layer in self.model.layers:
+        for layer in self._training.model.layers:
             for name in ("kernel", "bias"):
                 var = getattr(layer, name, None)
                 init = getattr(layer, f"{name}_initializer", None)
@@ -308,9 +318,10 @@ class MCDropoutClassifier:
             if "learning_rate" not in var.path:
                 var.assign(tf.zeros_like(var))
         self._seed_dropout()
+        self._seed_dropout(self._training_dropouts)  # a bfloat16 twin's (none in float32)
 
-    def _seed_dropout(self) -> None:
-        for layer in self._dropouts:
+    def _seed_dropout(self, layers: list[Any] | None = None) -> None:
+        for layer in self._dropouts if layers is None else layers:
             generator = getattr(layer, "seed_generator", None)  # Keras makes none for rate 0
             if generator is not None:
                 generator.state.assign(seed_pair(self.rng))
@@ -369,6 +380,7 @@ class MCDropoutClassifier:
             if self.on_epoch is not None:
                 self.on_epoch(epoch, epochs)
             if self.early_stopping:
+                self._training.sync()  # the float32 model validates
                 accuracy = self._validation_accuracy()
                 if accuracy > best_accuracy:
                     best_accuracy, best_weights, waited = accuracy, self.model.get_weights(), 0
@@ -378,6 +390,7 @@ class MCDropoutClassifier:
                         break
         if not np.isfinite(float(loss)):
             raise FloatingPointError("training loss is not finite (NaN or inf); check the data")
+        self._training.sync()  # the float32 model predicts and samples with the trained weights
         self.last_epochs = epoch
         if best_weights is not None:
             self.model.set_weights(best_weights)
@@ -421,7 +434,7 @@ class MCDropoutClassifier:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if precision == "auto":
-            return n >= CHECKED_MIN_IMAGES and bfloat16_is_native()
+            return n >= CHECKED_MIN_IMAGES and cpu.amx_native()
         return precision == "bfloat16"
 
     def score(self, X: np.ndarray, y: np.ndarray, precision: str | None = None) -> float:
