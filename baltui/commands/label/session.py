@@ -157,8 +157,10 @@ class LabelSession:
         self.beta = float(given["beta"] if given["beta"] is not None else saved.get("beta", 1.0))
         self.mc_masks = given["mc_masks"] or saved.get("mc_masks", "auto")
         if self.mc_masks == "independent" and STRATEGIES[self.strategy].needs_consistent_masks:
+            fix = "drop --mc-masks independent" if given["mc_masks"] else \
+                "the session recorded --mc-masks independent: give --mc-masks auto"
             raise BaltuiError(f"{self.strategy} needs consistent MC-dropout masks (its joint over the batch is wrong "
-                              "with independent ones); drop --mc-masks independent")
+                              f"with independent ones); {fix}")
 
     @property
     def regime(self) -> dict[str, int]:

@@ -71,7 +71,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 @dataclass(frozen=True)
 class SamplingInfo:
-    """What the last `mc_predict_proba` call ran: read by the engine's callers, bench and tests."""
+    """What the last `mc_predict_proba` call ran (bench and tests read it)."""
 
     masks: str  # "consistent" or "independent"
     path: str | None  # the head that ran (INDEPENDENT_PATHS, CONSISTENT_PATHS); None for an empty call
