@@ -53,3 +53,23 @@ def tiny_config(**changes) -> RunConfig:
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+# ---- the fast tier ------------------------------------------------------------------------------
+# `pytest -m "not slow"` runs in under a minute on 2 cores: the modules below, which build no TensorFlow model,
+# start no subprocess of baltui and no Ray (pure numpy, the settings table, reading run folders, the property
+# tests of the append-only files). Every other test is marked slow here, besides any test marked slow itself:
+# a new module joins the fast tier by being listed once it runs in seconds.
+FAST_MODULES = {
+    "test_acquisition", "test_batchbald", "test_config", "test_jsonl_properties", "test_readme_tables",
+    "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene",
+}
+# Tests of fast modules that are not fast themselves.
+SLOW_TESTS = {"test_ui_free_layers_and_lean_command_modules_import_no_ui_library"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
+        if module not in FAST_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
