@@ -22,7 +22,8 @@ BEFORE = json.loads((Path(__file__).parent / "fixtures" / "tile_grids_before_the
 
 
 def drawn(text: Text) -> dict:
-    return {"plain": text.plain, "spans": [[s.start, s.end, str(s.style)] for s in text.spans], "style": str(text.style)}
+    spans = [[span.start, span.end, str(span.style)] for span in text.spans]
+    return {"plain": text.plain, "spans": spans, "style": str(text.style)}
 
 
 def draw_all(digits) -> dict[str, dict]:
