@@ -153,6 +153,18 @@ async def test_help_lists_the_dashboards_keys(dashboard):
         assert not isinstance(app.screen, HelpScreen)
 
 
+async def test_help_taller_than_the_screen_scrolls_to_its_last_key(dashboard):
+    app = dashboard()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        assert "Ctrl+P" not in screen_text(app)  # 80x24 shows the introduction only
+        await pilot.press("end")
+        await pilot.pause(0.3)
+        assert "│ Ctrl+P  │ command palette" in screen_text(app)
+
+
 async def test_help_lists_the_watchers_keys(watch):
     app = watch()
     async with app.run_test(size=SIZE) as pilot:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
@@ -14,6 +14,8 @@ from baltui.ui.keys import help_table
 class HelpScreen(ModalScreen[None]):
     """A modal over the app; the work keeps going underneath."""
 
+    AUTO_FOCUS = "#help"
+
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="close-help")]
 
     def __init__(self, app_name: str, intro: str = "") -> None:
@@ -21,5 +23,5 @@ class HelpScreen(ModalScreen[None]):
         self.text = (intro.rstrip() + "\n\n" if intro else "") + help_table(app_name)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):  # focused: the arrows, Page Down and End scroll a help taller than the screen
             yield Markdown(self.text)
