@@ -398,6 +398,39 @@ def test_dashboard_leaves_a_phase_that_cannot_be_interrupted(tmp_path):
     assert_stops_growing(out)
 
 
+# ---- real processes: baltui watch -------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl+c", "SIGTERM"])
+def test_watch_leaves_on_ctrl_c_and_sigterm_with_0(how, tmp_path):
+    """The viewer takes the apps' one way out too: the terminal is handed back, exit code 0."""
+    from baltui.core.config import RunConfig
+
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    config = RunConfig(name="w", dataset="digits", strategies=["entropy"], seeds=[0], queries=2, out=str(folder))
+    (folder / "config.json").write_text(json.dumps(config.to_dict()))
+    (folder / "results.jsonl").touch()
+    term = Terminal([sys.executable, "-m", "baltui", "watch", str(folder)])
+    try:
+        deadline = time.monotonic() + 60
+        while "baltui watch" not in term.text() and time.monotonic() < deadline:  # the screen is up
+            assert term.proc.poll() is None, term.text()[-2000:]
+            time.sleep(0.1)
+        time.sleep(0.5)
+        if how == "ctrl+c":
+            term.type(b"\x03")
+        else:
+            term.proc.send_signal(signal.SIGTERM)
+        took = wait_for_exit(term.proc, EXIT_LIMIT_S + MARGIN_S)
+        term.reader.join(2)
+    finally:
+        term.close()
+    assert term.proc.returncode == 0, term.text()[-2000:]
+    assert LEAVE_ALT_SCREEN in term.text() and "Traceback" not in term.text()
+    assert took < EXIT_LIMIT_S + MARGIN_S
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "results.jsonl"]
+
+
 # ---- real processes: baltui label -------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["--no-ui", "screen"])
 def test_label_stops_within_5s_and_keeps_every_label(mode, tmp_path, digits):
