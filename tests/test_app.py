@@ -185,3 +185,48 @@ async def test_resume_shows_saved_queries_and_continues(out, tiny, digits):
         assert panel.query_one(".accuracy", AccuracyPlot).xs == [20, 25, 30, 35]
         assert panel.resumed == 2
         assert app.query_one("ProgressBar").progress == 8
+
+
+# ---- Ctrl+C and the exit code (as headless mode: 0 finished, 1 a run failed, 130 stopped early) ------------
+async def test_ctrl_c_stops_the_runs_and_exits_130_mid_run(out, tiny, digits):
+    config = tiny(queries=500)
+    run_dir = out(config)
+    app = make_app(config, run_dir, engine_factory=make_fake_engine(delay=0.01), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await pilot.pause(0.5)
+        assert app.worker_busy.is_set()
+        await pilot.press("ctrl+c")
+        assert app.control.stopped
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        assert "stopped: every completed query is saved" in str(app.query_one("#overall").render())
+    assert app.return_value == 130
+    shown = sum(len(p.results) for p in app.query(RunPanel))
+    queries = [r for r in read_records(run_dir) if r["type"] == "query"]
+    assert 0 < len(queries) < 2 * 501 and len(queries) >= shown
+    time.sleep(0.3)
+    assert len([r for r in read_records(run_dir) if r["type"] == "query"]) == len(queries)  # the runs stopped
+
+
+async def test_quit_after_the_experiment_finished_exits_0(out, tiny, digits):
+    config = tiny(queries=3)
+    app = make_app(config, out(config), engine_factory=make_fake_engine(), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.done
+        await pilot.press("ctrl+c")
+    assert app.return_value == 0
+
+
+async def test_quit_after_a_run_failed_exits_1_even_mid_run(out, tiny, digits):
+    config = tiny(queries=500)
+    app = make_app(config, out(config), engine_factory=make_fake_engine(fail="entropy"), dataset=digits)
+    async with app.run_test(size=(180, 60)) as pilot:
+        failed = app.query_one("#run-entropy-s0", RunPanel)
+        deadline = time.monotonic() + 10
+        while failed.error is None and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        await pilot.press("q")
+        await app.workers.wait_for_complete()
+    assert failed.error and app.return_value == 1

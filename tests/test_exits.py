@@ -1,9 +1,10 @@
 """Every way out stops the experiment and keeps every completed query.
 
-`q`, Ctrl+Q and the command palette's Quit all go through the apps' action_quit (Pilot tests with a fake
-engine); SIGTERM, SIGHUP and SIGINT are sent to real `baltui` processes, headless and under a
+`q`, Ctrl+Q, Ctrl+C and the command palette's Quit all go through the apps' action_quit (Pilot tests with a
+fake engine); SIGTERM, SIGHUP and SIGINT are sent to real `baltui` processes, headless and under a
 pseudo-terminal the test makes itself (CI has no terminal), and the process must be gone within 5 s
-even when the phase in progress cannot be interrupted.
+even when the phase in progress cannot be interrupted. A dashboard left before its experiment ended exits
+130, as `--no-ui` does.
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ async def open_palette_and_quit(pilot) -> None:
 QUITS = {
     "q": lambda pilot: pilot.press("q"),
     "ctrl+q": lambda pilot: pilot.press("ctrl+q"),
+    "ctrl+c": lambda pilot: pilot.press("ctrl+c"),
     "palette": open_palette_and_quit,
 }
 
@@ -209,7 +211,7 @@ async def test_every_quit_key_stops_the_experiment(how, run_dir, tiny, digits):
         await pilot.pause(0.1)
     assert app.control.stopped and app.quitting
     assert worker.state == WorkerState.SUCCESS  # run_experiment returned: the screen waited for it
-    assert app.return_value == 0
+    assert app.return_value == 130  # stopped before the end, as --no-ui
     records = check_results(out)
     assert 2 <= sum(r["type"] == "query" for r in records) < 2 * 501
     assert_stops_growing(out)
@@ -348,7 +350,7 @@ def test_headless_leaves_a_phase_that_cannot_be_interrupted(tmp_path):
 LEAVE_ALT_SCREEN = "\x1b[?1049l"
 
 
-@pytest.mark.parametrize("how", ["ctrl+q", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("how", ["ctrl+q", "ctrl+c", "SIGTERM", "SIGHUP"])
 def test_dashboard_exits_within_5s_and_keeps_every_query(how, tmp_path):
     out = tmp_path / "run"
     term = Terminal([sys.executable, "-m", "baltui", *QUICK, "--out", str(out)])
@@ -356,6 +358,8 @@ def test_dashboard_exits_within_5s_and_keeps_every_query(how, tmp_path):
         wait_for_lines(out / "results.jsonl", 2, term.proc)
         if how == "ctrl+q":
             term.type(b"\x11")
+        elif how == "ctrl+c":  # a key in Textual's raw mode, not SIGINT
+            term.type(b"\x03")
         elif how == "SIGTERM":
             term.proc.send_signal(signal.SIGTERM)
         else:
@@ -365,7 +369,7 @@ def test_dashboard_exits_within_5s_and_keeps_every_query(how, tmp_path):
         term.reader.join(2)
     finally:
         term.close()
-    assert term.proc.returncode == 0, term.text()[-2000:]
+    assert term.proc.returncode == 130, term.text()[-2000:]  # left mid-run, as --no-ui
     assert "Traceback" not in term.text()
     if how != "SIGHUP":  # the terminal was handed back in its normal state
         assert LEAVE_ALT_SCREEN in term.text()
@@ -387,11 +391,44 @@ def test_dashboard_leaves_a_phase_that_cannot_be_interrupted(tmp_path):
         term.reader.join(2)
     finally:
         term.close()
-    assert term.proc.returncode == 0, term.text()[-2000:]
+    assert term.proc.returncode == 130, term.text()[-2000:]
     assert LEAVE_ALT_SCREEN in term.text() and "Traceback" not in term.text()
     assert STOP_GRACE_S - 0.5 < took < EXIT_LIMIT_S + MARGIN_S
     assert sum(r["type"] == "query" for r in check_results(out)) == 4
     assert_stops_growing(out)
+
+
+# ---- real processes: baltui watch -------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl+c", "SIGTERM"])
+def test_watch_leaves_on_ctrl_c_and_sigterm_with_0(how, tmp_path):
+    """The viewer takes the apps' one way out too: the terminal is handed back, exit code 0."""
+    from baltui.core.config import RunConfig
+
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    config = RunConfig(name="w", dataset="digits", strategies=["entropy"], seeds=[0], queries=2, out=str(folder))
+    (folder / "config.json").write_text(json.dumps(config.to_dict()))
+    (folder / "results.jsonl").touch()
+    term = Terminal([sys.executable, "-m", "baltui", "watch", str(folder)])
+    try:
+        deadline = time.monotonic() + 60
+        while "baltui watch" not in term.text() and time.monotonic() < deadline:  # the screen is up
+            assert term.proc.poll() is None, term.text()[-2000:]
+            time.sleep(0.1)
+        time.sleep(0.5)
+        if how == "ctrl+c":
+            term.type(b"\x03")
+        else:
+            term.proc.send_signal(signal.SIGTERM)
+        took = wait_for_exit(term.proc, EXIT_LIMIT_S + MARGIN_S)
+        term.reader.join(2)
+    finally:
+        term.close()
+    assert term.proc.returncode == 0, term.text()[-2000:]
+    assert LEAVE_ALT_SCREEN in term.text() and "Traceback" not in term.text()
+    assert took < EXIT_LIMIT_S + MARGIN_S
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "results.jsonl"]
 
 
 # ---- real processes: baltui label -------------------------------------------------------------------

@@ -363,3 +363,65 @@ def test_data_path_relative_to_the_run_folder_or_the_cwd(tmp_path, monkeypatch):
     for folder in open_folders([str(in_run), str(in_cwd)]):
         assert len(load_folder_data(folder).x_pool) == len(d.x_pool)
     assert sorted(os.listdir(in_run)) == ["config.json", "mine.npz", "results.jsonl"]
+
+
+@pytest.fixture
+def writes_from_outside(monkeypatch):
+    """Every change of a RunPanel's state (its fields, its state classes) made from outside its own methods."""
+    from baltui.ui.widgets.run_panel import RunPanel
+
+    fields = {"phase", "current_query", "results", "started", "error", "finished", "resumed", "stalled", "latest",
+              "seen", "border_title", "border_subtitle"}
+    state_classes = {"-stalled", "-failed", "-finished"}
+    outside: list[str] = []
+
+    def caller_is(panel) -> bool:
+        return sys._getframe(2).f_locals.get("self") is panel
+
+    setattr_ = RunPanel.__setattr__
+
+    def guarded_setattr(self, name, value):
+        if name in fields and not caller_is(self):
+            outside.append(f"{name} = ... in {sys._getframe(1).f_code.co_name}")
+        setattr_(self, name, value)
+
+    monkeypatch.setattr(RunPanel, "__setattr__", guarded_setattr)
+    for method in ("add_class", "remove_class"):
+        original = getattr(RunPanel, method)
+
+        def guarded(self, *names, _original=original, _method=method, **kwargs):
+            if state_classes & set(names) and not caller_is(self):
+                outside.append(f"{_method}{names} in {sys._getframe(1).f_code.co_name}")
+            return _original(self, *names, **kwargs)
+
+        monkeypatch.setattr(RunPanel, method, guarded)
+    return outside
+
+
+async def test_the_watcher_changes_panels_only_through_their_methods(tmp_path, writes_from_outside):
+    """Rows on disk and new, a stall, a failure, a run resumed after it, a finish, the previews: WatchApp calls
+    the panels' methods and never sets their fields."""
+    from baltui.commands.watch.app import WatchRunPanel
+    from baltui.ui.widgets.digits import DigitPreviews
+
+    folder = make_run(tmp_path)
+    append(folder, query_row("entropy", 0), query_row("uniform", 0), query_row("entropy", 1))
+    app = _app([folder], stall_after=1.0)
+    async with app.run_test(size=(180, 70)) as pilot:
+        entropy = app.query_one("#run-entropy-s0", WatchRunPanel)
+        uniform = app.query_one("#run-uniform-s0", WatchRunPanel)
+        await until(pilot, lambda: len(entropy.results) == 2)
+        # the data worker imports and loads the digits first: slow on a busy machine
+        await until(pilot, lambda: entropy.query_one(DigitPreviews).images is not None, timeout=60.0)
+        await until(pilot, lambda: entropy.stalled, timeout=5.0)
+        append(folder, end_row("entropy", "run_failed", error="boom"))
+        await until(pilot, lambda: entropy.error is not None)
+        assert not entropy.stalled and not entropy.has_class("-stalled") and entropy.has_class("-failed")
+        append(folder, query_row("entropy", 2))  # resumed after its failure: running again
+        await until(pilot, lambda: len(entropy.results) == 3)
+        assert entropy.error is None and not entropy.has_class("-failed") and entropy.current_query == 2
+        assert entropy.started is not None
+        append(folder, query_row("uniform", 1), end_row("uniform"))
+        await until(pilot, lambda: uniform.finished)
+        await pilot.press("q")
+    assert writes_from_outside == []

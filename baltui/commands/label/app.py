@@ -1,31 +1,35 @@
 """LabelApp: one image at a time, one key per label; retraining and acquisition in a thread worker.
 
-Every way out (q, Ctrl+Q, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) goes through action_quit:
-every label is already on disk, a running retrain is stopped, and the process never outlives the screen
-by more than the rest of STOP_GRACE_S (baltui.ui.leaving.LeavesCleanly).
+Every way out (q, Ctrl+Q, Ctrl+C, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) takes AppBase's one
+path: every label is already on disk, a running retrain is stopped, the screen closes at once, and the
+process never outlives it by more than the rest of STOP_GRACE_S. The exit code stays 0: a person ends a
+session by quitting, and nothing is lost (the same command resumes).
+
+Class keys are read in on_key, before the bindings, from the class names; the key table
+(baltui.ui.keys) gives label mode only keys a class key can never be.
 """
 
 from __future__ import annotations
 
-import threading
+from pathlib import Path
 
 import numpy as np
 from rich.text import Text
 from textual import events, on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.events import Key
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from baltui.commands.label.session import LabelSession, RoundResult
 from baltui.commands.label.widgets import BatchStrip, ImageView, bars
-from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
-from baltui.ui.leaving import LeavesCleanly
+from baltui.ui import BASE_CSS
+from baltui.ui.app_base import AppBase
+from baltui.ui.keys import LABEL
 from baltui.ui.widgets.histogram import ScoreHistogram, histogram_title
 from baltui.ui.widgets.status import SEPARATOR, pack_parts
 
@@ -38,17 +42,23 @@ class RoundDone(Message):
         self.result = result
 
 
-class LabelApp(LeavesCleanly, App[int]):
+LABEL_HELP = """\
+# baltui label
+
+One image at a time: press its class's key. The model retrains on every label so far after each batch, in
+the background, and picks the next batch (`--strategy`). Every key press is on disk at once; the same
+command resumes.
+"""
+
+
+class LabelApp(AppBase):
     """Shows the session and forwards keys to it; all state lives in LabelSession."""
 
-    CSS_PATH = "label.tcss"
+    APP = LABEL
+    CSS_PATH = [BASE_CSS, Path(__file__).with_name("label.tcss")]
     TITLE = "baltui label"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("enter", "accept", "Accept prediction", id="accept"),
-        Binding("x", "unusable", "Unusable", id="unusable"),
-        Binding("backspace", "undo", "Undo", id="undo"),
-    ]
+    HELP_INTRO = LABEL_HELP
+    SCREENSHOT_NAME = "baltui-label"
 
     def __init__(self, session: LabelSession, oracle: np.ndarray | None = None, rounds: int | None = None,
                  save_model: str | None = None) -> None:
@@ -60,9 +70,13 @@ class LabelApp(LeavesCleanly, App[int]):
         self.save_model = save_model
         self.error: str | None = None  # a label that could not be written (a full disk): the command's one line
         self.training = False
-        self.worker_busy = threading.Event()  # set while the training thread is inside train_and_acquire
+        self._model_saved = False
         keys = "  ".join(f"{k}={session.classes[i]}" for k, i in session.keys.items())
         self.sub_title = f"{session.source.path} -> {session.out_dir} · {session.strategy} · keys: {keys}"
+
+    def help_intro(self) -> str:
+        keys = ", ".join(f"`{k}` {self.session.classes[i]}" for k, i in self.session.keys.items())
+        return f"{LABEL_HELP}\nClass keys: {keys}.\n"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -96,6 +110,8 @@ class LabelApp(LeavesCleanly, App[int]):
 
     # ---- keys -----------------------------------------------------------------------------------
     def on_key(self, event: Key) -> None:
+        if self.screen is not self.screen_stack[0]:  # the help or the palette is open: its keys, not a label
+            return
         if event.character and event.character in self.session.keys and not self.training:
             event.stop()
             self._label(self.session.keys[event.character])
@@ -141,20 +157,30 @@ class LabelApp(LeavesCleanly, App[int]):
         if undone:
             self.refresh_view()
 
-    async def action_quit(self) -> None:
-        """Every way out: every label is already on disk; a running retrain is stopped at its next epoch.
-
-        Overrides App.action_quit, so `q`, Ctrl+Q, the command palette's Quit and (in a real run) SIGINT,
-        SIGTERM and SIGHUP all come here. The screen closes at once; the retrain gets what is left of
-        STOP_GRACE_S before the process leaves without it (LeavesCleanly).
-        """
+    def stop_work(self) -> None:
+        """A running retrain stops at its next epoch; every label is already on disk."""
         self.session.control.stop()
-        self._finish()  # saves the model first (--save-model) if no retrain is running
-        self.begin_quit()
 
-    @property
-    def stop_control(self) -> Control:
-        return self.session.control
+    def quit_started(self) -> None:
+        self._save_model()  # before the watchdog starts, so it waits for the save
+
+    def leave(self) -> None:
+        """Save the model (--save-model) unless a retrain is running, then close the screen."""
+        self._save_model()
+        super().leave()
+
+    def _save_model(self) -> None:
+        if self._model_saved or not self.save_model or self.session.clf is None or self.training:
+            return
+        self._model_saved = True
+        self.worker_busy.set()  # a quit's watchdog waits for the save as for a retrain
+        try:
+            self.session.clf.model.save(self.save_model)
+        finally:
+            self.worker_busy.clear()
+
+    def screenshot_folder(self) -> Path:
+        return self.session.out_dir
 
     def oracle_answer(self) -> None:
         item = self.session.current()
@@ -169,7 +195,7 @@ class LabelApp(LeavesCleanly, App[int]):
     # ---- rounds ---------------------------------------------------------------------------------
     def start_round(self) -> None:
         if self.rounds is not None and self.rounds_done >= self.rounds:
-            self._finish()
+            self.leave()
             return
         self.training = True
         self.train_worker()
@@ -195,23 +221,11 @@ class LabelApp(LeavesCleanly, App[int]):
             self.notify("every image is labelled", title="done")
         self.refresh_view()
         if self.rounds is not None and self.rounds_done >= self.rounds:
-            self._finish()
+            self.leave()
 
-    @on(Worker.StateChanged)
-    def worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and not self.session.control.stopped:
-            self.training = False
-            self.notify(f"{type(event.worker.error).__name__}: {event.worker.error}", severity="error", timeout=30)
-            self.refresh_view()
-
-    def _finish(self) -> None:
-        if self.save_model and self.session.clf is not None and not self.training:
-            self.worker_busy.set()  # a quit's watchdog waits for the save as for a retrain
-            try:
-                self.session.clf.model.save(self.save_model)
-            finally:
-                self.worker_busy.clear()
-        self.exit(0)
+    def worker_failed(self, worker: Worker, text: str) -> None:
+        self.training = False
+        self.refresh_view()
 
     # ---- view -----------------------------------------------------------------------------------
     def refresh_view(self) -> None:

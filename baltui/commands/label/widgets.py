@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
-from textual.geometry import Size
 from textual.widgets import Static
 
+from baltui.ui.widgets.tile_grid import TileGrid
 from baltui.ui.widgets.tiles import tile
 
 BAR = 20  # blocks in the longest bar: a bar line is 6 + 1 + BAR + 1 + count cells
@@ -25,58 +25,15 @@ class ImageView(Static):
         self.update(text)
 
 
-class BatchStrip(Static):
-    """The whole batch as small previews; the current one marked, labelled ones with their label.
-
-    Rows of whole thumbnails (image rows, then the caption): as many a row as fit in the width Textual gives at
-    layout time (get_content_height and render), so a thumbnail is never cut across rows at any size.
-    """
-
-    THUMB = 14  # columns per thumbnail; rows are half that
-    GAP = 1  # blank columns between two thumbnails
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.tiles: list[list[Text]] = []
-        self.captions: list[str] = []
-        self.current: int | None = None
+class BatchStrip(TileGrid):
+    """The whole batch as small previews (a TileGrid); the current one marked, labelled ones with their label."""
 
     def show(self, images: list[np.ndarray], captions: list[str], current: int | None) -> None:
-        self.tiles = [tile(img, self.THUMB) for img in images]
-        self.captions, self.current = list(captions), current
-        self.refresh(layout=True)
+        self.show_tiles(images, [Text(caption, style="reverse bold" if i == current else "bold")
+                                 for i, caption in enumerate(captions)])
 
-    def per_row(self, width: int) -> int:
-        """How many whole thumbnails fit side by side in `width` columns."""
-        return max(0, (width + self.GAP) // (self.THUMB + self.GAP))
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self.compose_text(width).wrap(self.app.console, max(width, 1)))
-
-    def render(self) -> Text:
-        return self.compose_text(self.content_size.width)
-
-    def compose_text(self, width: int) -> Text:
-        """Rows of whole thumbnails in `width` columns; no line is longer than `width`."""
-        if not self.tiles:
-            return Text("")
-        per_row = self.per_row(width)
-        if per_row == 0:
-            return Text(f"{len(self.tiles)} images in this batch: too narrow to show", style="dim")
-        gap = " " * self.GAP
-        lines: list[Text] = []
-        for start in range(0, len(self.tiles), per_row):
-            group = range(start, min(start + per_row, len(self.tiles)))
-            for row in range(self.THUMB // 2):
-                lines.append(Text(gap).join(self.tiles[i][row] for i in group))
-            captions = Text()
-            for i in group:
-                if i > start:
-                    captions.append(gap)
-                captions.append(self.captions[i][: self.THUMB].ljust(self.THUMB),
-                                style="reverse bold" if i == self.current else "bold")
-            lines.append(captions)
-        return Text("\n").join(lines)
+    def too_narrow_text(self) -> Text:
+        return Text(f"{self.tile_count} images in this batch: too narrow to show", style="dim")
 
 
 def bars(names: list[str], counts: list[int], title: str) -> Text:

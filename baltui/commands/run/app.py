@@ -3,36 +3,37 @@
 The worker only calls run_experiment and posts each event as an EngineEvent message; every widget
 update happens in the message handler on the UI thread.
 
-Every way out (q, Ctrl+Q, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) goes through
-action_quit: stop the runs, leave when the worker has ended or STOP_GRACE_S later, and then leave the
-process even if the worker is still inside a phase it cannot interrupt (see baltui.core.control).
+Every way out (q, Ctrl+Q, Ctrl+C, the command palette's Quit, SIGINT, SIGTERM, SIGHUP) takes AppBase's one
+path: stop the runs, leave when the worker has ended or STOP_GRACE_S later, and then leave the process even
+if the worker is still inside a phase it cannot interrupt. As in headless mode, the exit code is 0 when
+every run finished, 1 if one failed, 130 when the experiment was stopped before its end.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from textual import on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, ProgressBar, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from baltui.core.config import RunConfig, run_id
 from baltui.core.control import Control
+from baltui.core.errors import BaltuiError
 from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
 from baltui.executors.local import EngineFactory, run_experiment
 from baltui.runs.references import PaperReference, reference_for
-from baltui.ui import APP_CSS
-from baltui.ui.leaving import STOP_GRACE_S, LeavesCleanly
+from baltui.ui import APP_CSS, BASE_CSS
+from baltui.ui.app_base import AppBase
+from baltui.ui.keys import RUN
 from baltui.ui.messages import EngineEvent
-from baltui.ui.screens.help import HelpScreen
 from baltui.ui.tables import summary_table
 from baltui.ui.view_toggles import ViewToggles
 from baltui.ui.widgets.plots import ComparisonPlot
@@ -41,20 +42,31 @@ from baltui.ui.widgets.run_panel import RunPanel
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
 
 
-class BaltuiApp(LeavesCleanly, ViewToggles, App[int]):
+HELP = """\
+# baltui
+
+Each **panel** is one run (acquisition strategy x seed), all advancing together query by query:
+
+* **status**: query k of N, labelled images, test accuracy, phase (training epoch e/E, acquiring,
+  evaluating), elapsed time and ETA
+* **test accuracy** against labelled images, and the **unlabelled pool** shrinking per query
+* **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
+  that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
+  their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)
+* **queried digits**: the images the latest query chose, with their true label and score
+
+The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
+"""
+
+
+class BaltuiApp(ViewToggles, AppBase):
     """The dashboard: one RunPanel per run, a comparison chart, status, progress and summary."""
 
-    CSS_PATH = APP_CSS
+    APP = RUN
+    CSS_PATH = [BASE_CSS, APP_CSS]
     TITLE = "baltui"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("p", "resume", "Resume", id="resume"),
-        Binding("s", "screenshot", "Screenshot", id="screenshot"),
-        Binding("d", "toggle_digits", "Digits", id="digits"),
-        Binding("c", "toggle_comparison", "Compare", id="compare"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-    ]
+    HELP_INTRO = HELP
+    WAITS_FOR_WORK = True  # the screen says "stopping..." until the runs have stopped
 
     paused: reactive[bool] = reactive(False, bindings=True)
 
@@ -75,10 +87,7 @@ class BaltuiApp(LeavesCleanly, ViewToggles, App[int]):
         self.dataset = dataset
         self.resume = resume
         self.control = Control()
-        self.exit_code = 0
         self.done = False
-        self.quitting = False
-        self.worker_busy = threading.Event()  # set while the experiment thread is inside run_experiment
         self.failed: dict[str, str] = {}
         self._last_phase: dict[str, float] = {}
         self.sub_title = f"{config.name} · {', '.join(config.strategies)} · seeds {config.seeds} · {self.out_dir}"
@@ -180,25 +189,19 @@ class BaltuiApp(LeavesCleanly, ViewToggles, App[int]):
         done = len(panel.results)
         self.query_one(ProgressBar).advance(self.config.queries + 1 - done)
 
-    @on(Worker.StateChanged)
-    def worker_state(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "experiment":
+    def worker_failed(self, worker: Worker, text: str) -> None:
+        if worker.name != "experiment":
             return
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            text = f"{type(error).__name__}: {error}"
-            self.exit_code = 2 if type(error).__name__ == "BaltuiError" else 1
-            self.query_one("#overall", Static).update(f"[b red]experiment stopped:[/] {text}")
-            self.notify(text, title="experiment stopped", severity="error", timeout=30)
-            self.done = True
-        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED) and self.quitting:
-            self.exit(self.exit_code)
+        self.exit_code = 2 if isinstance(worker.error, BaltuiError) else 1
+        self.query_one("#overall", Static).update(f"[b red]experiment stopped:[/] {escape(text)}")
+        self.done = True
 
     # ---- end of the experiment ------------------------------------------------------------------
     def finish(self, cancelled: bool) -> None:
         self.done = True
         self.refresh_bindings()
         if cancelled:
+            self._stopped_early()
             self.query_one("#overall", Static).update("stopped: every completed query is saved")
             return
         self.query_one("#summary", Static).update(self.summary_text())
@@ -237,33 +240,20 @@ class BaltuiApp(LeavesCleanly, ViewToggles, App[int]):
         self.paused = False
         self._tick()
 
-    async def action_quit(self) -> None:
-        """Every way out: stop the runs (at the next epoch) and leave; completed queries are already on disk.
+    def stop_work(self) -> None:
+        """Stop the runs at their next epoch; every completed query is already on disk."""
+        self.control.stop()
 
-        Overrides App.action_quit, so `q`, Ctrl+Q, the command palette's Quit and the signal handlers all
-        take this path. The screen closes when the worker ends, or STOP_GRACE_S later if it is inside a
-        phase that cannot be interrupted; a second quit leaves at once.
-        """
-        if self.quitting:
-            self.exit(self.exit_code)
-            return
-        self.quitting = True
-        self.begin_quit()
-        workers = [w for w in self.workers if w.name == "experiment" and w.is_running]
-        if not workers:
-            self.exit(self.exit_code)
-            return
-        self.query_one("#overall", Static).update("stopping after the current epoch...")
-        self.set_timer(STOP_GRACE_S, lambda: self.exit(self.exit_code))  # never hang on a stuck thread
+    def quit_started(self) -> None:
+        if not self.done:
+            self._stopped_early()
+            if self.worker_busy.is_set():
+                self.query_one("#overall", Static).update("stopping after the current epoch...")
 
-    @property
-    def stop_control(self) -> Control:
-        return self.control
+    def _stopped_early(self) -> None:
+        """The experiment ends before its last query: 130, as headless mode (a failed run's 1 stands)."""
+        if self.exit_code == 0:
+            self.exit_code = 130
 
-    def action_screenshot(self) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.save_screenshot(filename=f"baltui-{stamp}.svg", path=str(self.out_dir))
-        self.notify(f"saved {path}", title="screenshot")
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+    def screenshot_folder(self) -> Path:
+        return self.out_dir

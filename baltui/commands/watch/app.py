@@ -3,13 +3,12 @@
 A thread worker follows every folder's results.jsonl (baltui.runs.follower) and posts what it read as
 Messages; the handlers feed the same RunPanel, ComparisonPlot and ProgressBar the dashboard uses. A
 second worker loads each run's data for the digit previews. Nothing is ever written into the folders,
-and quitting (q, Ctrl+Q, the command palette) leaves only the viewer: the writer carries on.
+and quitting (q, Ctrl+Q, Ctrl+C, the command palette, a signal) leaves only the viewer: the writer carries on.
 """
 
 from __future__ import annotations
 
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,12 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
-from textual.widgets import Footer, Header, Markdown, ProgressBar, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.worker import Worker, get_current_worker
 
 from baltui.core.data import preview_images
 from baltui.core.errors import BaltuiError
@@ -32,10 +30,10 @@ from baltui.runs.follower import FolderFollower, RecordedQuery
 from baltui.runs.references import PaperReference, reference_for
 from baltui.runs.status import FAILED, FINISHED, STALL_FLOOR_S, STALLED, FolderStatus
 from baltui.runs.watched import WatchedFolder, folder_run_config
-from baltui.ui import APP_CSS
-from baltui.ui.screens.help import HelpScreen
+from baltui.ui import APP_CSS, BASE_CSS
+from baltui.ui.app_base import AppBase
+from baltui.ui.keys import WATCH
 from baltui.ui.view_toggles import ViewToggles
-from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import RunPanel
 
@@ -50,14 +48,6 @@ histogram comes from the row's `score_histogram`; the digits are taken from the 
 
 A run is **finished** or **failed** when its writer says so; a folder is **stalled** when no row has come for
 3x the usual interval (and at least the `--stall-after` floor), or when the writing process is gone.
-
-| key | action |
-|---|---|
-| `q` | leave the viewer (the writer keeps running) |
-| `s` | save an SVG screenshot into the current folder |
-| `d` | show / hide the queried digits |
-| `c` | show / hide the comparison chart |
-| `?` | this help (`escape` closes it) |
 """
 
 
@@ -65,12 +55,6 @@ def _strategy_seed(rid: str) -> tuple[str, int]:
     """'entropy-s0' -> ('entropy', 0), as baltui.core.config.run_id names runs."""
     strategy, _, tail = rid.rpartition("-s")
     return (strategy, int(tail)) if strategy and tail.isdigit() else (rid, 0)
-
-
-class WatchHelpScreen(HelpScreen):
-    def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
-            yield Markdown(WATCH_HELP)
 
 
 class BinnedScoreHistogram(ScoreHistogram):
@@ -133,6 +117,36 @@ class WatchRunPanel(RunPanel):
         self.show_saved(last)
         self.current_query = last.query
 
+    def book(self, event: RecordedQuery) -> bool:
+        """Take a query row: False for one already drawn (the file was rewritten); a run that goes on after
+        its run_failed or run_finished record (it was resumed) is running again."""
+        if event.query in self.seen:
+            return False
+        self.seen.add(event.query)
+        if self.error or self.finished:
+            self.reopen()
+        if event.query > 0 or self.latest is None:
+            self.latest = event
+        return True
+
+    def on_row(self, event: RecordedQuery, since_previous: float) -> None:
+        """A new row, written `since_previous` s after the folder's previous one (the run's pace so far)."""
+        self.start_clock(since_previous)
+        self.on_result(event)
+        self.current_query = event.query
+
+    def on_failed(self, error: str) -> None:
+        self._not_stalled()
+        super().on_failed(error)
+
+    def on_finished(self) -> None:
+        self._not_stalled()
+        super().on_finished()
+
+    def _not_stalled(self) -> None:
+        self.stalled = False
+        self.remove_class("-stalled")
+
     def on_folder_status(self, text: str, stalled: bool) -> None:
         """The writer's state, shown in the status line in place of the engine's phase."""
         if self.finished or self.error:
@@ -142,6 +156,32 @@ class WatchRunPanel(RunPanel):
         self.border_subtitle = "stalled" if stalled else ""
         self.phase = f"[b $warning]{escape(text)}[/]" if stalled else escape(text)
         self.refresh_status()
+
+    def show_latest(self, dataset: Any, data_error: str | None) -> None:
+        """The newest query's histogram, and its digits once the run's data is loaded (else why not)."""
+        result = self.latest
+        if result is None:
+            return
+        histograms = self.query(BinnedScoreHistogram)
+        if histograms:
+            if result.score_histogram:
+                histograms.first().show_binned(result.score_histogram)
+            elif not result.has_histogram and result.query > 0:
+                histograms.first().show_missing()
+        if result.query == 0:
+            return
+        if dataset is None:
+            text = f"no digit previews: {data_error}" if data_error else \
+                "loading the run's images for the digit previews..."
+            self.say_in_previews(Text(text, style="dim"))
+            return
+        indices = result.queried_indices
+        if indices and max(indices) >= len(dataset.x_pool):
+            self.say_in_previews(Text(f"no digit previews: queried index {max(indices)} is beyond the data's pool "
+                                      f"of {len(dataset.x_pool)} images (not the data this run used?)", style="dim"))
+            return
+        images = preview_images(dataset, indices) if indices else None
+        self.show_previews(images, result.queried_labels, result.queried_scores)
 
     def status_text(self) -> str:
         if self.stalled and not self.finished and not self.error:  # no elapsed time or ETA for a stopped run
@@ -153,23 +193,14 @@ class WatchRunPanel(RunPanel):
         return super().status_text()
 
 
-class WatchApp(ViewToggles, App[int]):
+class WatchApp(ViewToggles, AppBase):
     """The dashboard, read-only, on one or more run folders (side by side when several)."""
 
-    CSS_PATH = APP_CSS
-    CSS = """
-    .run-panel.-stalled { border: round $warning; }
-    #folders { height: auto; }
-    .folder-column { width: 1fr; height: auto; }
-    """
+    APP = WATCH
+    CSS_PATH = [BASE_CSS, APP_CSS]
     TITLE = "baltui watch"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("s", "screenshot", "Screenshot", id="screenshot"),
-        Binding("d", "toggle_digits", "Digits", id="digits"),
-        Binding("c", "toggle_comparison", "Compare", id="compare"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-    ]
+    HELP_INTRO = WATCH_HELP
+    SCREENSHOT_NAME = "baltui-watch"
 
     class RowsRead(Message):
         """New rows of one folder (posted from the follower thread), with the folder's status after them."""
@@ -315,13 +346,8 @@ class WatchApp(ViewToggles, App[int]):
                 dataset, error = cache[key]
             self.post_message(self.DataLoaded(index, dataset, error))
 
-    @on(Worker.StateChanged)
-    def worker_state(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            text = f"{event.worker.name} stopped: {type(error).__name__}: {error}"
-            self.query_one("#overall", Static).update(Text(text, style="bold red"))
-            self.notify(text, title="baltui watch", severity="error", timeout=30)
+    def worker_failed(self, worker: Worker, text: str) -> None:
+        self.query_one("#overall", Static).update(Text(f"{worker.name} stopped: {text}", style="bold red"))
 
     # ---- handlers (UI thread) -------------------------------------------------------------------
     @on(RowsRead)
@@ -344,71 +370,32 @@ class WatchApp(ViewToggles, App[int]):
                 panel.show_saved_many(saved.pop(panel.run_id, []))
                 if isinstance(event, RecordedQuery):
                     if self._accept(index, panel, event):
-                        if panel.started is None:  # pace from the folder's previous row: the ETA is right at once
-                            since = event.at - previous_row if previous_row else 0.0
-                            panel.started = time.monotonic() - max(0.0, since)
-                        panel.on_result(event)
-                        panel.current_query = event.query
+                        panel.on_row(event, event.at - previous_row if previous_row else 0.0)
                         rows += 1
                 elif isinstance(event, RunFailed):
                     panel.on_failed(escape(event.error))
-                    panel.stalled = False
-                    panel.remove_class("-stalled")
                     self._skip_progress(index, panel)
                 elif isinstance(event, RunFinished):
-                    panel.stalled = False
-                    panel.remove_class("-stalled")
                     panel.on_finished()
             for rid, results in saved.items():
                 self.panels[rid][1].show_saved_many(results)
             for panel in touched.values():  # the newest query only: a long backlog draws once
-                if panel.latest is not None:
-                    self._show_latest(index, panel)
+                self._show_latest(index, panel)
             self.query_one(ComparisonPlot).replot()
             self.query_one(ProgressBar).advance(rows)
             self._set_status(index, message.status)
 
     def _accept(self, index: int, panel: WatchRunPanel, event: RecordedQuery) -> bool:
         """Book a query row (False for one already drawn) and put it on the comparison (drawn per batch)."""
-        if event.query in panel.seen:  # the file was rewritten: a row already drawn
+        if not panel.book(event):
             return False
-        panel.seen.add(event.query)
-        if panel.error or panel.finished:  # a resumed run goes on after its run_failed record
-            panel.error, panel.finished, panel.border_subtitle = None, False, ""
-            panel.remove_class("-failed", "-finished")
-        if event.query > 0 or panel.latest is None:
-            panel.latest = event
         folder = self.folders[index]
         group = f"{folder.label} {event.strategy}" if len(self.folders) > 1 else event.strategy
         self.query_one(ComparisonPlot).book(panel.run_id, event.strategy, event.n_labelled, event.accuracy, group)
         return True
 
     def _show_latest(self, index: int, panel: WatchRunPanel) -> None:
-        """The newest query's histogram and digits (digits once the run's data is loaded)."""
-        result = panel.latest
-        assert result is not None
-        histograms = panel.query(BinnedScoreHistogram)
-        if histograms:
-            if result.score_histogram:
-                histograms.first().show_binned(result.score_histogram)
-            elif not result.has_histogram and result.query > 0:
-                histograms.first().show_missing()
-        if result.query == 0:
-            return
-        previews = panel.query_one(DigitPreviews)
-        dataset = self.datasets.get(index)
-        if dataset is None:
-            error = self.data_errors.get(index)
-            text = f"no digit previews: {error}" if error else "loading the run's images for the digit previews..."
-            previews.update(Text(text, style="dim"))
-            return
-        indices = result.queried_indices
-        if indices and max(indices) >= len(dataset.x_pool):
-            previews.update(Text(f"no digit previews: queried index {max(indices)} is beyond the data's pool of "
-                                 f"{len(dataset.x_pool)} images (not the data this run used?)", style="dim"))
-            return
-        images = preview_images(dataset, indices) if indices else None
-        previews.show(images, result.queried_labels, result.queried_scores)
+        panel.show_latest(self.datasets.get(index), self.data_errors.get(index))
 
     @on(DataLoaded)
     def data_loaded(self, message: DataLoaded) -> None:
@@ -417,7 +404,7 @@ class WatchApp(ViewToggles, App[int]):
         else:
             self.data_errors[message.folder] = message.error or "the data could not be loaded"
         for index, panel in self.panels.values():
-            if index == message.folder and panel.latest is not None:
+            if index == message.folder:
                 self._show_latest(index, panel)
 
     @on(FolderChanged)
@@ -481,21 +468,15 @@ class WatchApp(ViewToggles, App[int]):
                 panel.refresh_status()
 
     # ---- keys -----------------------------------------------------------------------------------
-    async def action_quit(self) -> None:
-        """Leave the viewer (q, Ctrl+Q, the palette): stop reading; the writer is never touched."""
+    def stop_work(self) -> None:
+        """Stop reading (q, Ctrl+Q, Ctrl+C, the palette, a signal): the writer is never touched; exit code 0."""
         self.workers.cancel_group(self, "follow")
         self.workers.cancel_group(self, "data")
-        self.exit(0)
 
-    def action_screenshot(self) -> None:
-        """An SVG in the current folder (never into a watched run folder; then the temp folder)."""
+    def screenshot_folder(self) -> Path:
+        """The current folder, never a watched run folder (then the temp folder)."""
         here = Path.cwd().resolve()
-        target = Path(tempfile.gettempdir()) if any(f.path.resolve() == here for f in self.folders) else here
-        path = self.save_screenshot(filename=f"baltui-watch-{time.strftime('%Y%m%d-%H%M%S')}.svg", path=str(target))
-        self.notify(f"saved {path}", title="screenshot")
-
-    def action_help(self) -> None:
-        self.push_screen(WatchHelpScreen())
+        return Path(tempfile.gettempdir()) if any(f.path.resolve() == here for f in self.folders) else here
 
 
 def make_watch_app(folders: list[WatchedFolder], stall_after: float = STALL_FLOOR_S, poll: float = 0.5,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -23,10 +25,10 @@ def _clock(seconds: float) -> str:
         f"{seconds // 60}:{seconds % 60:02d}"
 
 
-
-
 class RunPanel(Vertical):
-    """Everything about one run; fed by the app with engine events, on the UI thread only."""
+    """Everything about one run; fed by the app with engine events, on the UI thread only.
+
+    It changes only through its own methods: an app calls them and reads its fields, never sets them."""
 
     def __init__(self, run_id: str, strategy: str, seed: int, queries: int, **kwargs) -> None:
         super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
@@ -76,7 +78,7 @@ class RunPanel(Vertical):
         if result.scores is not None and len(result.scores):
             self.query_one(ScoreHistogram).show(result.scores, result.queried_scores)
         if result.query > 0:
-            self.query_one(DigitPreviews).show(result.queried_images, result.queried_labels, result.queried_scores)
+            self.show_previews(result.queried_images, result.queried_labels, result.queried_scores)
         self.phase = "done" if result.query >= self.queries else "waiting for the other runs"
         self.refresh_status()
 
@@ -85,6 +87,24 @@ class RunPanel(Vertical):
         self.on_result(result)
         self.resumed += 1
         self.started = None
+
+    def start_clock(self, ago: float = 0.0) -> None:
+        """Time the run from `ago` seconds back, unless it is timed already (the watcher paces a run from the
+        folder's previous row, so the ETA is right at once)."""
+        if self.started is None:
+            self.started = time.monotonic() - max(0.0, ago)
+
+    def show_previews(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None) -> None:
+        self.query_one(DigitPreviews).show(images, labels, scores)
+
+    def say_in_previews(self, text: Text) -> None:
+        """A message where the digit previews go (why there are none)."""
+        self.query_one(DigitPreviews).update(text)
+
+    def reopen(self) -> None:
+        """The run goes on after its run_failed or run_finished record (it was resumed)."""
+        self.error, self.finished, self.border_subtitle = None, False, ""
+        self.remove_class("-failed", "-finished")
 
     def on_failed(self, error: str) -> None:
         self.error = error
