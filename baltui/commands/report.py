@@ -28,7 +28,8 @@ from baltui.core.errors import BaltuiError
 from baltui.core.settings import RESULTS_KEYS, SETTING
 from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
 from baltui.runs.duplicates import RunEntry, repeated_runs, run_fingerprints
-from baltui.runs.references import PaperReference, reference_for
+from baltui.runs.folder import RunFolder
+from baltui.runs.references import PaperReference
 from baltui.runs.results import RunCurve, curves, read_config, read_records
 
 # Settings that change what a run computes (every row of the settings table marked changes_results), in
@@ -103,12 +104,7 @@ class Folder:
     @property
     def reference(self) -> PaperReference | None:
         """The paper this folder's runs may be compared with; none without provenance (unknown data)."""
-        if not self.provenance:
-            return None
-        initial = int(self.config.get("initial_per_class", SETTING["initial_per_class"].default))
-        n_classes = int(self.provenance.get("n_classes", DEFAULT_CLASSES))
-        return reference_for(self.data_sha256, initial * n_classes, str(self.config["model"]),
-                             str(self.config["initial_set"]))
+        return RunFolder(self.path, self.config).reference()
 
 
 def load_folders(run_dirs: list[str]) -> list[Folder]:

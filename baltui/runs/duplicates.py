@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from baltui.core.errors import BaltuiError
+from baltui.core.events import is_query
 
 TIMINGS = frozenset({"acquisition_s", "training_s", "evaluation_s"})
 
@@ -39,7 +40,7 @@ def drop_repeated_rows(records: list[dict[str, Any]], lines: list[int], where: s
     repeats: list[int] = []
     out = []
     for i, (record, line) in enumerate(zip(records, lines, strict=True)):
-        if record.get("type", "query") == "query":
+        if is_query(record):
             key = (record.get("run_id"), record.get("query"))
             if key in first:
                 j = first[key]
@@ -61,7 +62,7 @@ def run_fingerprints(records: Iterable[dict[str, Any]]) -> dict[str, str]:
     """run id -> a digest of its query results in query order (durations left out)."""
     by_run: dict[str, dict[Any, dict[str, Any]]] = {}
     for r in records:
-        if r.get("type", "query") == "query":
+        if is_query(r):
             by_run.setdefault(str(r["run_id"]), {})[r["query"]] = result_of(r)
     return {rid: hashlib.sha256(json.dumps([q[k] for k in sorted(q)], sort_keys=True).encode()).hexdigest()
             for rid, q in by_run.items()}

@@ -18,6 +18,7 @@ from typing import Any
 
 from baltui.core.config import RunConfig
 from baltui.core.errors import BaltuiError
+from baltui.core.events import is_query
 from baltui.runs.duplicates import drop_repeated_rows
 from baltui.runs.jsonl import Appender, read_jsonl, say_on_stderr
 from baltui.runs.lock import LOCK_FILE
@@ -130,7 +131,7 @@ def record_problem(record: dict[str, Any], resume: bool = False) -> str | None:
             return f"a record without {key}"
         if not ok(record[key]):
             return f"{key} {json.dumps(record[key])[:40]}, not {kind}"
-    if record.get("type", "query") != "query":
+    if not is_query(record):
         return None
     for key, kind, ok in (("query", "a whole number >= 0", lambda v: _whole(v) and v >= 0),
                           ("n_labelled", "a whole number", _whole),
@@ -170,7 +171,7 @@ def read_records(run_dir: Path, warn: Callable[[str], None] | None = say_on_stde
 
 
 def query_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("type", "query") == "query"]
+    return [r for r in records if is_query(r)]
 
 
 @dataclass

@@ -27,7 +27,7 @@ from textual.worker import Worker
 from baltui.core.config import RunConfig, run_id
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
-from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished
+from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished, is_query
 from baltui.executors.local import EngineFactory, run_experiment
 from baltui.runs.references import PaperReference, reference_for
 from baltui.ui import APP_CSS, BASE_CSS
@@ -126,10 +126,8 @@ class BaltuiApp(ViewToggles, AppBase):
     def _show_resumed(self) -> None:
         """On --resume, draw the queries already on disk so curves and progress continue where they were."""
         for rid, records in (self.resume or {}).items():
-            for r in sorted((r for r in records if r.get("type", "query") == "query"), key=lambda r: r["query"]):
-                result = QueryResult(rid, r["strategy"], r["seed"], r["query"], r["n_labelled"], r["pool_size"],
-                                     r["accuracy"], 0.0, 0.0, 0.0, r["queried_indices"], r["queried_labels"],
-                                     r.get("queried_scores"))
+            for r in sorted((r for r in records if is_query(r)), key=lambda r: r["query"]):
+                result = QueryResult.from_record(r, rid)
                 self.panel(rid).show_saved(result)
                 self.query_one(ComparisonPlot).add(rid, result.strategy, result.n_labelled, result.accuracy)
                 self.query_one(ProgressBar).advance(1)

@@ -26,8 +26,9 @@ from textual.worker import Worker, get_current_worker
 from baltui.core.data import preview_images
 from baltui.core.errors import BaltuiError
 from baltui.core.events import Event, RunFailed, RunFinished
+from baltui.runs.folder import RunFolder
 from baltui.runs.follower import FolderFollower, RecordedQuery
-from baltui.runs.references import PaperReference, reference_for
+from baltui.runs.references import PaperReference
 from baltui.runs.status import FAILED, FINISHED, STALL_FLOOR_S, STALLED, FolderStatus
 from baltui.runs.watched import WatchedFolder, folder_run_config
 from baltui.ui import APP_CSS, BASE_CSS
@@ -250,13 +251,7 @@ class WatchApp(ViewToggles, AppBase):
 
     def _reference(self) -> PaperReference | None:
         """The paper's points, only when every folder ran on that paper's data (by content hash)."""
-        refs = set()
-        for folder in self.folders:
-            provenance = folder.config.get("provenance") or {}
-            n_classes = int(provenance.get("n_classes", 10))
-            refs.add(reference_for(provenance.get("data_sha256"),
-                                   int(folder.config.get("initial_per_class", 2)) * n_classes,
-                                   folder.config["model"], folder.config["initial_set"]))  # migrated config
+        refs = {RunFolder(folder.path, folder.config).reference() for folder in self.folders}
         return refs.pop() if len(refs) == 1 else None
 
     def compose(self) -> ComposeResult:
