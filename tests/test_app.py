@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from fakes import FakeEngine
 from rich.console import Console
 
 from baltui.commands.run import make_app
-from baltui.core.events import PhaseChanged, QueryResult
 from baltui.runs.results import curves, prepare_out_dir, read_records
 from baltui.ui.messages import EngineEvent
 from baltui.ui.widgets.digits import DigitPreviews
@@ -20,26 +20,8 @@ from baltui.ui.widgets.run_panel import RunPanel
 
 
 def make_fake_engine(delay: float = 0.0, fail: str | None = None, gate: threading.Event | None = None):
-    """An engine factory yielding made-up results; `fail` names a strategy that raises at query 2."""
-
-    def factory(config, dataset, strategy, seed, control, on_phase, resume):
-        rng = np.random.default_rng(seed)
-        for q in range(config.queries + 1):
-            for epoch in range(1, 4):
-                control.checkpoint()
-                on_phase(PhaseChanged(f"{strategy}-s{seed}", q, "training", epoch, 3))
-                time.sleep(delay)
-            if gate is not None and q == 1:
-                gate.wait(10)
-            if strategy == fail and q == 2:
-                raise FloatingPointError("training loss is not finite")
-            scores = None if strategy == "uniform" else rng.random(50)
-            k = 0 if q == 0 else config.instances
-            yield QueryResult(f"{strategy}-s{seed}", strategy, seed, q, 20 + k * q, 1000 - k * q, 0.5 + q / 50,
-                              0.01, 0.02, 0.01, list(range(k)), [i % 10 for i in range(k)],
-                              None if scores is None else list(scores[:k]), rng.random((k, 8, 8)), scores, [])
-
-    return factory
+    """The shared fake engine; `fail` names a strategy that raises at query 2, `gate` holds query 1."""
+    return FakeEngine(delay=delay, fail=fail, gate=gate, error=FloatingPointError("training loss is not finite"))
 
 
 @pytest.fixture

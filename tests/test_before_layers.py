@@ -35,6 +35,14 @@ def test_recorded_runs_reproduce(tmp_path):
     assert set(before) == set(after) and len(before) == 8 * 2 * 3
     for key, old in before.items():
         new = after[key]
+        if key[0].startswith("batchbald-") and key[1] > 0:
+            # Changed on purpose since the recording (issue 30): BatchBALD's sampled steps (pick 5 on, with 10
+            # classes) now draw the weight samples stratified, as batchbald_redux does. Its exact steps are as
+            # recorded: the first four picks of query 1, and the whole set of query 1's picks.
+            if key[1] == 1:
+                assert new["queried_indices"][:4] == old["queried_indices"][:4], key
+                assert sorted(new["queried_indices"]) == sorted(old["queried_indices"]), key
+            continue
         for field in ("n_labelled", "pool_size", "accuracy", "queried_indices", "queried_labels", "queried_scores",
                       "labelled_indices", "score_summary", "score_histogram"):
             assert new[field] == old[field], (key, field)

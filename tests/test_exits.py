@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import FakeEngine
 from textual.worker import WorkerState
 
 from baltui.commands.run import make_app
-from baltui.core.events import PhaseChanged, QueryResult
 from baltui.runs.results import prepare_out_dir
 from baltui.ui.leaving import STOP_GRACE_S
 
@@ -39,23 +39,10 @@ QUICK = ["--preset", "quick", "--queries", "40", "--epochs", "5", "--mc-samples"
 
 # ---- helpers ----------------------------------------------------------------------------------------
 def fake_engine(delay: float = 0.01, stuck_at: int | None = None, gate: threading.Event | None = None):
-    """Made-up results, checking the Control every 'epoch'; at query `stuck_at` it blocks on `gate` without
-    checking anything, like a numba kernel or a long BatchBALD step."""
-
-    def factory(config, dataset, strategy, seed, control, on_phase, resume):
-        rid = f"{strategy}-s{seed}"
-        for q in range(config.queries + 1):
-            for epoch in range(1, 4):
-                control.checkpoint()
-                on_phase(PhaseChanged(rid, q, "training", epoch, 3))
-                time.sleep(delay)
-            if q == stuck_at and gate is not None:
-                gate.wait(60)
-            k = 0 if q == 0 else config.instances
-            yield QueryResult(rid, strategy, seed, q, 20 + k * q, 1000 - k * q, 0.5, 0.0, 0.0, 0.0,
-                              list(range(k)), [0] * k, None, np.zeros((k, 8, 8)), None, [])
-
-    return factory
+    """The shared fake engine; at query `stuck_at` it blocks on `gate` without checking anything, like a numba
+    kernel or a long BatchBALD step."""
+    return FakeEngine(delay=delay, gate=gate, gate_at=-1 if stuck_at is None else stuck_at, check_while_gated=False,
+                      result=dict(accuracy=0.5, scores=None))
 
 
 def check_results(out: Path) -> list[dict]:

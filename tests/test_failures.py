@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+from fakes import FakeEngine
 from rich.console import Console
 
 from baltui.cli import main
 from baltui.commands.run.headless import run_headless
-from baltui.core.events import QueryResult
 from baltui.runs.results import curves, prepare_out_dir, read_records
 
-
-def fake_engine(config, dataset, strategy, seed, control, on_phase, resume):
-    """Yields made-up results; the 'entropy' run hits a NaN loss at query 2."""
-    for q in range(config.queries + 1):
-        control.checkpoint()
-        if strategy == "entropy" and q == 2:
-            raise FloatingPointError("training loss is not finite (NaN or inf); check the data")
-        yield QueryResult(f"{strategy}-s{seed}", strategy, seed, q, 20 + 10 * q, 1000 - 10 * q, 0.5 + q / 100,
-                          0.0, 0.0, 0.0, [q], [q % 10], None, np.zeros((1, 8, 8)), None, [])
+# The shared fake engine; the 'entropy' run hits a NaN loss at query 2.
+fake_engine = FakeEngine(epochs=0, fail="entropy")
 
 
 def test_one_failing_run_does_not_stop_the_others(tmp_path, tiny, digits):

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from fakes import FakeEngine, fake_result
 from textual.content import Content
 from textual.geometry import Region
 from textual.widget import Widget
@@ -21,7 +22,6 @@ from baltui.commands.label.session import LabelSession
 from baltui.commands.label.sources import load_source
 from baltui.commands.label.widgets import BAR, BatchStrip
 from baltui.commands.run import make_app
-from baltui.core.events import PhaseChanged, QueryResult
 from baltui.runs.results import prepare_out_dir
 from baltui.ui.render import shaded
 from baltui.ui.widgets.digits import GAP, TILE, DigitPreviews, tile
@@ -65,20 +65,15 @@ def assert_whole_tiles(lines: list[str], width: int, tiles: list[list[str]], cap
 
 # ---- dashboard ----------------------------------------------------------------------------------
 def fixed_engine(images: np.ndarray):
-    """An engine factory yielding fixed results: INSTANCES queried images a query, the same every run."""
+    """The shared fake engine yielding fixed results: INSTANCES queried images a query, the same every run."""
 
-    def factory(config, dataset, strategy, seed, control, on_phase, resume):
-        for q in range(config.queries + 1):
-            control.checkpoint()
-            on_phase(PhaseChanged(f"{strategy}-s{seed}", q, "training", 1, 1))
-            k = 0 if q == 0 else config.instances
-            scores = None if strategy == "uniform" else np.linspace(0.0, 1.0, 50)
-            yield QueryResult(f"{strategy}-s{seed}", strategy, seed, q, 20 + k * q, 1000 - k * q, 0.5 + q / 50,
-                              0.01, 0.02, 0.01, list(range(k)), [i % 10 for i in range(k)],
-                              None if scores is None else [round(0.1 * i, 2) for i in range(k)], images[:k],
-                              scores, [])
+    def result(strategy, seed, q, config):
+        k = 0 if q == 0 else config.instances
+        scores = None if strategy == "uniform" else np.linspace(0.0, 1.0, 50)
+        return fake_result(strategy, seed, q, instances=config.instances, scores=scores, images=images[:k],
+                           queried_scores=None if scores is None else [round(0.1 * i, 2) for i in range(k)])
 
-    return factory
+    return FakeEngine(epochs=1, result=result)
 
 
 @pytest.mark.parametrize("size", DASHBOARD_SIZES, ids=[f"{w}x{h}" for w, h in DASHBOARD_SIZES])
