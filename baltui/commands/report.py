@@ -73,12 +73,11 @@ class Folder:
 
     @property
     def provenance(self) -> dict[str, Any]:
-        prov = self.config.get("provenance")
-        return prov if isinstance(prov, dict) else {}
+        return RunFolder(self.path, self.config).provenance
 
     @property
     def data_sha256(self) -> str | None:
-        return self.provenance.get("data_sha256")
+        return RunFolder(self.path, self.config).data_sha256
 
     def setting(self, name: str) -> Hashable:
         """The value runs are grouped by: for "data" its content hash when known, else name and path."""

@@ -25,6 +25,7 @@ from baltui.runs.results import (
     RunCurve,
     curves,
     prepare_out_dir,
+    read_config,
     read_records,
     write_config,
 )
@@ -53,16 +54,7 @@ class RunFolder:
             raise BaltuiError(f"{path} does not exist; give the run folder a baltui run writes (its --out)")
         if not path.is_dir():
             raise BaltuiError(f"{path} is a file, not a run folder; give the folder holding {CONFIG_FILE}")
-        config_path = path / CONFIG_FILE
-        if not config_path.is_file():
-            raise BaltuiError(f"{path} is not a baltui run folder (no {CONFIG_FILE})")
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BaltuiError(f"cannot read {config_path}: {exc}") from None
-        if not isinstance(config, dict):
-            raise BaltuiError(f"{config_path} is not a baltui config (expected a JSON object)")
-        return cls(path, _migrated(config))
+        return cls(path, _migrated(read_config(path)))
 
     @classmethod
     def create(cls, path: str | Path, config: dict[str, Any]) -> RunFolder:

@@ -5,16 +5,16 @@ Nothing here writes: a watcher only reads config.json, results.jsonl and the dat
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baltui.core.config import RunConfig, build_config, migrate_config, run_id
+from baltui.core.config import RunConfig, build_config
 from baltui.core.errors import BaltuiError
 from baltui.runs import provenance
-from baltui.runs.results import CONFIG_FILE, RESULTS_FILE
+from baltui.runs.folder import RunFolder
+from baltui.runs.results import RESULTS_FILE
 
 # What a watcher rebuilds a RunConfig from: the data settings only. It needs the run's data (for the
 # digit previews), and the other settings of a folder another version wrote may not pass today's checks.
@@ -45,38 +45,19 @@ class WatchedFolder:
         return f"{self.prefix}-{rid}" if self.prefix else rid
 
 
-def _expected_runs(config: dict[str, Any]) -> list[str]:
-    strategies, seeds = config.get("strategies"), config.get("seeds")
-    if not isinstance(strategies, list) or not isinstance(seeds, list):
-        return []
-    return [run_id(str(s), seed) for seed in seeds for s in strategies]
-
-
 def open_folders(paths: list[str]) -> list[WatchedFolder]:
     """Check every folder is a baltui run (config.json); one BaltuiError naming the first that is not."""
     folders: list[WatchedFolder] = []
     seen: set[Path] = set()
     for text in paths:
         path = Path(text)
-        if not path.exists():
-            raise BaltuiError(f"{text} does not exist; give the run folder a baltui run writes (its --out)")
-        if not path.is_dir():
-            raise BaltuiError(f"{text} is a file, not a run folder; give the folder holding config.json")
-        config_path = path / CONFIG_FILE
-        if not config_path.is_file():
-            raise BaltuiError(f"{text} holds no baltui run (no {CONFIG_FILE}); give a folder a baltui run writes")
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BaltuiError(f"cannot read {config_path}: {exc}") from None
-        if not isinstance(config, dict):
-            raise BaltuiError(f"{config_path} is not a baltui config (expected a JSON object)")
+        run_folder = RunFolder.open(path)  # one set of errors for a folder that is not a run; config migrated
         resolved = path.resolve()
         if resolved in seen:
             raise BaltuiError(f"{text} is given twice; give each run folder once")
         seen.add(resolved)
-        config = migrate_config(config)
-        folders.append(WatchedFolder(path, config, resolved.name or str(resolved), run_ids=_expected_runs(config)))
+        folders.append(WatchedFolder(path, run_folder.config, resolved.name or str(resolved),
+                                     run_ids=run_folder.run_ids))
     if len(folders) > 1:
         used: set[str] = set()
         for folder in folders:
