@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baltui.core.data import Dataset
+from baltui.core.dataset import Dataset
 from baltui.core.errors import BaltuiError
 
 NONE = "none"
