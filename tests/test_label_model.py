@@ -124,7 +124,7 @@ def test_beta_for_a_strategy_that_does_not_read_it_is_a_warning(digits8, tmp_pat
                     "--initial", "10", "--strategy", "uniform", "--beta", "2", *FAST]
     assert main(session_args) == 0
     err = capsys.readouterr().err
-    assert "--beta is read only by powerbald, powerentropy; uniform does not use it" in err
+    assert "--beta is read only by powerbald, powerentropy, powerepig; uniform does not use it" in err
     assert "note" not in err  # the seed model has no regime to leave out
 
 

@@ -178,7 +178,9 @@ def test_folders_are_grouped_by_the_settings_that_differ(tmp_path, capsys):
     prov = {"data_sha256": MNIST_SHA256}
     independent = write_folder(tmp_path / "ind", runs, dataset="mnist", provenance=prov)  # no mc_masks: the default
     shared = write_folder(tmp_path / "shr", runs, dataset="mnist", provenance=prov, mc_masks="shared")
-    again = write_folder(tmp_path / "ind2", runs, dataset="mnist", provenance=prov, mc_masks="independent")
+    # other records (identical ones would be the same runs given twice, counted once: issue 25)
+    again = write_folder(tmp_path / "ind2", {("entropy", 0): [0.5, 0.85], ("entropy", 1): [0.5, 0.75]},
+                         dataset="mnist", provenance=prov, mc_masks="independent")
     md = report(capsys, independent, shared, again, "--format", "markdown")
     rows = markdown_rows(md)
     assert [(r["strategy"], r["mc_masks"], r["runs"]) for r in rows] == [

@@ -27,35 +27,45 @@ def strategy_costs(clf: Any, X_subset: np.ndarray, X_labelled: np.ndarray, T: in
                    epig_targets: int = BENCH_EPIG_TARGETS) -> dict[str, dict[str, Any]]:
     """Seconds of one acquisition per strategy on all of `X_subset`, the model trained on `X_labelled`.
 
-    The classifier's mask mode is set per strategy as a run's "auto" would (consistent for EPIG) and put back.
+    Each strategy samples with the mask mode a run's "auto" gives it (consistent for EPIG).
     """
     from baltui.core.acquisition import STRATEGIES, QueryStrategy
     from baltui.core.config import mc_masks_for
 
-    learner = SimpleNamespace(estimator=clf, X_training=X_labelled)
-    saved_masks = clf.mc_masks
     out: dict[str, dict[str, Any]] = {}
-    try:
-        for name in names:
-            clf.mc_masks = mc_masks_for("auto", name)
-            strategy = QueryStrategy(name, T, 0, epig_targets=epig_targets)
+    for name in names:
+        masks = mc_masks_for("auto", name)
+        learner = SimpleNamespace(estimator=_WithMasks(clf, masks), X_training=X_labelled)
+        strategy = QueryStrategy(name, T, 0, epig_targets=epig_targets)
 
-            def acquire(strategy: QueryStrategy = strategy) -> np.ndarray:
-                strategy.rng = np.random.default_rng(0)
-                positions, _ = strategy(learner, X_subset, n_instances=instances)
-                return positions
+        def acquire(strategy: QueryStrategy = strategy, learner: Any = learner) -> np.ndarray:
+            strategy.rng = np.random.default_rng(0)
+            positions, _ = strategy(learner, X_subset, n_instances=instances)
+            return positions
 
-            acquire()  # warm-up: traces what this strategy needs
-            seconds, positions = _fastest(acquire, repeats)
-            acquisition = STRATEGIES[name]
-            out[name] = {
-                "s": seconds, "images": int(len(X_subset)), "masks": clf.mc_masks if acquisition.uses_mc else None,
-                "epig_targets": epig_targets if acquisition.targets else None,
-                "distinct": int(len(set(np.asarray(positions).tolist()))),
-            }
-    finally:
-        clf.mc_masks = saved_masks
+        acquire()  # warm-up: traces what this strategy needs
+        seconds, positions = _fastest(acquire, repeats)
+        acquisition = STRATEGIES[name]
+        out[name] = {
+            "s": seconds, "images": int(len(X_subset)), "masks": masks if acquisition.uses_mc else None,
+            "epig_targets": epig_targets if acquisition.targets else None,
+            "distinct": int(len(set(np.asarray(positions).tolist()))),
+        }
     return out
+
+
+class _WithMasks:
+    """The classifier as a run of one strategy sees it: MC dropout with that strategy's mask mode (the mode is
+    chosen per call, so one trained model serves every strategy's timing)."""
+
+    def __init__(self, clf: Any, masks: str) -> None:
+        self._clf, self._masks = clf, masks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._clf, name)
+
+    def mc_predict_proba(self, X: np.ndarray, T: int, seed: int | None = None, **kwargs: Any) -> np.ndarray:
+        return self._clf.mc_predict_proba(X, T, seed, masks=self._masks, **kwargs)
 
 
 def strategy_rows(costs: dict[str, dict[str, Any]], training_s: float) -> list[tuple[str, str, str, str]]:
