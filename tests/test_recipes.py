@@ -113,10 +113,10 @@ def test_the_data_hash_follows_the_recipe_and_its_values(digits):
     built.x_pool[5, 3, 3, 0] += 0.5
     assert recipe_hash(built, 0) != hashes["repeated"]
     # the provenance block records the recipe's hash and the data it was made from
-    block = collect(apply_recipe(digits, "repeated", 0), None)
+    block = collect(apply_recipe(digits, "repeated", 0), None, "float32")
     assert block["data_sha256"] == hashes["repeated"] and block["source_sha256"] == DIGITS_SHA256
     assert block["recipe"] == "repeated:copies=3,noise=0.03081,base=all"
-    assert "recipe" not in collect(digits, None)
+    assert "recipe" not in collect(digits, None, "float32")
 
 
 def test_recipes_are_recorded_with_every_value_named():
