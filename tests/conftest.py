@@ -65,11 +65,26 @@ FAST_MODULES = {
     "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene",
 }
 # Tests of fast modules that are not fast themselves.
-SLOW_TESTS = {"test_ui_free_layers_and_lean_command_modules_import_no_ui_library"}
+SLOW_TESTS = {
+    "test_ui_free_layers_and_lean_commands_import_no_ui_library",  # imports every module in a fork
+    "test_paper_sized_batch_is_fast_enough",  # BatchBALD at N=2,000, T=100
+    "test_stratified_weight_samples_shrink_the_estimators_spread_at_the_same_cost",  # many seeds
+}
+
+
+def _fast_tier(config) -> bool:
+    return config.getoption("markexpr", "").replace(" ", "") == "notslow"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """For the fast tier, modules outside it are not even imported (several import TensorFlow)."""
+    if _fast_tier(config) and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return collection_path.stem not in FAST_MODULES
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rpartition(".")[2] if item.module else ""
-        if module not in FAST_MODULES or item.originalname in SLOW_TESTS:
+        if module not in FAST_MODULES or getattr(item, "originalname", item.name) in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
