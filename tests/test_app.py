@@ -83,7 +83,10 @@ async def test_keys_toggle_views_pause_help_and_screenshot(out, tiny, digits):
         assert app.screen.__class__.__name__ == "HelpScreen"
         await pilot.press("escape")
         await pilot.press("s")
-        await pilot.pause(0.2)
+        for _ in range(100):  # the SVG is written on the UI thread: slower on a loaded machine
+            if list(run_dir.glob("*.svg")):
+                break
+            await pilot.pause(0.1)
         assert list(run_dir.glob("*.svg"))
         await pilot.press("q")
         await app.workers.wait_for_complete()
