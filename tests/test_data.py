@@ -61,7 +61,7 @@ def test_missing_and_corrupt_files(tmp_path):
         load_npz(tmp_path / "nope.npz")
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 this is not a zip")
-    with pytest.raises(BaltuiError, match="not a readable .npz"):
+    with pytest.raises(BaltuiError, match="is not an .npz file"):
         load_npz(corrupt)
 
 
