@@ -271,8 +271,8 @@ def test_the_new_strategies_declare_what_they_need():
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("0", "'epig_targets' must be at least 1, got 0"),
-    ("10001", "'epig_targets' must be at most 10,000, got 10001"),
+    ("0", "'epig_targets' must be a whole number from 1 to 10000, got 0"),
+    ("10001", "'epig_targets' must be a whole number from 1 to 10000, got 10001"),
 ])
 def test_epig_targets_out_of_range_is_one_line_and_exit_2(value, message, capsys, tmp_path):
     from baltui.cli import main
