@@ -64,7 +64,8 @@ async def test_panels_charts_and_summary(out, tiny, digits):
 async def test_keys_toggle_views_pause_help_and_screenshot(out, tiny, digits):
     config = tiny(queries=50)
     run_dir = out(config)
-    app = make_app(config, run_dir, engine_factory=make_fake_engine(delay=0.01), dataset=digits)
+    # 0.05 s an epoch: the experiment lasts 15 s, so it is still running when `p` is pressed on a loaded machine
+    app = make_app(config, run_dir, engine_factory=make_fake_engine(delay=0.05), dataset=digits)
     async with app.run_test(size=(180, 60)) as pilot:
         await pilot.pause(0.3)
         await pilot.press("d")
