@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from baltui.commands.parsing import OneLineParser
+from baltui.commands.timing import best_time, timed
 from baltui.core.errors import BaltuiError
 
 TARGET_SPEEDUP = 5.0
@@ -79,21 +80,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         if s[key] < 1:
             raise BaltuiError(f"bench: --{key.replace('_', '-')} must be at least 1, got {s[key]}")
     return s
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> float:
-    """The fastest of `repeats` timed calls: on a shared machine, the least disturbed estimate."""
-    return timed(fn, repeats)[0]
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """(fastest of `repeats` timed calls, the last call's result), so nothing slow runs twice for its value."""
-    best, result = math.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def forward_macs(model: Any) -> int:

@@ -9,13 +9,13 @@ strategy costlier than retraining the model would dominate every query.
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+
+from baltui.commands.timing import timed
 
 # BALD first (the reference the others are read against), then the strategies of issue 30.
 STRATEGY_ROWS = ("bald", "least_confidence", "margin", "badge", "coreset", "epig", "powerepig")
@@ -44,7 +44,7 @@ def strategy_costs(clf: Any, X_subset: np.ndarray, X_labelled: np.ndarray, T: in
             return positions
 
         acquire()  # warm-up: traces what this strategy needs
-        seconds, positions = _fastest(acquire, repeats)
+        seconds, positions = timed(acquire, repeats)
         acquisition = STRATEGIES[name]
         out[name] = {
             "s": seconds, "images": int(len(X_subset)), "masks": masks if acquisition.uses_mc else None,
@@ -80,16 +80,6 @@ def strategy_rows(costs: dict[str, dict[str, Any]], training_s: float) -> list[t
         rows.append((what, _seconds(cost["s"]), f"< {_seconds(training_s)} (train)",
                      f"{relative}{'[green]met[/]' if met else '[red]not met[/]'}"))
     return rows
-
-
-def _fastest(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """(fastest of `repeats` timed calls, the last call's result): on a shared machine, the least disturbed."""
-    best, result = math.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def _seconds(s: float) -> str:
