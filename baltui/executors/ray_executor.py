@@ -249,7 +249,7 @@ class RayExecutor:
                     continue
                 ready, _ = ray.wait(list(active), num_returns=1, timeout=0.1)
                 for gen in ready:
-                    self._take(gen, active, recorder, last_query, cancelled or control.stopped)
+                    self._take(gen, active, recorder, last_query, cancelled or control.stopped, config.queries)
         finally:
             for gen in active:  # only on an error of the driver itself, or tasks that would not end
                 ray.cancel(gen, force=True)
@@ -261,14 +261,19 @@ class RayExecutor:
         return states
 
     def _take(self, gen: Any, active: dict[Any, str], recorder: Recorder, last_query: dict[str, int],
-              cancelled: bool) -> None:
+              cancelled: bool, queries: int) -> None:
         """Handle the next record (or the end) of one ready task."""
         rid = active[gen]
         try:
             ref = next(gen)
         except StopIteration:
             del active[gen]
-            recorder.finished(rid)
+            if cancelled and last_query.get(rid, -1) < queries:
+                # A cancel can end the task's stream as if it had run out (the interrupt caught between two
+                # records): a run short of its last query was stopped, not finished, and gets no run_finished.
+                recorder.states[rid] = "cancelled"
+            else:
+                recorder.finished(rid)
             return
         try:
             item = ray.get(ref)
