@@ -135,6 +135,24 @@ class QueryResult:
         )
 
 
+def event_from_record(record: dict[str, Any], run_id: str | None = None, query_type: type[QueryResult] = QueryResult,
+                      **extra: Any) -> Event | None:
+    """One results.jsonl record as the event it was written from (None for unknown record types).
+
+    `run_id` renames the run (a watcher prefixes it); `query_type` and `extra` build a QueryResult subclass.
+    Raises KeyError / TypeError / ValueError on a malformed record.
+    """
+    kind = record.get("type", "query")
+    rid = str(record["run_id"]) if run_id is None else run_id
+    if kind == "run_finished":
+        return RunFinished(rid)
+    if kind == "run_failed":
+        return RunFailed(rid, str(record.get("error") or "failed"))
+    if kind != "query":
+        return None
+    return query_type.from_record(record, rid, **extra)
+
+
 def is_query(record: dict[str, Any]) -> bool:
     """Whether a results.jsonl record is a completed query (records before `type` existed were all queries)."""
     return record.get("type", "query") == "query"

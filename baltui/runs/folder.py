@@ -7,7 +7,6 @@ beside its runs, its run ids, its records and the events they were written from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from baltui.core.config import RunConfig, build_config, migrate_config, run_id
 from baltui.core.errors import BaltuiError
-from baltui.core.events import Event, QueryResult, RunFailed, RunFinished, is_query
+from baltui.core.events import Event, event_from_record, is_query
 from baltui.runs import provenance as provenance_module
 from baltui.runs.aggregate import StrategySummary, summarise
 from baltui.runs.references import PaperReference, reference_for
@@ -128,7 +127,7 @@ class RunFolder:
 
     def saved_config(self) -> dict[str, Any]:
         """config.json exactly as on disk (for updates that must keep every key it holds)."""
-        return json.loads((self.path / CONFIG_FILE).read_text(encoding="utf-8"))
+        return read_config(self.path)
 
     # ---- what the results say ---------------------------------------------------------------------
     def records(self, resume: bool = False) -> list[dict[str, Any]]:
@@ -141,23 +140,15 @@ class RunFolder:
             by_run.setdefault(record["run_id"], []).append(record)
         return by_run
 
-    def queries_of(self, rid: str) -> list[dict[str, Any]]:
-        """One run's query records in query order."""
-        return sorted((r for r in self.records_by_run().get(rid, []) if is_query(r)), key=lambda r: r["query"])
-
     def curves(self) -> dict[str, RunCurve]:
         return curves(self.records())
 
     def events(self) -> Iterator[Event]:
         """The events the records were written from, in file order (unknown record types skipped)."""
         for record in self.records():
-            kind = record.get("type", "query")
-            if kind == "run_finished":
-                yield RunFinished(str(record["run_id"]))
-            elif kind == "run_failed":
-                yield RunFailed(str(record["run_id"]), str(record.get("error") or "failed"))
-            elif kind == "query":
-                yield QueryResult.from_record(record)
+            event = event_from_record(record)
+            if event is not None:
+                yield event
 
     def summaries(self) -> list[StrategySummary]:
         """Per strategy, the statistics `baltui report` prints for this folder alone (reach, final accuracy, AUC)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baltui.core.events import Event, QueryResult, RunFailed, RunFinished
+from baltui.core.events import Event, QueryResult, RunFailed, RunFinished, event_from_record
 from baltui.runs.status import (
     FAILED,
     FINISHED,
@@ -103,15 +103,10 @@ def record_to_event(record: dict[str, Any], screen_id: str, at: float = 0.0, liv
 
     Raises KeyError / TypeError / ValueError on a malformed record.
     """
-    kind = record.get("type", "query")  # rows written before `type` existed were all queries
-    if kind == "run_finished":
-        return RunFinished(screen_id)
-    if kind == "run_failed":
-        return RunFailed(screen_id, str(record.get("error") or "failed"))
-    if kind != "query":
-        return None
-    return RecordedQuery.from_record(record, screen_id, score_histogram=record.get("score_histogram"),
-                                     has_histogram="score_histogram" in record, at=at, live=live)
+    if record.get("type", "query") != "query":
+        return event_from_record(record, screen_id)
+    return event_from_record(record, screen_id, RecordedQuery, score_histogram=record.get("score_histogram"),
+                             has_histogram="score_histogram" in record, at=at, live=live)
 
 
 class FolderFollower:

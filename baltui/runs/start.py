@@ -29,7 +29,7 @@ from baltui.runs.jsonl import heal
 from baltui.runs.lock import FolderLock, release, take
 from baltui.runs.provenance import check_same_data, collect, relative_data_path, resolve_data_path
 from baltui.runs.recorder import run_complete
-from baltui.runs.results import check_known_keys
+from baltui.runs.results import check_known_keys, prepare_out_dir
 
 
 @dataclass
@@ -151,8 +151,6 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
     if all(run_complete(by_run.get(rid, []), config.queries) for rid in config.run_ids):
         raise BaltuiError(f"every run in {folder.path} has already finished; nothing to resume "
                           "(--queries N or --seeds extend it)")
-    from baltui.runs.results import prepare_out_dir
-
     prepare_out_dir(folder.path, {}, resume=True)  # checks the folder is writable
     if "queries" in overrides or "seeds" in overrides or "data" in overrides:
         updated = folder.saved_config()
