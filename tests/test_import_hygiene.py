@@ -25,7 +25,8 @@ UI_FREE_LAYERS = ("baltui.core", "baltui.runs", "baltui.executors", "baltui.api"
 # Commands that import their drawing only when they draw, so `baltui ... --help` stays lean too.
 LEAN_COMMANDS = ("baltui.cli", "baltui.commands.label.cli", "baltui.commands.watch.cli", "baltui.commands.report",
                  "baltui.commands.bench")
-ROOT = Path(baltui.__file__).resolve().parent.parent
+# The checkout (pyproject.toml and the source tree), not the installed copy CI imports from site-packages.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _in(module: str, layers: tuple[str, ...]) -> bool:
