@@ -20,6 +20,7 @@ from baltui.core.control import Control
 from baltui.core.data import Dataset, preview_images
 from baltui.core.events import PhaseChanged, QueryResult
 from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
+from baltui.core.metrics import class_counts, fit_summary
 
 # The phase of the sparse MC kernel's first use in a process: a ~20 s compile on a new machine.
 COMPILING = "compiling the MC kernel (once per machine)"
@@ -140,7 +141,8 @@ class ActiveLearningRun:
     ) -> QueryResult:
         data = self.dataset
         self._phase(query, "evaluating")
-        accuracy, evaluation_s = loop.evaluate(data.x_test, data.y_test)
+        evaluation = loop.evaluate(data.x_test, data.y_test)
+        metrics = evaluation.metrics
         return QueryResult(
             run_id=self.run_id,
             strategy=self.strategy_name,
@@ -148,10 +150,10 @@ class ActiveLearningRun:
             query=query,
             n_labelled=int(len(labelled)),
             pool_size=int(in_pool.sum()),
-            accuracy=float(accuracy),
+            accuracy=float(evaluation.accuracy),
             acquisition_s=acquisition_s,
             training_s=training_s,
-            evaluation_s=evaluation_s,
+            evaluation_s=evaluation.seconds,
             queried_indices=[int(i) for i in chosen],
             queried_labels=[int(data.y_pool[i]) for i in chosen],
             queried_scores=None if chosen_scores is None else [float(s) for s in chosen_scores],
@@ -160,7 +162,21 @@ class ActiveLearningRun:
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
             labelled_indices=[int(i) for i in labelled],
             training=_training_info(loop.classifier),
+            nll=metrics["nll"],
+            ece=metrics["ece"],
+            brier=metrics["brier"],
+            class_accuracy=metrics["class_accuracy"],
+            labelled_per_class=class_counts(data.y_pool[labelled], data.n_classes),
+            fit=_fit_info(loop.classifier),
         )
+
+
+def _fit_info(clf: Any) -> dict[str, Any] | None:
+    """The record's `fit`: the last fit's per-epoch training loss and accuracy, epochs, last batch size."""
+    fit = clf.last_fit
+    if fit is None:
+        return None
+    return fit_summary(fit.loss, fit.accuracy, fit.epochs, fit.last_batch)
 
 
 def _training_info(clf: Any) -> dict[str, Any] | None:

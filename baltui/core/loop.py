@@ -30,6 +30,7 @@ import numpy as np
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, QueryStrategy
 from baltui.core.config import RunConfig, mc_masks_for
 from baltui.core.control import Control
+from baltui.core.metrics import test_metrics
 
 if TYPE_CHECKING:
     from baltui.core.models.classifier import MCDropoutClassifier
@@ -86,12 +87,22 @@ class LoopSettings:
     epig_targets: int = DEFAULT_EPIG_TARGETS
     mc_masks: str = "auto"  # resolved per strategy by `mc_masks_for`
     train_precision: str = "float32"
+    batching: str = "keep"
 
     @classmethod
     def from_config(cls, config: RunConfig, strategy: str) -> LoopSettings:
         """The settings of one run of an experiment (its preset, flags and model regime already merged)."""
         names = {f.name for f in dataclasses.fields(cls)} - {"strategy"}
         return cls(strategy=strategy, **{name: getattr(config, name) for name in names})
+
+
+class Evaluation(NamedTuple):
+    """One evaluation on a labelled test set: accuracy, its wall time, and the other test metrics
+    (`baltui.core.metrics.test_metrics` without accuracy: nll, ece, brier, class_accuracy)."""
+
+    accuracy: float
+    seconds: float
+    metrics: dict[str, Any]
 
 
 class Acquired(NamedTuple):
@@ -135,7 +146,7 @@ class ActiveLearningLoop:
             images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=MODELS[s.model].build, control=control,
             on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, s.strategy),
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
-            validation=validation, train_precision=s.train_precision,
+            validation=validation, train_precision=s.train_precision, batching=s.batching,
         )
         strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
         return cls(classifier, strategy, images, labels)
@@ -200,8 +211,10 @@ class ActiveLearningLoop:
             self.learner.teach(self.images[indices], self._answers(indices, y))
         return time.perf_counter() - t0
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """(accuracy on x, y; the seconds it took)."""
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> Evaluation:
+        """Accuracy on x, y, the seconds it took, and the test metrics, all from one float32 pass
+        (`MCDropoutClassifier.evaluate_proba`): the accuracy is the argmax's, as `learner.score` gives it."""
         t0 = time.perf_counter()
-        accuracy = float(self.learner.score(x, y))
-        return accuracy, time.perf_counter() - t0
+        metrics = test_metrics(self.classifier.evaluate_proba(x), y, self.classifier.n_classes)
+        accuracy = float(metrics.pop("accuracy"))
+        return Evaluation(accuracy, time.perf_counter() - t0, metrics)

@@ -37,6 +37,7 @@ from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisitio
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
 from baltui.core.models import MODELS
+from baltui.core.models.batching import BATCHINGS
 from baltui.core.models.precision import TRAIN_PRECISIONS
 
 MC_MASKS = ("auto", "consistent", "independent")
@@ -363,6 +364,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("early_stopping", "whole", 0,
             "stop after PATIENCE epochs without better validation accuracy",
             low=0, high=10_000, zero="off", metavar="PATIENCE", legacy=0),
+    # How an epoch's images are cut into mini-batches (baltui.core.models.batching): "keep" ends each epoch on
+    # the remainder (2 images when 130 are labelled at batch 128), "even" makes ceil(n / batch) equal batches.
+    Setting("batching", "word", "keep",
+            "mini-batches of an epoch: keep (default: full batches, the last one holding the rest) or even "
+            "(ceil(images / batch size) batches whose sizes differ by at most one)",
+            choices=BATCHINGS, metavar="{" + ",".join(BATCHINGS) + "}", legacy="keep"),
     # Training arithmetic; "auto" is resolved for this CPU by build_config, so config.json records what ran.
     Setting("train_precision", "word", "float32",
             "training arithmetic: float32 (default), bfloat16 (mixed: float32 weights, loss and softmax; sampling "
