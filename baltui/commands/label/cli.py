@@ -44,7 +44,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
                    help="MC-dropout masks: one per sample for every point, or per point (default auto: consistent "
                    "where the strategy needs it)")
-    p.add_argument("--test", help="an .npz of labelled images (x_test/y_test, or x_train/y_train) for accuracy")
+    p.add_argument("--test", help="an .npz of labelled images (x_test/y_test, or x_train/y_train) for accuracy; "
+                   "with --export --format npz: written as x_test, y_test, so --data reads the file")
     p.add_argument("--size", type=int, help=f"square input size a folder's images are resized to (default "
                    f"{DEFAULT_SIZE}); an .npz keeps its own")
     p.add_argument("--oracle", help="answers instead of a person: a labels.csv (item,label, as --export writes), "
@@ -194,10 +195,26 @@ def _export(args: argparse.Namespace) -> int:
     session = LabelSession(load_source(recorded_source(run, saved), saved.get("size")), run, saved.get("classes", []),
                            writer=False)
     target = Path(args.to) if args.to else run / f"labels.{args.format}"
-    n = session.export(args.format, target)
-    session.close()
+    test = None
+    if args.test:
+        test = _labelled_npz(args.test, "--test", len(session.classes))
+        _check_test_shape(test, session.source)
+    try:
+        n = session.export(args.format, target, test)
+    finally:
+        session.close()
     print(f"wrote {n} labels to {target}")
+    if args.format == "npz" and test is None:
+        print("it holds x_train, y_train; for baltui --data it also needs a test split: export again with "
+              "--test FILE.npz (written as x_test, y_test)")
     return 0
+
+
+def _check_test_shape(test: tuple[np.ndarray, np.ndarray], source: Source) -> None:
+    if test[0].shape[1:] != source.images.shape[1:]:
+        raise BaltuiError(f"--test images are {'x'.join(map(str, test[0].shape[1:]))} but the source's are "
+                          f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
+                          "they must match")
 
 
 def main(argv: list[str]) -> int:
@@ -221,10 +238,8 @@ def main(argv: list[str]) -> int:
                              args.size if args.size is not None else saved.get("size"))
         oracle = load_oracle(args.oracle, source, classes) if args.oracle else None
         test = _labelled_npz(args.test, "--test", len(classes)) if args.test else None
-        if test is not None and test[0].shape[1:] != source.images.shape[1:]:
-            raise BaltuiError(f"--test images are {'x'.join(map(str, test[0].shape[1:]))} but the source's are "
-                              f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
-                              "they must match")
+        if test is not None:
+            _check_test_shape(test, source)
         session = LabelSession(source, Path(args.out), classes, args.strategy, args.initial, args.instances,
                                args.epochs, args.batch_size, args.mc_samples, args.subset, test=test,
                                model=args.model, beta=args.beta, mc_masks=args.mc_masks)

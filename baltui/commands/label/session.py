@@ -383,18 +383,31 @@ class LabelSession:
         return counts
 
     # ---- export ---------------------------------------------------------------------------------
-    def export(self, fmt: str, target: Path) -> int:
+    def export(self, fmt: str, target: Path, test: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+        """Write the usable labels: csv (item,label, what --oracle reads back) or npz. The npz holds the keras
+        layout `x_train, y_train` (and `x_test, y_test` from `test`, if given: then `baltui --data` reads the
+        file as a data set) beside `x, y, classes, items` (`y` indexes `classes`; items name the source's images)."""
         usable = sorted(self.usable)
+        if test is not None and fmt != "npz":
+            raise BaltuiError("--test with --export goes into an .npz: add --format npz")
         if fmt == "csv":  # the form --oracle reads back: item (path or npz index), label (class name)
             with open(target, "w", encoding="utf-8", newline="") as f:
                 writer = csv.writer(f, lineterminator="\n")
                 writer.writerow(["item", "label"])
                 writer.writerows([self.source.items[i], self.classes[self.labels[i]]] for i in usable)
         elif fmt == "npz":
-            x = self.source.images[usable]
-            np.savez(target, x=x[..., 0] if x.shape[-1] == 1 else x,
-                     y=np.asarray([self.labels[i] for i in usable], dtype=np.int64),
-                     classes=np.asarray(self.classes), items=np.asarray([self.source.items[i] for i in usable]))
+            x = _keras_images(self.source.images[usable])
+            y = np.asarray([self.labels[i] for i in usable], dtype=np.int64)
+            arrays = {"x": x, "y": y, "classes": np.asarray(self.classes),
+                      "items": np.asarray([self.source.items[i] for i in usable]), "x_train": x, "y_train": y}
+            if test is not None:
+                arrays |= {"x_test": _keras_images(test[0]), "y_test": np.asarray(test[1], dtype=np.int64)}
+            np.savez(target, **arrays)
         else:
             raise BaltuiError(f"unknown export format '{fmt}'; use csv or npz")
         return len(usable)
+
+
+def _keras_images(x: np.ndarray) -> np.ndarray:
+    """Grayscale as [N, H, W] (as keras stores MNIST), colour as [N, H, W, 3]."""
+    return x[..., 0] if x.shape[-1] == 1 else x
