@@ -12,7 +12,7 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ def query_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass
 class RunCurve:
-    """One run's accuracy curve, in query order."""
+    """One run's accuracy curve, in query order (and its query records, for the other metrics)."""
 
     run_id: str
     strategy: str
@@ -185,6 +185,16 @@ class RunCurve:
     accuracy: list[float]
     failed: str | None = None
     finished: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)  # one per point
+
+    def values(self, metric: str = "accuracy") -> tuple[list[int], list[float]]:
+        """(labelled counts, values) of a per-query metric of the records ("accuracy", "nll", "ece", "brier"),
+        where the records hold it: runs recorded before baltui recorded a metric have none of it."""
+        if metric == "accuracy":
+            return list(self.n_labelled), list(self.accuracy)
+        pairs = [(n, r.get(metric)) for n, r in zip(self.n_labelled, self.records, strict=False)]
+        kept = [(n, float(v)) for n, v in pairs if isinstance(v, int | float) and not isinstance(v, bool)]
+        return [n for n, _ in kept], [v for _, v in kept]
 
     def labels_to_reach(self, threshold: float) -> int | None:
         """Labelled images when test accuracy first reaches the threshold, or None."""
@@ -227,4 +237,5 @@ def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
         for q in sorted(queries):
             out[rid].n_labelled.append(queries[q]["n_labelled"])
             out[rid].accuracy.append(queries[q]["accuracy"])
+            out[rid].records.append(queries[q])
     return out
