@@ -232,8 +232,8 @@ def run(settings: dict[str, Any], data_path: str | None) -> dict[str, Any]:
         "fraction_of_matmul": train_flop / fit_s / figures["matmul_flops"],
     }
 
-    # Evaluation on the whole test set, as the engine scores every query: float32, and (on CPUs with
-    # AMX) the bfloat16 pass with float32 rechecks that the engine then uses.
+    # Evaluation on the whole test set: float32, as the engine scores every query, and (on CPUs with
+    # AMX) the bfloat16 pass with float32 rechecks that `predict` uses there.
     from baltui.core.cpu import amx_native
 
     def evaluate(precision: str) -> tuple[float, np.ndarray]:

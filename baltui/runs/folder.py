@@ -156,8 +156,8 @@ class RunFolder:
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain dict per completed query (no lists of indices), for a table or a data frame."""
-        keep = ("run_id", "strategy", "seed", "query", "n_labelled", "pool_size", "accuracy", "acquisition_s",
-                "training_s", "evaluation_s")
+        keep = ("run_id", "strategy", "seed", "query", "n_labelled", "pool_size", "accuracy", "nll", "ece", "brier",
+                "acquisition_s", "training_s", "evaluation_s")  # nll, ece, brier: None in older records
         return [{k: r.get(k) for k in keep} for r in self.records() if is_query(r)]
 
     def to_pandas(self) -> Any:

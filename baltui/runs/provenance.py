@@ -86,7 +86,9 @@ def _versions() -> dict[str, str | None]:
 
 def collect(dataset: Any, data_file: str | None, train_precision: str) -> dict[str, Any]:
     """The provenance block of config.json for a run on `dataset` (loaded from `data_file`, if any) that trains
-    in `train_precision` (resolved): the CPU's bfloat16 features say whether that and the evaluation ran natively."""
+    in `train_precision` (resolved): the CPU's bfloat16 features say whether that ran natively. Evaluation is one
+    float32 pass (accuracy and the test metrics from the same probabilities); older folders may name the bfloat16
+    path."""
     from baltui.core import cpu
 
     features = cpu.cpu_features()

@@ -36,7 +36,7 @@ from baltui.core.mc.consistent_tf import ConsistentSampler
 from baltui.core.mc.independent import IndependentSampler
 from baltui.core.mc.layers import STOCHASTIC_LAYERS, split_at_first_dropout
 from baltui.core.mc.masks import compact_rows, keep_mask, seed_pair
-from baltui.core.models.batching import BATCHINGS, batch_bounds
+from baltui.core.models.batching import BATCHINGS, batch_bounds, batch_sizes
 from baltui.core.models.checked_eval import CheckedPredictor
 from baltui.core.models.precision import TrainingModel, resolve_train_precision
 from baltui.core.tf_setup import quiet_tensorflow
@@ -373,7 +373,7 @@ class MCDropoutClassifier:
             self._curves = best[4]
         images = int(len(X))
         draws = self.epoch_draws or images
-        last_batch = int(np.diff(batch_bounds(draws, self.batch_size, self.batching))[-1]) if draws else 0
+        last_batch = batch_sizes(draws, self.batch_size, self.batching)[-1] if draws else 0
         self._last_fit = FitInfo(images, int(self.last_epochs), self.last_weight_decay,
                                  self.last_validation_accuracy, time.perf_counter() - started,
                                  self._curves[0], self._curves[1], last_batch)
