@@ -374,7 +374,7 @@ def _write_csv(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
     sys.stdout.write(buf.getvalue())
