@@ -84,7 +84,7 @@ class ActiveLearningRun:
             LoopSettings.from_config(cfg, self.strategy_name), data.x_pool, data.n_classes, data.y_pool,
             validation=(data.x_pool[held_out], data.y_pool[held_out]) if len(held_out) else None,
             control=self.control, on_epoch=lambda e, n: self._phase(query, "training", e, n),
-            on_compile=lambda: self._phase(query, COMPILING),
+            on_compile=lambda: self._phase(query, COMPILING), targets=data.x_target,
         )
         in_pool = np.ones(len(data.y_pool), dtype=bool)
         in_pool[held_out] = False

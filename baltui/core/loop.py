@@ -122,10 +122,12 @@ class ActiveLearningLoop:
     def build(cls, settings: LoopSettings, images: np.ndarray, n_classes: int, labels: np.ndarray | None = None, *,
               validation: tuple[np.ndarray, np.ndarray] | None = None, control: Control | None = None,
               on_epoch: Callable[[int, int], None] | None = None,
-              on_compile: Callable[[], None] | None = None) -> ActiveLearningLoop:
+              on_compile: Callable[[], None] | None = None,
+              targets: np.ndarray | None = None) -> ActiveLearningLoop:
         """The classifier of `settings.model` in the settings' regime, and the settings' strategy.
 
-        `validation` (images, labels) is what early stopping and weight decay "auto" choose on.
+        `validation` (images, labels) is what early stopping and weight decay "auto" choose on; `targets` the
+        images EPIG draws its target inputs from (a recipe's target set; the pool when None).
         """
         from baltui.core.models import MODELS
         from baltui.core.models.classifier import MCDropoutClassifier
@@ -137,7 +139,7 @@ class ActiveLearningLoop:
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
             validation=validation, train_precision=s.train_precision,
         )
-        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
+        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets, targets)
         return cls(classifier, strategy, images, labels)
 
     # ---- the labelled set -----------------------------------------------------------------------

@@ -337,7 +337,8 @@ SETTINGS: tuple[Setting, ...] = (
     # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
     # Target inputs EPIG draws from the pool per query to average I(y; y*) over; its cost grows with
     # points x targets x classes^2 per MC sample.
-    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS, "target inputs EPIG draws from the pool per query",
+    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS,
+            "target inputs EPIG draws per query (from the recipe's target set, else the pool)",
             low=1, high=10_000, metavar="N", read_by=lambda a: a.targets, legacy=DEFAULT_EPIG_TARGETS),
     Setting("mc_masks", "word", "auto",
             "MC-dropout masks: one per sample for all points (consistent), one per point (independent), "
