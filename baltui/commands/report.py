@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baltui.commands.curves_png import NEEDS_MATPLOTLIB, write_curves_png
 from baltui.commands.parsing import OneLineParser
 from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
@@ -328,7 +329,7 @@ def _check_plot_target(name: str) -> None:
     try:
         from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
-        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
+        raise BaltuiError(f"--plot {NEEDS_MATPLOTLIB}") from None
     kinds = FigureCanvasBase.get_supported_filetypes()
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix not in kinds:
@@ -419,31 +420,4 @@ def _plain(text: str) -> str:
 
 
 def _write_png(report: Report, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for s in report.summaries:
-        if not s.x:
-            continue
-        # no band where a single run contributes: there is no spread to draw (std is None there)
-        mean = np.asarray(s.mean)
-        std = np.asarray([np.nan if v is None else v for v in s.std], dtype=float)
-        ax.plot(s.x, mean, label=f"{report.label(s)} ({s.runs_text()} run{'s' if s.total > 1 else ''})")
-        ax.fill_between(s.x, mean - std, mean + std, alpha=0.2)
-    ax.set_xlabel("labelled images")
-    ax.set_ylabel("test accuracy (band: ±1 sample std over runs)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    try:
-        fig.savefig(path)
-    except OSError as exc:
-        raise BaltuiError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    write_curves_png(report.summaries, report.label, path)
