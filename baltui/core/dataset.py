@@ -7,8 +7,30 @@ build one from another, both import it without importing each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    """Where an image folder's arrays came from (config.json's provenance records it as `data_folder`): its
+    files, so a run's queried indices can be traced to file names, and how its test set was chosen."""
+
+    files_sha256: str  # sha256 over every image file read (relative path and bytes), in the order read
+    pool_files: tuple[str, ...]  # the file of each pool image, relative to the folder
+    test_files: tuple[str, ...]
+    test: str  # "folder": DIR/test/<class>/; "fraction": a stratified share of every class
+    test_fraction: float = 0.0
+    split_seed: int | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        block: dict[str, Any] = {"files_sha256": self.files_sha256,
+                                 "files": len(self.pool_files) + len(self.test_files),
+                                 "pool": len(self.pool_files), "test": self.test}
+        if self.test == "fraction":
+            block.update(test_fraction=self.test_fraction, split_seed=self.split_seed)
+        return block
 
 
 @dataclass
@@ -33,6 +55,9 @@ class Dataset:
     x_target: np.ndarray | None = None
     y_target: np.ndarray | None = None
     target_origin: np.ndarray | None = None
+    # The classes' names by label (an image folder's subfolders); None: a class is known by its index only.
+    class_names: tuple[str, ...] | None = None
+    folder: FolderInfo | None = None  # an image folder's files and split; None for arrays
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -42,6 +67,11 @@ class Dataset:
     def n_classes(self) -> int:
         """max(label) + 1 over the pool and the test set: the labels are the classes 0..C-1."""
         return max((int(y.max()) for y in (self.y_pool, self.y_test) if len(y)), default=-1) + 1
+
+    def class_name(self, label: int) -> str:
+        """A label as a person reads it: the class's name where the data names its classes, else its index."""
+        names = self.class_names
+        return names[label] if names is not None and 0 <= label < len(names) else str(label)
 
     def class_counts(self) -> dict[int, int]:
         counts = np.bincount(self.y_pool, minlength=self.n_classes)
