@@ -68,11 +68,6 @@ class Dataset:
         """max(label) + 1 over the pool and the test set: the labels are the classes 0..C-1."""
         return max((int(y.max()) for y in (self.y_pool, self.y_test) if len(y)), default=-1) + 1
 
-    def class_name(self, label: int) -> str:
-        """A label as a person reads it: the class's name where the data names its classes, else its index."""
-        names = self.class_names
-        return names[label] if names is not None and 0 <= label < len(names) else str(label)
-
     def class_counts(self) -> dict[int, int]:
         counts = np.bincount(self.y_pool, minlength=self.n_classes)
         return {c: int(n) for c, n in enumerate(counts)}

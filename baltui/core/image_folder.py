@@ -112,16 +112,19 @@ def load_image_folder(data: str | Path, image_size: int, test_fraction: float = 
     assert images is not None  # every file was read
     y = np.asarray(labels, dtype=np.int64)
     relative = [f.relative_to(folder).as_posix() for f in files]
-    if has_test:
+    if has_test:  # the test folder's files come after the pool's
         in_test = np.arange(len(files)) >= sum(len(v) for v in pool.values())
-        info = dict(test="folder")
     else:
         in_test = _stratified_test(y, test_fraction, SPLIT_SEED)
-        info = dict(test="fraction", test_fraction=float(test_fraction), split_seed=SPLIT_SEED)
     arrays = {"x_train": images[~in_test], "y_train": y[~in_test], "x_test": images[in_test], "y_test": y[in_test]}
     dataset = make_dataset(folder.resolve().name or where, arrays, where)
     dataset.class_names = tuple(names)
-    dataset.folder = FolderInfo(_files_sha256(folder, files),
-                                tuple(r for r, t in zip(relative, in_test, strict=True) if not t),
-                                tuple(r for r, t in zip(relative, in_test, strict=True) if t), **info)
+    dataset.folder = FolderInfo(
+        _files_sha256(folder, files),
+        pool_files=tuple(r for r, t in zip(relative, in_test, strict=True) if not t),
+        test_files=tuple(r for r, t in zip(relative, in_test, strict=True) if t),
+        test="folder" if has_test else "fraction",
+        test_fraction=0.0 if has_test else float(test_fraction),
+        split_seed=None if has_test else SPLIT_SEED,
+    )
     return dataset

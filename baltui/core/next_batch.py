@@ -56,6 +56,8 @@ def read_images(x: Any, image_size: int | None = None) -> tuple[np.ndarray, list
     from baltui.core.images import load_source
 
     if isinstance(x, str | Path):
+        if image_size is not None and not Path(x).is_dir():
+            raise BaltuiError(f"image_size is for a folder of images; {x} keeps its own size: leave image_size out")
         source = load_source(str(x), image_size)
         return source.images, source.items, tuple(item for item, _ in source.skipped)
     array = np.asarray(x)
@@ -174,7 +176,7 @@ def next_batch(x: Any, labelled: Sequence[Any], labels: Sequence[Any], strategy:
     if len(labelled) != len(labels):
         raise BaltuiError(f"{len(labelled)} labelled images but {len(labels)} labels; give one label per image")
     y, n_classes = class_indices(labels, classes)
-    images, items, skipped = read_images(x, settings.get("image_size"))
+    images, items, skipped = read_images(x, config.image_size if settings.get("image_size") is not None else None)
     positions = _positions(labelled, items, len(images), skipped)
     pool = np.setdiff1d(np.arange(len(images)), positions)
     if instances > len(pool):
