@@ -129,3 +129,11 @@ def test_bad_python_input_raises_one_line(digits):
         baltui.next_batch(digits.x_pool, [0, 1], [0, 1], epoch=3)
     with pytest.raises(BaltuiError, match="an image is labelled twice"):
         baltui.next_batch(digits.x_pool, [0, 0], [0, 1])
+
+
+def test_the_command_offers_every_setting_of_the_round():
+    from baltui.commands.next import FLAGS
+    from baltui.core.next_batch import READ_SETTINGS, ROUND_SETTINGS
+
+    # early stopping needs a labelled validation set, which a query for labels has none of
+    assert set(FLAGS) | {"early_stopping"} == set(ROUND_SETTINGS) | set(READ_SETTINGS) | {"instances"}
