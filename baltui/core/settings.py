@@ -36,6 +36,7 @@ from typing import Any
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisition
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
+from baltui.core.images import DEFAULT_SIZE, MIN_SIZE
 from baltui.core.models import MODELS
 from baltui.core.models.precision import TRAIN_PRECISIONS
 
@@ -310,9 +311,10 @@ def _mc(a: Acquisition) -> bool:
 # Order: RunConfig's field order, hence config.json's key order and the flags' order in --help.
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", "word", "digits",
-            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz)"),
-    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout)",
-            metavar="FILE.npz", resume_may_change=True),
+            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz or DIR)"),
+    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout), or an image folder "
+            "with one subfolder per class (DIR/<class>/*.png|jpg; a DIR/test/<class>/ split or --test-fraction)",
+            metavar="FILE.npz|DIR", resume_may_change=True),
     Setting("strategies", "words", ["entropy", "uniform"],
             f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}",
             choices=tuple(STRATEGIES), noun=("strategy", "strategies"), changes_results=False),
@@ -383,6 +385,16 @@ SETTINGS: tuple[Setting, ...] = (
             "the first labels: initial-per-class of every class (balanced, default), or that many times the "
             "classes at random, chosen without reading a label (random)",
             choices=INITIAL_SETS, metavar="{" + ",".join(INITIAL_SETS) + "}", legacy="balanced"),
+    # An image folder (--data DIR) without a DIR/test/ split: the share of every class held out to test on, drawn
+    # once from a fixed seed (baltui.core.image_folder). 0: the folder's own test/ split, refused when it has none.
+    Setting("test_fraction", "number", 0.0,
+            "an image folder without a test/ split: the share of every class held out as the test set "
+            "(stratified, the same split every load)", low=0, high=0.9, zero="the folder's test/ split",
+            metavar="F", legacy=0.0),
+    # An image folder's images are padded to a square and resized to this side, as label mode's --size does.
+    Setting("image_size", "whole", DEFAULT_SIZE,
+            "an image folder's images are padded to a square and resized to SIZE x SIZE",
+            low=MIN_SIZE, high=1024, metavar="SIZE", legacy=DEFAULT_SIZE),
 )
 
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -124,9 +124,9 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
     data = None
     if saved.get("data"):
         found = Path(overrides["data"]) if overrides.get("data") else resolve_data_path(saved["data"], folder.path)
-        if found is None or not found.is_file():
-            raise BaltuiError(f"the data file of {run_dir} ({saved['data']}, relative to the run folder) is not "
-                              "there; give its current place with --data FILE.npz")
+        if found is None or not found.exists():
+            raise BaltuiError(f"the data of {run_dir} ({saved['data']}, relative to the run folder) is not "
+                              "there; give its current place with --data FILE.npz (or DIR)")
         data = str(found)
     elif overrides.get("data"):
         raise BaltuiError(f"{run_dir} did not run on a data file; drop --data")

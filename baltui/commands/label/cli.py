@@ -7,7 +7,6 @@ an unreadable file that is skipped cannot shift the answers of the files after i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import signal
 import sys
@@ -16,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from baltui.commands.label.session import SESSION_FILE, LabelSession, parse_classes, recorded_source
-from baltui.commands.label.sources import DEFAULT_SIZE, Source, load_source
 from baltui.commands.parsing import OneLineParser
 from baltui.core.errors import BaltuiError, RunCancelled
+from baltui.core.images import DEFAULT_SIZE, Source, load_source
+from baltui.core.labels_file import read_labels_csv
 from baltui.ui.leaving import exit_process, run_stoppable
 
 DIGITS = "0,1,2,3,4,5,6,7,8,9"
@@ -94,7 +94,7 @@ def load_oracle(path: str, source: Source, classes: list[str]) -> np.ndarray:
     """
     what = f"--oracle {path}"
     if path.endswith(".csv"):
-        names = _oracle_csv(path, what)
+        names = read_labels_csv(path, what).labels
         answers: dict[str, int] = {}
         for item, name in names.items():
             if name not in classes:
@@ -133,29 +133,6 @@ def load_oracle(path: str, source: Source, classes: list[str]) -> np.ndarray:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise BaltuiError(f"{what} has no label for {len(missing)} item(s) of the source: {shown}")
     return np.asarray([answers[item] for item in source.items], dtype=np.int64)
-
-
-def _oracle_csv(path: str, what: str) -> dict[str, str]:
-    """item -> class name from a labels.csv (a header with item and label; `path` is read as item)."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            rows = [row for row in csv.reader(f) if row]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BaltuiError(f"{what} is not a readable CSV file ({exc})") from None
-    header = [c.strip() for c in rows[0]] if rows else []
-    key = "item" if "item" in header else "path"
-    if key not in header or "label" not in header:
-        raise BaltuiError(f"{what} needs a header with columns item,label (as --export --format csv writes)")
-    at, label_at = header.index(key), header.index("label")
-    names: dict[str, str] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) <= max(at, label_at):
-            raise BaltuiError(f"{what}: line {n} has {len(row)} column(s); expected item,label")
-        item, name = row[at], row[label_at].strip()
-        if names.get(item, name) != name:
-            raise BaltuiError(f"{what}: item {item} is labelled both '{names[item]}' and '{name}'")
-        names[item] = name
-    return names
 
 
 def _positional_oracle(arrays: dict[str, np.ndarray], what: str, source: Source, classes: list[str]) -> np.ndarray:

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from baltui.commands.label.sources import Source
 from baltui.core.acquisition import STRATEGIES
 from baltui.core.config import MC_MASKS
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
+from baltui.core.images import Source
 from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
 from baltui.core.models import model_spec
 from baltui.runs.jsonl import Appender, read_jsonl

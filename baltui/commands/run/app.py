@@ -53,7 +53,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
 * **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
   that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
   their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)
-* **queried digits**: the images the latest query chose, with their true label and score
+* **queried digits**: the images the latest query chose, with their true label (an image folder's class
+  name) and score
 
 The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
 """
@@ -111,7 +112,8 @@ class BaltuiApp(ViewToggles, AppBase):
                 runs.can_focus = False
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
-                        yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries)
+                        yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries,
+                                       class_names=getattr(self.dataset, "class_names", None))
             yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()

@@ -83,7 +83,8 @@ def run_headless(
 
     what = "resuming" if resume else "running"
     console.print(
-        f"baltui {what} '{config.name}' on {dataset.name} ({len(dataset.y_pool)} pool, {len(dataset.y_test)} test): "
+        f"baltui {what} '{config.name}' on {dataset.name} ({len(dataset.y_pool)} pool, {len(dataset.y_test)} test"
+        f"{escape(_classes(dataset))}): "
         f"{', '.join(config.strategies)} x seeds {', '.join(map(str, config.seeds))}, {config.queries} queries of "
         f"{config.instances}; results in {out_dir}",
         highlight=False,
@@ -108,6 +109,15 @@ def run_headless(
     if control.stopped:  # a signal or a closed terminal: leave now, not after TensorFlow's slow teardown
         exit_process(code)
     return code
+
+
+def _classes(dataset: Any, shown: int = 10) -> str:
+    """', classes cat, dog, bird' for data that names its classes (an image folder), else ''."""
+    names = getattr(dataset, "class_names", None)
+    if not names:
+        return ""
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return f", classes {', '.join(names[:shown])}{more}"
 
 
 def _print_end(console: Console, out_dir: Path, started: float) -> None:

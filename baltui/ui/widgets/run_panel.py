@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from rich.text import Text
@@ -30,9 +31,11 @@ class RunPanel(Vertical):
 
     It changes only through its own methods: an app calls them and reads its fields, never sets them."""
 
-    def __init__(self, run_id: str, strategy: str, seed: int, queries: int, **kwargs) -> None:
+    def __init__(self, run_id: str, strategy: str, seed: int, queries: int,
+                 class_names: Sequence[str] | None = None, **kwargs) -> None:
         super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
         self.run_id = run_id
+        self.class_names = class_names  # the previews' labels by name (an image folder's classes), else by index
         self.strategy = strategy
         self.seed = seed
         self.queries = queries
@@ -95,7 +98,7 @@ class RunPanel(Vertical):
             self.started = time.monotonic() - max(0.0, ago)
 
     def show_previews(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None) -> None:
-        self.query_one(DigitPreviews).show(images, labels, scores)
+        self.query_one(DigitPreviews).show(images, labels, scores, self.class_names)
 
     def say_in_previews(self, text: Text) -> None:
         """A message where the digit previews go (why there are none)."""
