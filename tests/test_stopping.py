@@ -77,6 +77,7 @@ def test_uncertainty_reads_the_last_querys_mean_score_and_never_query_0():
     assert not rule.met(history([0.5, 0.6], scores=[None, 0.06]))
     assert rule.met(history([0.5, 0.6], scores=[None, 0.049]))
     assert not rule.met(history([0.5, 0.6], scores=[None, float("nan")]))
+    assert not rule.met(history([0.5, 0.6], scores=[None, float("-inf")]))  # not a measure of anything
     assert not rule.met(history([0.5, 0.6, 0.7], scores=[None, 0.01, 0.2]))  # the last query, not any
 
 
