@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from fakes import FakeEngine, fake_result
 
+from baltui.commands.label import cli as label_cli
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.cli import main as label_main
 from baltui.commands.label.session import LabelSession
-from baltui.commands.label.sources import load_source
 from baltui.commands.run import make_app
 from baltui.core.events import QueryResult
 from baltui.core.stopping import parse_rules
@@ -135,7 +135,7 @@ def test_label_refuses_a_rule_it_cannot_judge_in_one_line(source, tmp_path, caps
 
 
 async def test_the_label_screen_says_a_rule_holds_and_lets_the_person_go_on(source, tmp_path):
-    session = LabelSession(load_source(str(source)), tmp_path / "s", [str(c) for c in range(10)], initial=4,
+    session = LabelSession(label_cli.load_source(str(source)), tmp_path / "s", [str(c) for c in range(10)], initial=4,
                            instances=3, epochs=1, batch_size=16, mc_samples=3, subset=50,
                            stop_rules=parse_rules(["labels>=4"]))
     app = LabelApp(session)
