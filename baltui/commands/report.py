@@ -225,8 +225,7 @@ def _rows(report: Report) -> list[dict[str, str]]:
         for reach in s.reach:
             row[f"labels to {reach.threshold:.0%}"] = reach.text()
         row["AUC"] = f"{s.auc:.4f}" if s.auc is not None else "-"
-        if any(x.stopped for x in report.summaries):
-            row[STOPPED_AT], row[STOPPED_ACCURACY] = s.stopped_text()
+        row.update(stop_columns(report, s))
         for ref in report.citations:
             total = ref.total_labels(s.strategy) if report.references[s.settings] == ref else None
             row[f"{ref.short} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
@@ -236,6 +235,21 @@ def _rows(report: Report) -> list[dict[str, str]]:
                 " / ".join("-" if g is None else f"{g:+.0f}" for g in gaps) if gaps else "-")
         rows.append(row)
     return rows
+
+
+def stop_columns(report: Report, s: StrategySummary) -> dict[str, str]:
+    """The table's stop columns, where a stop rule ended a run of the report: labels and accuracy at the
+    stopped runs' last queries (`notes` says so under the table)."""
+    if not any(x.stopped for x in report.summaries):
+        return {}
+    at, accuracy = s.stopped_text()
+    return {STOPPED_AT: at, STOPPED_ACCURACY: accuracy}
+
+
+def stop_fields(s: StrategySummary) -> dict[str, Any]:
+    """The JSON row's account of its stopped runs: how many, and each one's rule, labels and accuracy."""
+    return {"runs_stopped": len(s.stopped),
+            "stopped": [{"rule": rule, "n_labelled": n, "accuracy": acc} for rule, n, acc in s.stopped]}
 
 
 def notes(report: Report) -> list[str]:
@@ -277,8 +291,7 @@ def _json(rows: list[dict[str, str]], report: Report) -> list[dict[str, Any]]:
             STD_FIELD: STD_MEANING,
             "settings": report.shown[s.settings],
             "runs_total": s.total, "runs_failed": s.failed, "runs_unfinished": s.unfinished,
-            "runs_in_statistics": s.runs, "runs_stopped": len(s.stopped),
-            "stopped": [{"rule": rule, "n_labelled": n, "accuracy": acc} for rule, n, acc in s.stopped],
+            "runs_in_statistics": s.runs, **stop_fields(s),
             "final_accuracy": {"n_labelled": s.final_at, "values": s.final_values, "mean": s.final_mean,
                                "std": s.final_std},
             "curve": {"n_labelled": s.x, "mean": s.mean, "std": s.std, "seeds": s.count},
