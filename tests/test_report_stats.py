@@ -253,7 +253,7 @@ def _another(setting):
     if setting.choices:
         return next(c for c in setting.choices if c != setting.default)
     return {"whole": lambda d: d + 1, "number": lambda d: d + 1.0, "path": lambda d: "other.npz",
-            "word": lambda d: "mnist"}[setting.kind](setting.default)
+            "word": lambda d: "mnist", "rules": lambda d: ["labels>=500"]}[setting.kind](setting.default)
 
 
 @pytest.mark.parametrize("name", RESULTS_KEYS)

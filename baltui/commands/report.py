@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import sys
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from baltui.commands.parsing import OneLineParser
 from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
 from baltui.core.settings import RESULTS_KEYS, SETTING
+from baltui.core.stopping import describe
 from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
 from baltui.runs.duplicates import RunEntry, repeated_runs, run_fingerprints
 from baltui.runs.folder import RunFolder
@@ -46,6 +48,7 @@ SETTINGS = (*_FIRST, *(n for n in RESULTS_KEYS if n not in (*_FIRST, "dataset"))
 # and are columns wherever folders differ in them.
 _NOT_IN_SHARED_LINE = ("validation", "epoch_draws", "early_stopping")
 DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
+STOPPED_AT, STOPPED_ACCURACY = "stopped at (labels)", "accuracy at stop"  # columns when a stop rule ended a run
 STD_FIELD = "±"  # csv column / json key carrying STD_NOTE's meaning, where there is no room for a note line
 STD_MEANING = "sample standard deviation over runs (ddof=1)"
 
@@ -94,6 +97,8 @@ class Folder:
             sha = self.data_sha256
             return f"{label} (sha256 {sha[:12]})" if sha else label
         value = self.config.get(name)
+        if name == "stop_when" and isinstance(value, list):
+            return describe([str(v) for v in value])
         return "-" if value is None else str(value)
 
     def unremarkable(self, name: str) -> bool:
@@ -221,6 +226,7 @@ def _rows(report: Report) -> list[dict[str, str]]:
         for reach in s.reach:
             row[f"labels to {reach.threshold:.0%}"] = reach.text()
         row["AUC"] = f"{s.auc:.4f}" if s.auc is not None else "-"
+        row.update(stop_columns(report, s))
         for ref in report.citations:
             total = ref.total_labels(s.strategy) if report.references[s.settings] == ref else None
             row[f"{ref.short} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
@@ -230,6 +236,21 @@ def _rows(report: Report) -> list[dict[str, str]]:
                 " / ".join("-" if g is None else f"{g:+.0f}" for g in gaps) if gaps else "-")
         rows.append(row)
     return rows
+
+
+def stop_columns(report: Report, s: StrategySummary) -> dict[str, str]:
+    """The table's stop columns, where a stop rule ended a run of the report: labels and accuracy at the
+    stopped runs' last queries (`notes` says so under the table)."""
+    if not any(x.stopped for x in report.summaries):
+        return {}
+    at, accuracy = s.stopped_text()
+    return {STOPPED_AT: at, STOPPED_ACCURACY: accuracy}
+
+
+def stop_fields(s: StrategySummary) -> dict[str, Any]:
+    """The JSON row's account of its stopped runs: how many, and each one's rule, labels and accuracy."""
+    return {"runs_stopped": len(s.stopped),
+            "stopped": [{"rule": rule, "n_labelled": n, "accuracy": acc} for rule, n, acc in s.stopped]}
 
 
 def notes(report: Report) -> list[str]:
@@ -242,6 +263,12 @@ def notes(report: Report) -> list[str]:
     if any(s.failed or s.unfinished for s in report.summaries):
         lines.append("runs: failed runs are counted but left out of every statistic; unfinished runs count up to "
                      "their last completed query.")
+    stops = Counter(rule for s in report.summaries for rule, _, _ in s.stopped)
+    if stops:
+        which = ", ".join(f"{rule}: {n} run{'s' if n > 1 else ''}" for rule, n in stops.items())
+        lines.append(f"stopped: runs a --stop-when rule ended early ({which}) count up to their last query; "
+                     f"{STOPPED_AT} and {STOPPED_ACCURACY} are at each one's last query (k/n: how many of the n "
+                     "runs stopped), the other columns at the labelled count every run of the row reached.")
     shared = report.shared
     if shared:
         lines.append("Same for every row: " + ", ".join(f"{n} {v}" for n, v in shared.items()) + ".")
@@ -265,7 +292,7 @@ def _json(rows: list[dict[str, str]], report: Report) -> list[dict[str, Any]]:
             STD_FIELD: STD_MEANING,
             "settings": report.shown[s.settings],
             "runs_total": s.total, "runs_failed": s.failed, "runs_unfinished": s.unfinished,
-            "runs_in_statistics": s.runs,
+            "runs_in_statistics": s.runs, **stop_fields(s),
             "final_accuracy": {"n_labelled": s.final_at, "values": s.final_values, "mean": s.final_mean,
                                "std": s.final_std},
             "curve": {"n_labelled": s.x, "mean": s.mean, "std": s.std, "seeds": s.count},

@@ -28,6 +28,7 @@ from baltui.core.recipes import canonical as canonical_recipe
 from baltui.core.settings import ALWAYS_SAVED, SETTING, SETTINGS, closest
 from baltui.core.settings import EXPERIMENT_KEYS as EXPERIMENT_KEYS  # re-exported: callers import them from here
 from baltui.core.settings import MC_MASKS as MC_MASKS
+from baltui.core.stopping import check_rules, parse_rules
 
 DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
 FOLDER = "folder"  # the dataset of --data DIR: an image folder (baltui.core.image_folder); "npz": --data FILE.npz
@@ -244,6 +245,7 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over points is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    check_rules(parse_rules(config.stop_when), config.strategies)
     config.recipe = canonical_recipe(config.recipe)  # a bad recipe is one line here, before any data is loaded
     if (config.weight_decay == "auto" or config.early_stopping) and not config.validation:
         what = "--weight-decay auto" if config.weight_decay == "auto" else "--early-stopping"

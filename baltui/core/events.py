@@ -51,6 +51,12 @@ class QueryResult:
     # How this query's model was trained, where the regime chooses: C of the weight decay, validation
     # accuracy, epochs run (early stopping); None for the seed's fixed regime.
     training: dict[str, Any] | None = None
+    # The stop rule (as given) this query met: the run ends with it (baltui.core.stopping); not on the query's
+    # record, on the run_finished record that follows it.
+    stopped: str | None = None
+    # Share of the stop set's deterministic predictions that changed since the previous query; measured only
+    # for runs with a `stable` stop rule, and only then on the record.
+    predictions_changed: float | None = None
 
     def score_summary(self) -> dict[str, float] | None:
         if self.scores is None or len(self.scores) == 0:
@@ -105,6 +111,7 @@ class QueryResult:
             "score_histogram": self.score_histogram(),
             "labelled_indices": self.labelled_indices,
             "training": self.training,
+            **({} if self.predictions_changed is None else {"predictions_changed": self.predictions_changed}),
         }
 
 
@@ -131,6 +138,7 @@ class QueryResult:
             queried_scores=record.get("queried_scores"),
             labelled_indices=[int(i) for i in record.get("labelled_indices") or []],
             training=record.get("training"),
+            predictions_changed=record.get("predictions_changed"),
             **extra,
         )
 
@@ -145,7 +153,7 @@ def event_from_record(record: dict[str, Any], run_id: str | None = None, query_t
     kind = record.get("type", "query")
     rid = str(record["run_id"]) if run_id is None else run_id
     if kind == "run_finished":
-        return RunFinished(rid)
+        return RunFinished(rid, record.get("stopped"), record.get("queries"))
     if kind == "run_failed":
         return RunFailed(rid, str(record.get("error") or "failed"))
     if kind != "query":
@@ -160,9 +168,15 @@ def is_query(record: dict[str, Any]) -> bool:
 
 @dataclass
 class RunFinished:
-    """A run completed all its queries."""
+    """A run completed all its queries, or `stopped` by that stop rule after query `queries`."""
 
     run_id: str
+    stopped: str | None = None
+    queries: int | None = None
+
+    def text(self) -> str:
+        """'finished', or 'stopped: labels>=500 at query 12': what the consumers show."""
+        return "finished" if self.stopped is None else f"stopped: {self.stopped} at query {self.queries}"
 
 
 @dataclass

@@ -202,6 +202,11 @@ class ActiveLearningLoop:
             self.learner.teach(self.images[indices], self._answers(indices, y))
         return time.perf_counter() - t0
 
+    def predictions(self, x: np.ndarray) -> np.ndarray:
+        """The model's class for each image, dropout off: deterministic, drawing no random numbers (what the
+        `stable` stop rule compares from one query to the next)."""
+        return self.classifier.predict_proba(x).argmax(axis=1)
+
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(accuracy on x, y; the seconds it took)."""
         t0 = time.perf_counter()

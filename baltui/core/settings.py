@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from baltui.core import stopping
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisition
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
@@ -61,6 +62,8 @@ KINDS = {
     "path": "str | None",  # a file path, or none
     "words": "list[str]",  # a comma list of names from `choices`, each once
     "wholes": "list[int]",  # a comma list of whole numbers in [low, high], each once
+    # Stop rules (baltui.core.stopping), each once, possibly none; a repeatable flag (a rule may hold a comma).
+    "rules": "list[str]",
 }
 
 
@@ -162,6 +165,8 @@ class Setting:
                     + (f", at most {self.most} of them" if self.most else ""))
         if self.kind == "words":
             return "a list of names" + (f" from {', '.join(self.choices)}" if self.choices else "")
+        if self.kind == "rules":
+            return f"a list of stop rules: {stopping.FORMS}"
         if self.kind == "word" and self.choices:
             return f"one of {', '.join(self.choices)}"
         return "a string"
@@ -230,6 +235,12 @@ class Setting:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self._refuse(value)
             return value
+        if kind == "rules":  # one rule as text (a preset's "labels>=500"), else a list; stored without spaces
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            return stopping.canonical(value)
         if kind == "wholes":
             if isinstance(value, int) and not isinstance(value, bool):
                 value = [value]
@@ -271,6 +282,10 @@ class Setting:
             for v in value:
                 if self.choices and v not in self.choices:
                     raise self._unknown(v)
+        elif kind == "rules":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            stopping.parse_rules(value)
         elif kind == "wholes":
             self._check_list(value, int)
             for v in value:
@@ -395,6 +410,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("image_size", "whole", DEFAULT_SIZE,
             "an image folder's images are padded to a square and resized to SIZE x SIZE",
             low=MIN_SIZE, high=1024, metavar="SIZE", legacy=DEFAULT_SIZE),
+    # When a run may end before --queries (baltui.core.stopping): judged after every query, ANY rule stops it. It
+    # changes how long runs are, so report never pools runs of different rules; --resume may drop rules (the
+    # stopped runs then continue as if never stopped) but not add them (start/resume.py says so).
+    Setting("stop_when", "rules", [],
+            "end a run after the first query at which ANY rule holds (repeat the flag for more rules): "
+            "labels>=N (labelled images, initial set included); accuracy>=X (reads the TEST set: an "
+            "oracle-peeking rule, for studies only); plateau:N,D (none of the last N queries beat the best "
+            "test accuracy before them by more than D; also reads the test set); uncertainty<X (the strategy's "
+            "mean acquisition score over the last query's scored subset; not for uniform); stable:X (the share "
+            "of deterministic predictions that changed since the previous query, on a fixed sample of at "
+            f"most {stopping.STOP_SET_SIZE} pool images, below X); none: no rule (default)",
+            metavar="RULE", resume_may_change=True, legacy=[]),
 )
 
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -402,7 +429,8 @@ SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # Keys that change what an experiment computes: refused as overrides on --resume unless resume_may_change.
 EXPERIMENT_KEYS: tuple[str, ...] = tuple(SETTING)
 # Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
-# been asked for from the start; --data only says where the (same) data file is now.
+# been asked for from the start; --data only says where the (same) data file is now; dropping stop rules
+# lets the runs they stopped go on.
 RESUME_MAY_CHANGE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.resume_may_change)
 # Settings two runs must share to be pooled in one row of a report.
 RESULTS_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.changes_results)

@@ -19,6 +19,7 @@ from baltui.commands.parsing import OneLineParser
 from baltui.core.errors import BaltuiError, RunCancelled
 from baltui.core.images import DEFAULT_SIZE, Source, load_source
 from baltui.core.labels_file import read_labels_csv
+from baltui.core.stopping import Rule, check_rules, parse_rules
 from baltui.ui.leaving import exit_process, run_stoppable
 
 DIGITS = "0,1,2,3,4,5,6,7,8,9"
@@ -51,6 +52,10 @@ def make_parser() -> argparse.ArgumentParser:
                    "an .npz with items and y_train, or, for an .npz source, an .npz with y_train by index")
     p.add_argument("--no-ui", action="store_true", help="headless (needs --oracle): one line per round")
     p.add_argument("--rounds", type=int, help="stop after N more rounds")
+    p.add_argument("--stop-when", dest="stop_when", action="append", metavar="RULE",
+                   help="say when a stop rule holds after a round (repeatable; the forms of baltui --stop-when, "
+                   "judged on this session's rounds): labels>=N, uncertainty<X, stable:X, and with --test "
+                   "accuracy>=X and plateau:N,D. The screen tells you and lets you go on; --no-ui stops there")
     p.add_argument("--save-model", help="save the trained model (.keras) when leaving")
     p.add_argument("--export", metavar="DIR", help="write the labelled set of session DIR and exit")
     p.add_argument("--format", choices=("csv", "npz"), default="csv", help="with --export")
@@ -202,9 +207,10 @@ def main(argv: list[str]) -> int:
             raise BaltuiError(f"--test images are {'x'.join(map(str, test[0].shape[1:]))} but the source's are "
                               f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
                               "they must match")
+        rules = _stop_rules(args.stop_when, args.strategy, test is not None)
         session = LabelSession(source, Path(args.out), classes, args.strategy, args.initial, args.instances,
                                args.epochs, args.batch_size, args.mc_samples, args.subset, test=test,
-                               model=args.model, beta=args.beta, mc_masks=args.mc_masks)
+                               model=args.model, beta=args.beta, mc_masks=args.mc_masks, stop_rules=rules)
         for line in _setting_notes(session, args):
             print(line, file=sys.stderr)
         if source.skipped:
@@ -230,6 +236,14 @@ def main(argv: list[str]) -> int:
     finally:
         if session is not None:
             session.close()  # the folder's lock is released whichever way the session ended
+
+
+def _stop_rules(texts: list[str] | None, strategy: str, has_test: bool) -> list[Rule]:
+    """--stop-when's rules, checked as a run's are (a bad one is one line), plus: those that read test
+    accuracy need --test."""
+    rules = parse_rules(texts or [])
+    check_rules(rules, [strategy], has_test)
+    return rules
 
 
 def _setting_notes(session: LabelSession, args: argparse.Namespace) -> list[str]:
@@ -289,6 +303,9 @@ def _oracle_loop(session: LabelSession, oracle: np.ndarray, rounds: int | None, 
         done += 1
         acc = f", test accuracy {result.accuracy:.4f}" if result.accuracy is not None else ""
         _say(f"round {result.round}: {result.n_labelled} labels{acc} ({result.seconds:.1f} s)")
+        if result.rules_met:  # no person to decide: the oracle stops where the rule says it could
+            _say(f"stopped: {' and '.join(result.rules_met)} at round {result.round}")
+            break
         if not session.pending:
             break
     if save_model and session.clf is not None:

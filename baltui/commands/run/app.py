@@ -29,6 +29,7 @@ from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
 from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished, is_query
 from baltui.executors.local import EngineFactory, run_experiment
+from baltui.runs.recorder import stopped_by
 from baltui.runs.references import PaperReference, reference_for
 from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
@@ -133,6 +134,10 @@ class BaltuiApp(ViewToggles, AppBase):
                 self.panel(rid).show_saved(result)
                 self.query_one(ComparisonPlot).add(rid, result.strategy, result.n_labelled, result.accuracy)
                 self.query_one(ProgressBar).advance(1)
+            stop = stopped_by(records)
+            if stop is not None and stop[0] in self.config.stop_when:  # stays stopped: --resume leaves it be
+                self.panel(rid).on_finished(RunFinished(rid, *stop))
+                self._skip_progress(rid)
 
     def panel(self, rid: str) -> RunPanel:
         return self.query_one(f"#run-{rid}", RunPanel)
@@ -180,7 +185,9 @@ class BaltuiApp(ViewToggles, AppBase):
             self.panel(event.run_id).on_failed(event.error)
             self._skip_progress(event.run_id)
         elif isinstance(event, RunFinished):
-            self.panel(event.run_id).on_finished()
+            self.panel(event.run_id).on_finished(event)
+            if event.stopped is not None:  # the queries it will never run
+                self._skip_progress(event.run_id)
         elif isinstance(event, ExperimentFinished):
             self.finish(event.cancelled)
 

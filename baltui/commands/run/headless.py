@@ -45,7 +45,9 @@ class HeadlessPrinter:
             tag = escape(f"[{event.run_id}]")
             self.console.print(f"[bold red]{tag} failed:[/bold red] {escape(event.error)}", highlight=False)
         elif isinstance(event, RunFinished):
-            self.console.print(f"[dim]{escape(f'[{event.run_id}]')} finished[/dim]", highlight=False)
+            style = "dim" if event.stopped is None else "cyan"
+            self.console.print(f"[{style}]{escape(f'[{event.run_id}]')} {escape(event.text())}[/{style}]",
+                               highlight=False)
         elif isinstance(event, ExperimentFinished) and event.cancelled:
             self.console.print("[yellow]stopped: every completed query is saved[/yellow]")
 

@@ -140,9 +140,9 @@ class WatchRunPanel(RunPanel):
         self._not_stalled()
         super().on_failed(error)
 
-    def on_finished(self) -> None:
+    def on_finished(self, event: RunFinished | None = None) -> None:
         self._not_stalled()
-        super().on_finished()
+        super().on_finished(event)
 
     def _not_stalled(self) -> None:
         self.stalled = False
@@ -373,7 +373,9 @@ class WatchApp(ViewToggles, AppBase):
                     panel.on_failed(escape(event.error))
                     self._skip_progress(index, panel)
                 elif isinstance(event, RunFinished):
-                    panel.on_finished()
+                    panel.on_finished(event)
+                    if event.stopped is not None:  # the queries it will never run
+                        self._skip_progress(index, panel)
             for rid, results in saved.items():
                 self.panels[rid][1].show_saved_many(results)
             for panel in touched.values():  # the newest query only: a long backlog draws once

@@ -10,10 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.markup import escape
 from textual.widgets import Static
 
 from baltui.core.acquisition import STRATEGIES
-from baltui.core.events import PhaseChanged, QueryResult
+from baltui.core.events import PhaseChanged, QueryResult, RunFinished
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
 from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
@@ -115,11 +116,13 @@ class RunPanel(Vertical):
         self.border_subtitle = "failed"
         self.refresh_status()
 
-    def on_finished(self) -> None:
+    def on_finished(self, event: RunFinished | None = None) -> None:
+        """The run's end: 'finished', or 'stopped: <rule> at query k' when a stop rule ended it early."""
         self.finished = True
         self.add_class("-finished")
-        self.border_subtitle = "finished"
-        self.phase = "finished"
+        stopped = event is not None and event.stopped is not None
+        self.border_subtitle = "stopped" if stopped else "finished"
+        self.phase = f"[b $accent]{escape(event.text())}[/]" if stopped else "finished"
         self.refresh_status()
 
     # ---- status ---------------------------------------------------------------------------------
