@@ -1,4 +1,4 @@
-"""baltui from Python: run an experiment, follow its events, load a run folder.
+"""baltui from Python: run an experiment, follow its events, load a run folder, ask for the next batch to label.
 
     import baltui
     folder = baltui.run(strategies=["bald", "uniform"], seeds=[0, 1], queries=5, out="runs/nb")
@@ -9,6 +9,10 @@
 
     for event in baltui.experiment(preset="quick", queries=3, out="runs/live"):
         ...                    # QueryResult, RunFinished, RunFailed, ExperimentFinished, PhaseChanged
+
+    batch = baltui.next_batch("photos/", labelled=["cat/1.png", "dog/7.png"], labels=["cat", "dog"],
+                              strategy="bald", instances=10)   # for a labelling tool outside baltui
+    batch.indices, batch.items, batch.scores
 
 The same checks, folder layout and results as the command line (which is built on the same functions in
 baltui.runs.start and baltui.executors.local); nothing here prints or imports a UI library.
@@ -25,8 +29,11 @@ from typing import Any
 from baltui.core.config import DEFAULT_PRESET, RunConfig
 from baltui.core.control import Control
 from baltui.core.events import Event, ExperimentFinished
+from baltui.core.next_batch import NextBatch, next_batch
 from baltui.runs.folder import RunFolder
 from baltui.runs.start import Prepared, resume, start, start_config
+
+__all__ = ["Experiment", "NextBatch", "experiment", "load_run", "next_batch", "run"]
 
 
 def _prepare(config: RunConfig | None, preset: str | None, out: str | Path | None, resume_from: str | Path | None,

@@ -16,7 +16,7 @@ from baltui.core.errors import BaltuiError
 from baltui.core.settings import EXPERIMENT_KEYS
 from baltui.version import __version__
 
-SUBCOMMANDS = ("bench", "report", "label", "watch")
+SUBCOMMANDS = ("bench", "report", "label", "watch", "export", "next")
 
 
 def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="baltui",
         description="Deep Bayesian active learning (MC dropout + modAL), watched live in the terminal.",
-        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help | baltui watch --help",
+        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help | baltui watch --help "
+               "| baltui export --help | baltui next --help",
     )
     parser.add_argument("--version", action="version", version=f"baltui {__version__}")
     parser.add_argument("--preset", default=None, help="preset name in presets/ or a .toml path (default: quick)")
@@ -157,6 +158,14 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from baltui.commands.watch.cli import main as watch_main
 
         return watch_main(argv)
+    if name == "export":
+        from baltui.commands.export.cli import main as export_main
+
+        return export_main(argv)
+    if name == "next":
+        from baltui.commands.next import main as next_main
+
+        return next_main(argv)
     from baltui.commands.label.cli import main as label_main
 
     return label_main(argv)

@@ -64,6 +64,8 @@ FAST_MODULES = {
     "test_acquisition", "test_batchbald", "test_config", "test_jsonl_properties", "test_readme_tables",
     "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene",
     "test_metrics",
+    "test_image_folder",
+    "test_stopping",
 }
 # Tests of fast modules that are not fast themselves.
 SLOW_TESTS = {

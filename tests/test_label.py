@@ -11,8 +11,8 @@ from PIL import Image
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.cli import main
 from baltui.commands.label.session import LabelSession, class_keys, parse_classes
-from baltui.commands.label.sources import load_source
 from baltui.core.errors import BaltuiError
+from baltui.core.images import load_source
 
 TINY = dict(epochs=2, batch_size=16, mc_samples=3)
 

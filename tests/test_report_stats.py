@@ -263,7 +263,7 @@ def _another(setting):
     if setting.choices:
         return next(c for c in setting.choices if c != setting.default)
     return {"whole": lambda d: d + 1, "number": lambda d: d + 1.0, "path": lambda d: "other.npz",
-            "word": lambda d: "mnist"}[setting.kind](setting.default)
+            "word": lambda d: "mnist", "rules": lambda d: ["labels>=500"]}[setting.kind](setting.default)
 
 
 @pytest.mark.parametrize("name", RESULTS_KEYS)
@@ -363,8 +363,8 @@ def test_rows_per_run_average_to_the_table_and_say_each_runs_status(tmp_path, ca
     assert [(r["strategy"], r["seed"], r["status"]) for r in rows] == [
         ("entropy", "0", "finished"), ("entropy", "1", "finished"), ("entropy", "2", "failed"),
         ("uniform", "0", "finished")]
-    assert list(rows[0]) == ["strategy", "folder", "seed", "run_id", "status", "queries", "last_n_labelled",
-                             "n_labelled", "nll", "nll_auc", "last_nll"]
+    assert list(rows[0]) == ["strategy", "folder", "seed", "run_id", "status", "stopped", "queries",
+                             "last_n_labelled", "n_labelled", "nll", "nll_auc", "last_nll"]
     assert [float(r["nll"]) for r in rows[:2]] == [0.5, 0.9] and rows[2]["nll"] == "" and rows[2]["queries"] == "3"
     table = as_json(capsys, run, "--metric", "nll")[0]
     assert np.mean([float(r["nll_auc"]) for r in rows[:2]]) == pytest.approx(table["auc"]["mean"])

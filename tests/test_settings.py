@@ -140,7 +140,8 @@ def test_the_table_makes_runconfig_and_the_resume_rules():
     assert fields == ["name", "description", *EXPERIMENT_KEYS, "out"]
     assert RunConfig().epochs == SETTING["epochs"].default and RunConfig().strategies == ["entropy", "uniform"]
     assert RunConfig().strategies is not RunConfig().strategies  # a fresh list each time
-    assert set(RESUME_MAY_CHANGE) == {"queries", "seeds", "data"} and start.RESUME_MAY_CHANGE is RESUME_MAY_CHANGE
+    assert set(RESUME_MAY_CHANGE) == {"queries", "seeds", "data", "stop_when"}
+    assert start.RESUME_MAY_CHANGE is RESUME_MAY_CHANGE
 
 
 def test_setting_flags_for_another_command():

@@ -22,16 +22,19 @@ import csv
 import io
 import json
 import sys
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baltui.commands.curves_png import NEEDS_MATPLOTLIB, write_curves_png
 from baltui.commands.parsing import OneLineParser
 from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
 from baltui.core.metrics import BETTER, MEANING
 from baltui.core.settings import RESULTS_KEYS, SETTING
+from baltui.core.stopping import describe
 from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
 from baltui.runs.duplicates import RunEntry, repeated_runs, run_fingerprints
 from baltui.runs.folder import RunFolder
@@ -60,6 +63,7 @@ SETTINGS = (*_FIRST, *(n for n in RESULTS_KEYS if n not in (*_FIRST, "dataset"))
 # and are columns wherever folders differ in them.
 _NOT_IN_SHARED_LINE = ("validation", "epoch_draws", "early_stopping")
 DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
+STOPPED_AT, STOPPED_ACCURACY = "stopped at (labels)", "accuracy at stop"  # columns when a stop rule ended a run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +116,8 @@ class Folder:
             sha = self.data_sha256
             return f"{label} (sha256 {sha[:12]})" if sha else label
         value = self.config.get(name)
+        if name == "stop_when" and isinstance(value, list):
+            return describe([str(v) for v in value])
         return "-" if value is None else str(value)
 
     def unremarkable(self, name: str) -> bool:
@@ -269,6 +275,7 @@ def _rows(report: Report) -> list[dict[str, str]]:
             row[f"labels to {reach.threshold:.0%}"] = reach.text()
         auc_header = "AUC" if metric == "accuracy" else f"AUC of {metric}{better}"
         row[auc_header] = f"{s.auc:.4f}" if s.auc is not None else "-"
+        row.update(stop_columns(report, s))
         for ref in report.citations:
             total = ref.total_labels(s.strategy) if report.references[s.settings] == ref else None
             row[f"{ref.short} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
@@ -278,6 +285,21 @@ def _rows(report: Report) -> list[dict[str, str]]:
                 " / ".join("-" if g is None else f"{g:+.0f}" for g in gaps) if gaps else "-")
         rows.append(row)
     return rows
+
+
+def stop_columns(report: Report, s: StrategySummary) -> dict[str, str]:
+    """The table's stop columns, where a stop rule ended a run of the report: labels and accuracy at the
+    stopped runs' last queries (`notes` says so under the table)."""
+    if not any(x.stopped for x in report.summaries):
+        return {}
+    at, accuracy = s.stopped_text()
+    return {STOPPED_AT: at, STOPPED_ACCURACY: accuracy}
+
+
+def stop_fields(s: StrategySummary) -> dict[str, Any]:
+    """The JSON row's account of its stopped runs: how many, and each one's rule, labels and accuracy."""
+    return {"runs_stopped": len(s.stopped),
+            "stopped": [{"rule": rule, "n_labelled": n, "accuracy": acc} for rule, n, acc in s.stopped]}
 
 
 def notes(report: Report) -> list[str]:
@@ -296,6 +318,12 @@ def notes(report: Report) -> list[str]:
     if any(s.failed or s.unfinished for s in report.summaries):
         lines.append("runs: failed runs are counted but left out of every statistic; unfinished runs count up to "
                      "their last completed query.")
+    stops = Counter(rule for s in report.summaries for rule, _, _ in s.stopped)
+    if stops:
+        which = ", ".join(f"{rule}: {n} run{'s' if n > 1 else ''}" for rule, n in stops.items())
+        lines.append(f"stopped: runs a --stop-when rule ended early ({which}) count up to their last query; "
+                     f"{STOPPED_AT} and {STOPPED_ACCURACY} are at each one's last query (k/n: how many of the n "
+                     "runs stopped), the other columns at the labelled count every run of the row reached.")
     shared = report.shared
     if shared:
         lines.append("Same for every row: " + ", ".join(f"{n} {v}" for n, v in shared.items()) + ".")
@@ -319,7 +347,7 @@ def _json(report: Report) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"strategy": s.strategy, **{n: report.shown[s.settings][n] for n in report.differing}}
         row |= {"settings": report.shown[s.settings], "metric": m, "better": BETTER[m],
                 "runs": s.total, "runs_total": s.total, "runs_failed": s.failed, "runs_unfinished": s.unfinished,
-                "runs_in_statistics": s.runs, "n_labelled": s.final_at,
+                "runs_in_statistics": s.runs, **stop_fields(s), "n_labelled": s.final_at,
                 f"final_{m}": {"n_labelled": s.final_at, "values": s.final_values, "mean": s.final_mean,
                                "std": s.final_std, "median": s.final_median},
                 "auc": {"values": s.auc_values, "mean": s.auc, "std": s.auc_std},
@@ -342,6 +370,8 @@ def _csv_summary(report: Report) -> list[dict[str, Any]]:
     for s in report.summaries:
         row: dict[str, Any] = {"strategy": s.strategy, **{n: report.shown[s.settings][n] for n in report.differing}}
         row |= summary_columns(s)
+        if any(x.stopped for x in report.summaries):
+            row["runs_stopped"] = len(s.stopped)
         if report.citations:
             ref = report.references[s.settings]
             total = ref.total_labels(s.strategy) if ref is not None else None
@@ -430,7 +460,7 @@ def _check_plot_target(name: str) -> None:
     try:
         from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
-        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
+        raise BaltuiError(f"--plot {NEEDS_MATPLOTLIB}") from None
     kinds = FigureCanvasBase.get_supported_filetypes()
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix not in kinds:
@@ -521,31 +551,4 @@ def _plain(text: str) -> str:
 
 
 def _write_png(report: Report, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for s in report.summaries:
-        if not s.x:
-            continue
-        # no band where a single run contributes: there is no spread to draw (std is None there)
-        mean = np.asarray(s.mean)
-        std = np.asarray([np.nan if v is None else v for v in s.std], dtype=float)
-        ax.plot(s.x, mean, label=f"{report.label(s)} ({s.runs_text()} run{'s' if s.total > 1 else ''})")
-        ax.fill_between(s.x, mean - std, mean + std, alpha=0.2)
-    ax.set_xlabel("labelled images")
-    ax.set_ylabel(f"test {report.metric}{report.better} (band: ±1 sample std over runs)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    try:
-        fig.savefig(path)
-    except OSError as exc:
-        raise BaltuiError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    write_curves_png(report.summaries, report.label, path, ylabel=f"test {report.metric}{report.better}")

@@ -196,16 +196,20 @@ class QueryStrategy:
     """
 
     def __init__(self, name: str, mc_samples: int, subset: int, beta: float = 1.0,
-                 epig_targets: int = DEFAULT_EPIG_TARGETS) -> None:
+                 epig_targets: int = DEFAULT_EPIG_TARGETS, target_images: np.ndarray | None = None) -> None:
         self.acquisition = STRATEGIES[name]
         self.mc_samples = mc_samples
         self.subset = subset
         self.beta = beta
         self.epig_targets = epig_targets
+        # The target distribution EPIG averages over: a recipe's target set where the data set has one (the
+        # unbalanced and redundant protocols test on a distribution the pool does not follow), else the pool.
+        self.target_images = target_images
         self.rng = np.random.default_rng(0)
         # Filled on every call, read by the engine: scores of the whole scored subset.
         self.last_scores: Scores | None = None
-        # Pool positions of the last call's EPIG targets (None for other strategies).
+        # Positions of the last call's EPIG targets in the pool, or in `target_images` when given (None for
+        # other strategies).
         self.last_targets: np.ndarray | None = None
         self.calls = 0
 
@@ -233,11 +237,12 @@ class QueryStrategy:
         if a.mc:
             n = len(positions)
             if a.targets:
-                # Targets drawn from the whole pool; scored in the SAME call so that sample t of a point and
-                # of a target come from one network (consistent masks).
-                self.last_targets = np.sort(self.rng.choice(len(X_pool), size=min(self.epig_targets, len(X_pool)),
+                # Targets drawn from the target set (else the whole pool); scored in the SAME call so that
+                # sample t of a point and of a target come from one network (consistent masks).
+                source = X_pool if self.target_images is None else self.target_images
+                self.last_targets = np.sort(self.rng.choice(len(source), size=min(self.epig_targets, len(source)),
                                                             replace=False))
-                X = np.concatenate([X, X_pool[self.last_targets]])
+                X = np.concatenate([X, source[self.last_targets]])
             P = estimator.mc_predict_proba(X, self.mc_samples, seed=int(self.rng.integers(2**31)))
             found["P"] = P[:, :n] if a.targets else P
             if a.targets:

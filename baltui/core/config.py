@@ -28,8 +28,11 @@ from baltui.core.recipes import canonical as canonical_recipe
 from baltui.core.settings import ALWAYS_SAVED, SETTING, SETTINGS, closest
 from baltui.core.settings import EXPERIMENT_KEYS as EXPERIMENT_KEYS  # re-exported: callers import them from here
 from baltui.core.settings import MC_MASKS as MC_MASKS
+from baltui.core.stopping import check_rules, parse_rules
 
 DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
+FOLDER = "folder"  # the dataset of --data DIR: an image folder (baltui.core.image_folder); "npz": --data FILE.npz
+FOLDER_KEYS = ("test_fraction", "image_size")  # the settings only an image folder reads
 DEFAULT_PRESET = "quick"
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
 AUTO_MC_MASKS = "independent"
@@ -161,10 +164,10 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
         for key, value in MODELS[overrides["model"]].regime.items():
             if overrides.get(key) is None:
                 values[key] = value
-    # A data file means the npz data set unless the same source named one.
+    # A data file means the npz data set, a data folder an image folder, unless the same source named one.
     for source in (preset, overrides or {}):
         if source.get("data") and "dataset" not in source:
-            values["dataset"] = "npz"
+            values["dataset"] = FOLDER if Path(str(source["data"])).is_dir() else "npz"
     if values.get("dataset", SETTING["dataset"].default) == "digits" and values.get("name") != DIGITS_DEFAULTS_PRESET:
         defaults = load_preset(DIGITS_DEFAULTS_PRESET)
         for key in _DIGITS_FROM_QUICK:
@@ -217,6 +220,10 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
                          f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
     if "recipe_seed" in given and config.recipe == NO_RECIPE:
         lines.append("baltui: warning: --recipe-seed is read only by a recipe; this run has none (--recipe)")
+    for key in FOLDER_KEYS:
+        if key in given and config.dataset != FOLDER:
+            lines.append(f"baltui: warning: {SETTING[key].flag} is read only for an image folder (--data DIR); "
+                         "this run has none")
     for line in lines:
         print(line, file=sys.stderr)
     return lines
@@ -238,16 +245,18 @@ def validate(config: RunConfig) -> None:
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over points is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    check_rules(parse_rules(config.stop_when), config.strategies)
     config.recipe = canonical_recipe(config.recipe)  # a bad recipe is one line here, before any data is loaded
     if (config.weight_decay == "auto" or config.early_stopping) and not config.validation:
         what = "--weight-decay auto" if config.weight_decay == "auto" else "--early-stopping"
         raise BaltuiError(f"{what} needs a validation set: give --validation N (pool images set aside)")
-    if config.dataset == "npz":
+    if config.dataset in ("npz", FOLDER):
         if not config.data:
-            raise BaltuiError("dataset 'npz' needs a file: give --data FILE.npz")
+            raise BaltuiError(f"dataset '{config.dataset}' needs its data: give --data "
+                              + ("DIR" if config.dataset == FOLDER else "FILE.npz"))
     elif config.dataset not in DATASETS:
         raise BaltuiError(
-            f"unknown dataset '{config.dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz"
+            f"unknown dataset '{config.dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz or DIR"
         )
     elif config.data:
         raise BaltuiError(f"--data cannot be combined with dataset '{config.dataset}'; choose one")

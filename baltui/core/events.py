@@ -63,6 +63,12 @@ class QueryResult:
     # The fit this query's model came from: {"loss": [per epoch], "accuracy": [per epoch], "epochs": n,
     # "last_batch": images} (metrics.fit_summary); None where there was none (or in older records).
     fit: dict[str, Any] | None = None
+    # The stop rule (as given) this query met: the run ends with it (baltui.core.stopping); not on the query's
+    # record, on the run_finished record that follows it.
+    stopped: str | None = None
+    # Share of the stop set's deterministic predictions that changed since the previous query; measured only
+    # for runs with a `stable` stop rule, and only then on the record.
+    predictions_changed: float | None = None
 
     def score_summary(self) -> dict[str, float] | None:
         if self.scores is None or len(self.scores) == 0:
@@ -123,6 +129,7 @@ class QueryResult:
             "class_accuracy": self.class_accuracy,
             "labelled_per_class": self.labelled_per_class,
             "fit": self.fit,
+            **({} if self.predictions_changed is None else {"predictions_changed": self.predictions_changed}),
         }
 
 
@@ -156,6 +163,7 @@ class QueryResult:
             labelled_per_class=None if record.get("labelled_per_class") is None
             else [int(v) for v in record["labelled_per_class"]],
             fit=record.get("fit") if isinstance(record.get("fit"), dict) else None,
+            predictions_changed=record.get("predictions_changed"),
             **extra,
         )
 
@@ -179,7 +187,7 @@ def event_from_record(record: dict[str, Any], run_id: str | None = None, query_t
     kind = record.get("type", "query")
     rid = str(record["run_id"]) if run_id is None else run_id
     if kind == "run_finished":
-        return RunFinished(rid)
+        return RunFinished(rid, record.get("stopped"), record.get("queries"))
     if kind == "run_failed":
         return RunFailed(rid, str(record.get("error") or "failed"))
     if kind != "query":
@@ -194,9 +202,15 @@ def is_query(record: dict[str, Any]) -> bool:
 
 @dataclass
 class RunFinished:
-    """A run completed all its queries."""
+    """A run completed all its queries, or `stopped` by that stop rule after query `queries`."""
 
     run_id: str
+    stopped: str | None = None
+    queries: int | None = None
+
+    def text(self) -> str:
+        """'finished', or 'stopped: labels>=500 at query 12': what the consumers show."""
+        return "finished" if self.stopped is None else f"stopped: {self.stopped} at query {self.queries}"
 
 
 @dataclass

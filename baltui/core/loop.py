@@ -133,10 +133,12 @@ class ActiveLearningLoop:
     def build(cls, settings: LoopSettings, images: np.ndarray, n_classes: int, labels: np.ndarray | None = None, *,
               validation: tuple[np.ndarray, np.ndarray] | None = None, control: Control | None = None,
               on_epoch: Callable[[int, int], None] | None = None,
-              on_compile: Callable[[], None] | None = None) -> ActiveLearningLoop:
+              on_compile: Callable[[], None] | None = None,
+              targets: np.ndarray | None = None) -> ActiveLearningLoop:
         """The classifier of `settings.model` in the settings' regime, and the settings' strategy.
 
-        `validation` (images, labels) is what early stopping and weight decay "auto" choose on.
+        `validation` (images, labels) is what early stopping and weight decay "auto" choose on; `targets` the
+        images EPIG draws its target inputs from (a recipe's target set; the pool when None).
         """
         from baltui.core.models import MODELS
         from baltui.core.models.classifier import MCDropoutClassifier
@@ -148,7 +150,7 @@ class ActiveLearningLoop:
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
             validation=validation, train_precision=s.train_precision, batching=s.batching,
         )
-        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
+        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets, targets)
         return cls(classifier, strategy, images, labels)
 
     # ---- the labelled set -----------------------------------------------------------------------
@@ -210,6 +212,11 @@ class ActiveLearningLoop:
         with modal_warnings_silenced():
             self.learner.teach(self.images[indices], self._answers(indices, y))
         return time.perf_counter() - t0
+
+    def predictions(self, x: np.ndarray) -> np.ndarray:
+        """The model's class for each image, dropout off: deterministic, drawing no random numbers (what the
+        `stable` stop rule compares from one query to the next)."""
+        return self.classifier.predict_proba(x).argmax(axis=1)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> Evaluation:
         """Accuracy on x, y, the seconds it took, and the test metrics, all from one float32 pass

@@ -33,9 +33,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from baltui.core import stopping
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisition
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
+from baltui.core.images import DEFAULT_SIZE, MIN_SIZE
 from baltui.core.models import MODELS
 from baltui.core.models.batching import BATCHINGS
 from baltui.core.models.precision import TRAIN_PRECISIONS
@@ -61,6 +63,8 @@ KINDS = {
     "path": "str | None",  # a file path, or none
     "words": "list[str]",  # a comma list of names from `choices`, each once
     "wholes": "list[int]",  # a comma list of whole numbers in [low, high], each once
+    # Stop rules (baltui.core.stopping), each once, possibly none; a repeatable flag (a rule may hold a comma).
+    "rules": "list[str]",
 }
 
 
@@ -162,6 +166,8 @@ class Setting:
                     + (f", at most {self.most} of them" if self.most else ""))
         if self.kind == "words":
             return "a list of names" + (f" from {', '.join(self.choices)}" if self.choices else "")
+        if self.kind == "rules":
+            return f"a list of stop rules: {stopping.FORMS}"
         if self.kind == "word" and self.choices:
             return f"one of {', '.join(self.choices)}"
         return "a string"
@@ -230,6 +236,12 @@ class Setting:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self._refuse(value)
             return value
+        if kind == "rules":  # one rule as text (a preset's "labels>=500"), else a list; stored without spaces
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            return stopping.canonical(value)
         if kind == "wholes":
             if isinstance(value, int) and not isinstance(value, bool):
                 value = [value]
@@ -271,6 +283,10 @@ class Setting:
             for v in value:
                 if self.choices and v not in self.choices:
                     raise self._unknown(v)
+        elif kind == "rules":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            stopping.parse_rules(value)
         elif kind == "wholes":
             self._check_list(value, int)
             for v in value:
@@ -311,9 +327,10 @@ def _mc(a: Acquisition) -> bool:
 # Order: RunConfig's field order, hence config.json's key order and the flags' order in --help.
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", "word", "digits",
-            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz)"),
-    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout)",
-            metavar="FILE.npz", resume_may_change=True),
+            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz or DIR)"),
+    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout), or an image folder "
+            "with one subfolder per class (DIR/<class>/*.png|jpg; a DIR/test/<class>/ split or --test-fraction)",
+            metavar="FILE.npz|DIR", resume_may_change=True),
     Setting("strategies", "words", ["entropy", "uniform"],
             f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}",
             choices=tuple(STRATEGIES), noun=("strategy", "strategies"), changes_results=False),
@@ -338,7 +355,8 @@ SETTINGS: tuple[Setting, ...] = (
     # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
     # Target inputs EPIG draws from the pool per query to average I(y; y*) over; its cost grows with
     # points x targets x classes^2 per MC sample.
-    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS, "target inputs EPIG draws from the pool per query",
+    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS,
+            "target inputs EPIG draws per query (from the recipe's target set, else the pool)",
             low=1, high=10_000, metavar="N", read_by=lambda a: a.targets, legacy=DEFAULT_EPIG_TARGETS),
     Setting("mc_masks", "word", "auto",
             "MC-dropout masks: one per sample for all points (consistent), one per point (independent), "
@@ -389,6 +407,28 @@ SETTINGS: tuple[Setting, ...] = (
             "the first labels: initial-per-class of every class (balanced, default), or that many times the "
             "classes at random, chosen without reading a label (random)",
             choices=INITIAL_SETS, metavar="{" + ",".join(INITIAL_SETS) + "}", legacy="balanced"),
+    # An image folder (--data DIR) without a DIR/test/ split: the share of every class held out to test on, drawn
+    # once from a fixed seed (baltui.core.image_folder). 0: the folder's own test/ split, refused when it has none.
+    Setting("test_fraction", "number", 0.0,
+            "an image folder without a test/ split: the share of every class held out as the test set "
+            "(stratified, the same split every load)", low=0, high=0.9, zero="the folder's test/ split",
+            metavar="F", legacy=0.0),
+    # An image folder's images are padded to a square and resized to this side, as label mode's --size does.
+    Setting("image_size", "whole", DEFAULT_SIZE,
+            "an image folder's images are padded to a square and resized to SIZE x SIZE",
+            low=MIN_SIZE, high=1024, metavar="SIZE", legacy=DEFAULT_SIZE),
+    # When a run may end before --queries (baltui.core.stopping): judged after every query, ANY rule stops it. It
+    # changes how long runs are, so report never pools runs of different rules; --resume may drop rules (the
+    # stopped runs then continue as if never stopped) but not add them (start/resume.py says so).
+    Setting("stop_when", "rules", [],
+            "end a run after the first query at which ANY rule holds (repeat the flag for more rules): "
+            "labels>=N (labelled images, initial set included); accuracy>=X (reads the TEST set: an "
+            "oracle-peeking rule, for studies only); plateau:N,D (none of the last N queries beat the best "
+            "test accuracy before them by more than D; also reads the test set); uncertainty<X (the strategy's "
+            "mean acquisition score over the last query's scored subset; not for uniform); stable:X (the share "
+            "of deterministic predictions that changed since the previous query, on a fixed sample of at "
+            f"most {stopping.STOP_SET_SIZE} pool images, below X); none: no rule (default)",
+            metavar="RULE", resume_may_change=True, legacy=[]),
 )
 
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -396,7 +436,8 @@ SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # Keys that change what an experiment computes: refused as overrides on --resume unless resume_may_change.
 EXPERIMENT_KEYS: tuple[str, ...] = tuple(SETTING)
 # Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
-# been asked for from the start; --data only says where the (same) data file is now.
+# been asked for from the start; --data only says where the (same) data file is now; dropping stop rules
+# lets the runs they stopped go on.
 RESUME_MAY_CHANGE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.resume_may_change)
 # Settings two runs must share to be pooled in one row of a report.
 RESULTS_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.changes_results)

@@ -93,6 +93,9 @@ class StrategySummary:
     auc_values: list[float] = field(default_factory=list)  # per run in the statistics (their mean is `auc`)
     found: list[RunCurve] = field(default_factory=list, repr=False)  # every run of the row
     members: list[RunCurve] = field(default_factory=list, repr=False)  # the runs in the statistics
+    # Runs a stop rule ended early (finished, in every statistic up to their last query), and, per such run,
+    # its rule, its labels and its test accuracy at that last query: what a study of stop rules compares.
+    stopped: list[tuple[str, int, float]] = field(default_factory=list)
 
     @property
     def final_mean(self) -> float | None:
@@ -120,9 +123,21 @@ class StrategySummary:
         return text + (f" at {self.final_at}" if with_count else "")
 
     def runs_text(self) -> str:
-        """`3`, or `3 (1 failed)` / `3 (1 unfinished)`: the runs behind a row are never silently fewer."""
-        notes = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.unfinished, "unfinished")) if n]
+        """`3`, or `3 (1 failed)` / `3 (1 unfinished)` / `3 (2 stopped)`: the runs behind a row are never
+        silently fewer, nor silently shorter."""
+        notes = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.unfinished, "unfinished"),
+                                               (len(self.stopped), "stopped")) if n]
         return f"{self.total}" + (f" ({', '.join(notes)})" if notes else "")
+
+    def stopped_text(self) -> tuple[str, str]:
+        """(labels, accuracy) at the stopped runs' last queries: `2/3 at 140 ± 20`, `0.9100 ± 0.0100`; '-' none."""
+        if not self.stopped:
+            return "-", "-"
+        labels = [n for _, n, _ in self.stopped]
+        accuracy = [a for _, _, a in self.stopped]
+        at = f"{np.mean(labels):.0f}" + (f" ± {sample_std(labels):.0f}" if len(labels) > 1 else "")
+        acc = f"{np.mean(accuracy):.4f}" + (f" ± {sample_std(accuracy):.4f}" if len(accuracy) > 1 else "")
+        return f"{len(self.stopped)}/{self.runs} at {at}", acc
 
 
 def normalised_auc(x: list[int], y: list[float]) -> float:
@@ -193,6 +208,7 @@ def _summary(
         auc_values=aucs,
         found=list(found),
         members=group,
+        stopped=[(r.stopped, r.n_labelled[-1], r.accuracy[-1]) for r in group if r.stopped and r.accuracy],
     )
 
 

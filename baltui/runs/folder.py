@@ -117,7 +117,7 @@ class RunFolder:
             found = provenance_module.resolve_data_path(str(values["data"]), self.path)
             if found is None:
                 raise BaltuiError(f"the data file of {self.path} ({values['data']}, relative to the run folder) is "
-                                  "not there; give its current place with --data FILE.npz")
+                                  "not there; give its current place with --data FILE.npz (or DIR)")
             values["data"] = str(found)
         return build_config(values)
 

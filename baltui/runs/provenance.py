@@ -1,8 +1,9 @@
 """Where a run's numbers came from, recorded in config.json beside the settings.
 
 Why: a results table is only as good as what it can be traced back to. The data is identified by
-the hash of its arrays (a swapped file is refused on --resume, and references are matched by
-content, not name); the versions, the CPU with its bfloat16 features, and the training precision and
+the hash of its arrays (a swapped file, or an image folder whose images changed, is refused on --resume,
+and references are matched by content, not name), an image folder also by its class names and the hash
+of its files; the versions, the CPU with its bfloat16 features, and the training precision and
 evaluation path say what computed the numbers. Nothing here needs TensorFlow imported: versions come
 from the installed packages' metadata.
 """
@@ -41,10 +42,11 @@ def relative_data_path(data: str, run_dir: Path) -> str:
 
 
 def resolve_data_path(data: str, run_dir: Path) -> Path | None:
-    """A recorded data path: relative to the run folder first, then to the current folder."""
+    """A recorded data path (a file, or an image folder): relative to the run folder first, then to the current
+    folder."""
     path = Path(data).expanduser()
     for candidate in ((path,) if path.is_absolute() else (Path(run_dir) / path, path)):
-        if candidate.is_file():
+        if candidate.is_file() or candidate.is_dir():
             return candidate
     return None
 
@@ -112,7 +114,11 @@ def collect(dataset: Any, data_file: str | None, train_precision: str) -> dict[s
         # data it was made from, so a Repeated MNIST can still be traced to the MNIST it repeats
         block["recipe"] = dataset.recipe
         block["source_sha256"] = dataset.source_sha256
-    if data_file:
+    if getattr(dataset, "class_names", None) is not None:
+        block["class_names"] = list(dataset.class_names)
+    if getattr(dataset, "folder", None) is not None:  # an image folder: its files' hash and its test split
+        block["data_folder"] = dataset.folder.provenance()
+    elif data_file:
         path = Path(data_file)
         block["data_file"] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
     return block
@@ -120,9 +126,22 @@ def collect(dataset: Any, data_file: str | None, train_precision: str) -> dict[s
 
 def check_same_data(provenance: dict[str, Any] | None, dataset: Any, where: str) -> None:
     """Refuse to continue a run on data whose content differs from what it started on."""
-    expected = (provenance or {}).get("data_sha256")
+    provenance = provenance or {}
+    expected = provenance.get("data_sha256")
     if expected and expected != dataset.content_sha256:
+        folder = getattr(dataset, "folder", None)
+        if folder is None:
+            original = "give the original file with --data"
+        elif folder.files_sha256 == (provenance.get("data_folder") or {}).get("files_sha256"):
+            original = "its files are the same but read differently here (another Pillow?)"
+        else:
+            original = "its images changed (files added, removed or edited); give the original folder with --data"
         raise BaltuiError(
             f"the data for {where} differs from the data it was started on (sha256 {dataset.content_sha256[:12]} "
-            f"vs {expected[:12]}); give the original file with --data"
+            f"vs {expected[:12]}); {original}"
         )
+    names = getattr(dataset, "class_names", None)
+    recorded = provenance.get("class_names")
+    if recorded is not None and names is not None and list(names) != recorded:
+        raise BaltuiError(f"the classes of {where}'s data are {', '.join(names)} but it was started on "
+                          f"{', '.join(map(str, recorded))}; give the original folder with --data")

@@ -185,6 +185,7 @@ class RunCurve:
     accuracy: list[float]
     failed: str | None = None
     finished: bool = False
+    stopped: str | None = None  # the stop rule that ended the run early (it is finished too)
     records: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)  # one per point
 
     def values(self, metric: str = "accuracy") -> tuple[list[int], list[float]]:
@@ -216,7 +217,8 @@ def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
     """Group records into per-run curves (a resumed run may repeat no query: last one wins).
 
     The latest outcome counts: a failed run that --resume continued is failed no more once it has a
-    later query, and a finished run extended with --queries is unfinished until its new finish.
+    later query, and a finished run extended with --queries (or a stopped one whose rule was dropped) is
+    unfinished until its new finish.
     """
     by_run: dict[str, dict[int, dict[str, Any]]] = {}
     out: dict[str, RunCurve] = {}
@@ -228,11 +230,12 @@ def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
             by_run[rid] = {}
         if kind == "query":
             by_run[rid][r["query"]] = r
-            out[rid].failed, out[rid].finished = None, False
+            out[rid].failed, out[rid].finished, out[rid].stopped = None, False, None
         elif kind == "run_failed":
             out[rid].failed = r.get("error", "failed")
         elif kind == "run_finished":
             out[rid].finished, out[rid].failed = True, None
+            out[rid].stopped = str(r["stopped"]) if r.get("stopped") else None
     for rid, queries in by_run.items():
         for q in sorted(queries):
             out[rid].n_labelled.append(queries[q]["n_labelled"])

@@ -50,7 +50,8 @@ def run_columns(run: RunCurve, s: StrategySummary) -> dict[str, Any]:
     at = s.final_at if counted else None
     value = next((v for n, v in zip(xs, ys, strict=True) if n == at), None)
     row: dict[str, Any] = {
-        "seed": run.seed, "run_id": run.run_id, "status": status(run), "queries": len(run.n_labelled),
+        "seed": run.seed, "run_id": run.run_id, "status": status(run), "stopped": run.stopped,
+        "queries": len(run.n_labelled),
         "last_n_labelled": run.n_labelled[-1] if run.n_labelled else None, "n_labelled": at, m: value,
         f"{m}_auc": normalised_auc(*up_to(xs, ys, at)) if at is not None else None,
         f"last_{m}": ys[-1] if ys else None,

@@ -16,9 +16,10 @@ from baltui.runs import provenance
 from baltui.runs.folder import RunFolder
 from baltui.runs.results import RESULTS_FILE
 
-# What a watcher rebuilds a RunConfig from: the data settings only. It needs the run's data (for the
-# digit previews), and the other settings of a folder another version wrote may not pass today's checks.
-_DATA_KEYS = ("dataset", "data")
+# What a watcher rebuilds a RunConfig from: the data settings only (an image folder's split and size
+# included). It needs the run's data (for the digit previews), and the other settings of a folder another
+# version wrote may not pass today's checks.
+_DATA_KEYS = ("dataset", "data", "test_fraction", "image_size")
 
 
 @dataclass

@@ -21,7 +21,7 @@ def summary_table(out_dir: Path) -> Table:
     for rid, curve in curves(read_records(out_dir)).items():
         reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
         table.add_row(
-            rid + (" (failed)" if curve.failed else ""),
+            rid + (" (failed)" if curve.failed else f" (stopped: {curve.stopped})" if curve.stopped else ""),
             str(max(len(curve.accuracy) - 1, 0)),
             str(curve.n_labelled[-1]) if curve.n_labelled else "-",
             f"{curve.final_accuracy:.4f}" if curve.final_accuracy is not None else "-",

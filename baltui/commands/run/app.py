@@ -29,6 +29,7 @@ from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
 from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished, is_query
 from baltui.executors.local import EngineFactory, run_experiment
+from baltui.runs.recorder import stopped_by
 from baltui.runs.references import PaperReference, reference_for
 from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
@@ -53,7 +54,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
 * **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
   that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
   their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)
-* **queried digits**: the images the latest query chose, with their true label and score
+* **queried digits**: the images the latest query chose, with their true label (an image folder's class
+  name) and score
 
 The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
 """
@@ -111,7 +113,8 @@ class BaltuiApp(ViewToggles, AppBase):
                 runs.can_focus = False
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
-                        yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries)
+                        yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries,
+                                       class_names=getattr(self.dataset, "class_names", None))
             yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
@@ -131,6 +134,10 @@ class BaltuiApp(ViewToggles, AppBase):
                 self.panel(rid).show_saved(result)
                 self.query_one(ComparisonPlot).add(rid, result.strategy, result.n_labelled, result.accuracy)
                 self.query_one(ProgressBar).advance(1)
+            stop = stopped_by(records)
+            if stop is not None and stop[0] in self.config.stop_when:  # stays stopped: --resume leaves it be
+                self.panel(rid).on_finished(RunFinished(rid, *stop))
+                self._skip_progress(rid)
 
     def panel(self, rid: str) -> RunPanel:
         return self.query_one(f"#run-{rid}", RunPanel)
@@ -178,7 +185,9 @@ class BaltuiApp(ViewToggles, AppBase):
             self.panel(event.run_id).on_failed(event.error)
             self._skip_progress(event.run_id)
         elif isinstance(event, RunFinished):
-            self.panel(event.run_id).on_finished()
+            self.panel(event.run_id).on_finished(event)
+            if event.stopped is not None:  # the queries it will never run
+                self._skip_progress(event.run_id)
         elif isinstance(event, ExperimentFinished):
             self.finish(event.cancelled)
 

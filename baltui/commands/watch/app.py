@@ -140,9 +140,9 @@ class WatchRunPanel(RunPanel):
         self._not_stalled()
         super().on_failed(error)
 
-    def on_finished(self) -> None:
+    def on_finished(self, event: RunFinished | None = None) -> None:
         self._not_stalled()
-        super().on_finished()
+        super().on_finished(event)
 
     def _not_stalled(self) -> None:
         self.stalled = False
@@ -182,6 +182,7 @@ class WatchRunPanel(RunPanel):
                                       f"of {len(dataset.x_pool)} images (not the data this run used?)", style="dim"))
             return
         images = preview_images(dataset, indices) if indices else None
+        self.class_names = dataset.class_names
         self.show_previews(images, result.queried_labels, result.queried_scores)
 
     def status_text(self) -> str:
@@ -328,14 +329,15 @@ class WatchApp(ViewToggles, AppBase):
                 return None, f"{type(exc).__name__}: {exc}"
 
         worker = get_current_worker()
-        cache: dict[tuple[str, str | None, str, int], tuple[Any, str | None]] = {}
+        cache: dict[tuple[Any, ...], tuple[Any, str | None]] = {}
         for index, folder in enumerate(self.folders):
             if worker.is_cancelled:
                 return
             config, error = attempt(lambda folder=folder: folder_run_config(folder))
             dataset = None
             if config is not None:
-                key = (config.dataset, config.data, config.recipe, config.recipe_seed)
+                key = (config.dataset, config.data, config.recipe, config.recipe_seed, config.test_fraction,
+                       config.image_size)
                 if key not in cache:
                     cache[key] = attempt(lambda config=config: load_dataset(config))
                 dataset, error = cache[key]
@@ -371,7 +373,9 @@ class WatchApp(ViewToggles, AppBase):
                     panel.on_failed(escape(event.error))
                     self._skip_progress(index, panel)
                 elif isinstance(event, RunFinished):
-                    panel.on_finished()
+                    panel.on_finished(event)
+                    if event.stopped is not None:  # the queries it will never run
+                        self._skip_progress(index, panel)
             for rid, results in saved.items():
                 self.panels[rid][1].show_saved_many(results)
             for panel in touched.values():  # the newest query only: a long backlog draws once

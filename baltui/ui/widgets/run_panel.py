@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.markup import escape
 from textual.widgets import Static
 
 from baltui.core.acquisition import STRATEGIES
-from baltui.core.events import PhaseChanged, QueryResult
+from baltui.core.events import PhaseChanged, QueryResult, RunFinished
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
 from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
@@ -30,9 +32,11 @@ class RunPanel(Vertical):
 
     It changes only through its own methods: an app calls them and reads its fields, never sets them."""
 
-    def __init__(self, run_id: str, strategy: str, seed: int, queries: int, **kwargs) -> None:
+    def __init__(self, run_id: str, strategy: str, seed: int, queries: int,
+                 class_names: Sequence[str] | None = None, **kwargs) -> None:
         super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
         self.run_id = run_id
+        self.class_names = class_names  # the previews' labels by name (an image folder's classes), else by index
         self.strategy = strategy
         self.seed = seed
         self.queries = queries
@@ -95,7 +99,7 @@ class RunPanel(Vertical):
             self.started = time.monotonic() - max(0.0, ago)
 
     def show_previews(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None) -> None:
-        self.query_one(DigitPreviews).show(images, labels, scores)
+        self.query_one(DigitPreviews).show(images, labels, scores, self.class_names)
 
     def say_in_previews(self, text: Text) -> None:
         """A message where the digit previews go (why there are none)."""
@@ -112,11 +116,13 @@ class RunPanel(Vertical):
         self.border_subtitle = "failed"
         self.refresh_status()
 
-    def on_finished(self) -> None:
+    def on_finished(self, event: RunFinished | None = None) -> None:
+        """The run's end: 'finished', or 'stopped: <rule> at query k' when a stop rule ended it early."""
         self.finished = True
         self.add_class("-finished")
-        self.border_subtitle = "finished"
-        self.phase = "finished"
+        stopped = event is not None and event.stopped is not None
+        self.border_subtitle = "stopped" if stopped else "finished"
+        self.phase = f"[b $accent]{escape(event.text())}[/]" if stopped else "finished"
         self.refresh_status()
 
     # ---- status ---------------------------------------------------------------------------------
