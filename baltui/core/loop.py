@@ -20,13 +20,14 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from baltui.core import plugins
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, QueryStrategy
 from baltui.core.config import RunConfig, mc_masks_for
 from baltui.core.control import Control
@@ -86,6 +87,8 @@ class LoopSettings:
     epig_targets: int = DEFAULT_EPIG_TARGETS
     mc_masks: str = "auto"  # resolved per strategy by `mc_masks_for`
     train_precision: str = "float32"
+    # A plug-in strategy's reference by run name (RunConfig.strategy_references); `model` may be a plug-in too.
+    strategy_references: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: RunConfig, strategy: str) -> LoopSettings:
@@ -127,17 +130,17 @@ class ActiveLearningLoop:
 
         `validation` (images, labels) is what early stopping and weight decay "auto" choose on.
         """
-        from baltui.core.models import MODELS
         from baltui.core.models.classifier import MCDropoutClassifier
 
         s = settings
+        acquisition = plugins.strategy(s.strategy_references.get(s.strategy, s.strategy))
         classifier = MCDropoutClassifier(
-            images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=MODELS[s.model].build, control=control,
-            on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, s.strategy),
+            images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=plugins.model(s.model).build,
+            control=control, on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, acquisition),
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
             validation=validation, train_precision=s.train_precision,
         )
-        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
+        strategy = QueryStrategy(acquisition, s.mc_samples, s.subset, s.beta, s.epig_targets)
         return cls(classifier, strategy, images, labels)
 
     # ---- the labelled set -----------------------------------------------------------------------

@@ -124,3 +124,41 @@ def check_same_data(provenance: dict[str, Any] | None, dataset: Any, where: str)
             f"the data for {where} differs from the data it was started on (sha256 {dataset.content_sha256[:12]} "
             f"vs {expected[:12]}); give the original file with --data"
         )
+
+
+def _files_sha(entry: dict[str, Any]) -> list[str]:
+    files = entry.get("files")
+    return sorted(files.values()) if isinstance(files, dict) else []
+
+
+def changed_plugins(saved: list[dict[str, Any]] | None, now: list[dict[str, Any]]) -> list[str]:
+    """One phrase per plug-in whose source files differ from those the runs started with (by content: a file
+    that moved with the same bytes has not changed), e.g. "strategy margin_score (my_scores.py 1a2b3c4d5e6f -> ...)"."""
+    before = {(p.get("kind"), p.get("name")): p for p in saved or [] if isinstance(p, dict)}
+    changes = []
+    for entry in now:
+        old = before.get((entry["kind"], entry["name"]))
+        if old is None or _files_sha(old) == _files_sha(entry):
+            continue
+        old_files, new_files = old.get("files") or {}, entry["files"]
+        differing = [Path(f).name for f, sha in new_files.items() if sha not in old_files.values()]
+        shown = ", ".join(differing[:2]) or ", ".join(Path(f).name for f in old_files)
+        changes.append(f"{entry['kind']} {entry['name']} ({shown})")
+    return changes
+
+
+def accept_plugin_changes(provenance: dict[str, Any], now: list[dict[str, Any]]) -> dict[str, Any]:
+    """The provenance block with the plug-ins as they are now; what each was before kept in its `earlier`
+    list, so config.json still says which code ran the queries before the change."""
+    before = {(p.get("kind"), p.get("name")): p for p in provenance.get("plugins") or [] if isinstance(p, dict)}
+    updated = []
+    for entry in now:
+        old = before.get((entry["kind"], entry["name"]))
+        if old is not None and _files_sha(old) != _files_sha(entry):
+            earlier = list(old.get("earlier", []))
+            earlier.append({k: v for k, v in old.items() if k != "earlier"})
+            entry = {**entry, "earlier": earlier}
+        elif old is not None and old.get("earlier"):
+            entry = {**entry, "earlier": old["earlier"]}
+        updated.append(entry)
+    return {**provenance, "plugins": updated}

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from baltui.core.acquisition import STRATEGIES
+from baltui.core.config import safe_id
 from baltui.core.events import PhaseChanged, QueryResult
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
@@ -31,7 +32,7 @@ class RunPanel(Vertical):
     It changes only through its own methods: an app calls them and reads its fields, never sets them."""
 
     def __init__(self, run_id: str, strategy: str, seed: int, queries: int, **kwargs) -> None:
-        super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
+        super().__init__(id=self.widget_id(run_id), classes="run-panel", **kwargs)
         self.run_id = run_id
         self.strategy = strategy
         self.seed = seed
@@ -44,6 +45,11 @@ class RunPanel(Vertical):
         self.error: str | None = None
         self.finished = False
         self.resumed = 0  # results shown from disk on --resume: not part of this session's pace
+
+    @staticmethod
+    def widget_id(run_id: str) -> str:
+        """The panel's id: a plug-in strategy's run id may hold what Textual refuses in an id ('.')."""
+        return f"run-{safe_id(run_id)}"
 
     def compose(self) -> ComposeResult:
         yield Static("waiting to start...", classes="status")
