@@ -268,18 +268,33 @@ def test_config_json_records_each_plugins_module_version_and_source_hashes(examp
     prepared.release()
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["strategies"] == ["margin_example", "spread", "uniform"]
-    assert saved["strategy_references"] == {"spread": f"{mine}:spread"}
+    # a file relative to the run folder, as the data file is: config.json holds no absolute path
+    assert saved["strategy_references"] == {"spread": "../mine.py:spread"}
     example, file = saved["provenance"]["plugins"]
-    scores = example_site / EXAMPLE_SCORES
     assert example == {"kind": "strategy", "name": "margin_example", "reference": "margin_example",
                        "entry_point": "baltui_example_plugins.scores:margin_score",
                        "module": "baltui_example_plugins.scores", "distribution": "baltui-example-plugins",
-                       "version": "0.1.0", "files": {str(scores): _sha(scores)}}
-    assert file == {"kind": "strategy", "name": "spread", "reference": f"{mine}:spread", "entry_point": None,
-                    "module": str(mine), "distribution": None, "version": None, "files": {str(mine): _sha(mine)}}
+                       "version": "0.1.0", "files": {EXAMPLE_SCORES: _sha(example_site / EXAMPLE_SCORES)}}
+    assert file == {"kind": "strategy", "name": "spread", "reference": "../mine.py:spread", "entry_point": None,
+                    "module": "../mine.py", "distribution": None, "version": None, "files": {"../mine.py": _sha(mine)}}
+    assert str(tmp_path) not in (tmp_path / "run" / "config.json").read_text()
     plain = start.start_config(tiny(), tmp_path / "plain")  # built-ins only: config.json as before
     plain.release()
     assert "plugins" not in plain.folder.config["provenance"]
+
+
+def test_a_folder_moved_with_its_plugin_file_resumes_anywhere(tmp_path, tiny, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    _mine(project)
+    monkeypatch.chdir(project)
+    start.start_config(tiny(strategies=["./mine.py:spread"]), "runs/a").release()
+    (tmp_path / "moved").mkdir()
+    project.rename(tmp_path / "moved" / "project")
+    monkeypatch.chdir(tmp_path)
+    prepared = start.resume(tmp_path / "moved" / "project" / "runs" / "a", {})
+    prepared.release()
+    assert prepared.config.strategy_references == {"spread": f"{tmp_path / 'moved' / 'project' / 'mine.py'}:spread"}
 
 
 def test_resume_refuses_changed_plugin_code_unless_accepted(tmp_path, tiny, capsys):
@@ -295,7 +310,7 @@ def test_resume_refuses_changed_plugin_code_unless_accepted(tmp_path, tiny, caps
     assert "--accept-changed-plugins" in line
     start.resume(out, {}, accept_changed_plugins=True).release()
     (entry,) = json.loads((out / "config.json").read_text())["provenance"]["plugins"]
-    assert entry["files"] == {str(mine): _sha(mine)} and entry["earlier"][0]["files"] == {str(mine): before}
+    assert entry["files"] == {"../mine.py": _sha(mine)} and entry["earlier"][0]["files"] == {"../mine.py": before}
     start.resume(out, {}).release()  # the change accepted once is what the runs now continue with
 
 

@@ -24,7 +24,7 @@ from baltui.core.config import (
 )
 from baltui.core.data_checks import check_config_against_data
 from baltui.core.errors import BaltuiError
-from baltui.core.plugins import plugins_of
+from baltui.core.plugins import plugins_of, recorded
 from baltui.core.settings import RESUME_MAY_CHANGE
 from baltui.runs.folder import RunFolder
 from baltui.runs.jsonl import heal
@@ -97,17 +97,20 @@ def start_config(config: RunConfig, out: str | Path | None = None, threads: int 
     saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
     if config.data:
         saved["data"] = relative_data_path(config.data, path)
+    # Plug-in files relative to the folder too: config.json holds no absolute path of this machine.
+    saved["model"], saved["dataset"] = recorded(config.model, path), recorded(config.dataset, path)
+    saved["strategy_references"] = {name: recorded(ref, path) for name, ref in config.strategy_references.items()}
     saved["provenance"] = collect(dataset, config.data, config.train_precision)
     saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
-    used = _plugins(config)
+    used = _plugins(config, path)
     if used:  # each plug-in's module, version and source hashes: --resume refuses changed code
         saved["provenance"]["plugins"] = used
     folder = RunFolder.create(path, saved)
     return Prepared(config, folder, dataset, lock=take(folder.path, "run"))
 
 
-def _plugins(config: RunConfig) -> list[dict[str, Any]]:
-    return plugins_of(config.strategies, config.strategy_references, config.model, config.dataset)
+def _plugins(config: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
+    return plugins_of(config.strategies, config.strategy_references, config.model, config.dataset, run_dir)
 
 
 def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None = None,
@@ -157,7 +160,7 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
         raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
     config = folder.run_config(data, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
     config.out = str(folder.path)
-    used = _plugins(config)
+    used = _plugins(config, folder.path)
     changed = changed_plugins((provenance or {}).get("plugins"), used)
     if changed and not accept_changed_plugins:
         raise BaltuiError(f"plug-in code changed since the runs of {run_dir} started: {'; '.join(changed)}; its runs "

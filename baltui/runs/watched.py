@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baltui.core import plugins
 from baltui.core.config import RunConfig, build_config
 from baltui.core.errors import BaltuiError
 from baltui.runs import provenance
@@ -84,6 +85,8 @@ def folder_run_config(folder: WatchedFolder) -> RunConfig:
     values = {k: v for k, v in folder.config.items() if k in _DATA_KEYS}
     if values.get("data"):
         values["data"] = str(resolve_data_path(str(values["data"]), folder.path))
+    if isinstance(values.get("dataset"), str):  # a data-set plug-in's file, recorded relative to the folder
+        values["dataset"] = plugins.from_folder(values["dataset"], folder.path)
     return build_config(values)
 
 
