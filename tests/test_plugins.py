@@ -79,6 +79,16 @@ def test_entry_points_and_references_become_run_names(example_site, tmp_path, mo
     assert again.strategies == config.strategies and again.strategy_references == config.strategy_references
 
 
+def test_a_preset_toml_names_plugins_as_the_flags_do(example_site, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _mine(tmp_path)
+    (tmp_path / "mine.toml").write_text('strategies = ["margin_example", "./mine.py:spread", "uniform"]\n'
+                                        'model = "small_cnn"\ndataset = "digits_0to4"\n')
+    config = build_config(load_preset("mine.toml"))
+    assert config.strategies == ["margin_example", "spread", "uniform"]
+    assert (config.model, config.dataset) == ("small_cnn", "digits_0to4")
+
+
 def test_a_declared_name_is_the_run_name_and_is_made_a_safe_widget_id(tmp_path):
     from textual.dom import BadIdentifier, check_identifiers
 

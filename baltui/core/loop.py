@@ -20,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -74,8 +74,8 @@ class PoolView:
 class LoopSettings:
     """What a round computes with: the architecture and its training, the strategy and its sampling."""
 
-    strategy: str
-    model: str = "seed"
+    strategy: str  # a built-in's name, an installed plug-in's, or a plug-in's reference (module:attr, file.py:attr)
+    model: str = "seed"  # likewise (baltui.core.plugins)
     epochs: int = 50
     batch_size: int = 128
     epoch_draws: int = 0
@@ -87,14 +87,14 @@ class LoopSettings:
     epig_targets: int = DEFAULT_EPIG_TARGETS
     mc_masks: str = "auto"  # resolved per strategy by `mc_masks_for`
     train_precision: str = "float32"
-    # A plug-in strategy's reference by run name (RunConfig.strategy_references); `model` may be a plug-in too.
-    strategy_references: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: RunConfig, strategy: str) -> LoopSettings:
         """The settings of one run of an experiment (its preset, flags and model regime already merged)."""
         names = {f.name for f in dataclasses.fields(cls)} - {"strategy"}
-        return cls(strategy=strategy, **{name: getattr(config, name) for name in names})
+        # a plug-in's run name stands for its reference (baltui.core.plugins), which the round resolves
+        return cls(strategy=config.strategy_references.get(strategy, strategy),
+                   **{name: getattr(config, name) for name in names})
 
 
 class Acquired(NamedTuple):
@@ -133,7 +133,7 @@ class ActiveLearningLoop:
         from baltui.core.models.classifier import MCDropoutClassifier
 
         s = settings
-        acquisition = plugins.strategy(s.strategy_references.get(s.strategy, s.strategy))
+        acquisition = plugins.strategy(s.strategy)
         classifier = MCDropoutClassifier(
             images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=plugins.model(s.model).build,
             control=control, on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, acquisition),

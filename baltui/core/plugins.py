@@ -96,6 +96,7 @@ def short(token: str) -> str:
 
 
 def describe(exc: BaseException) -> str:
+    """An exception in the one line a message has room for: its type and its first line."""
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
