@@ -19,7 +19,8 @@ Each is the interface the built-ins use themselves:
 A bad one is one BaltuiError line before any folder is made: `find_spec` first (a missing module is named,
 nothing imported), then the attribute, then whether it is callable with the interface's arguments (a model is
 built once for the data by baltui.core.data_checks, before any folder). Loaded plug-ins are kept per
-process; a file is read again and re-imported when its bytes change, so what runs is what `provenance` hashes.
+process; a file is read again and re-imported when its bytes change, so what runs is what baltui.runs.provenance
+hashes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
-import os
 import re
 import sys
 from collections.abc import Callable
@@ -250,6 +250,19 @@ def _load(kind: str, token: str) -> Loaded | None:
     return Loaded(kind, canonical(token), obj, attr.rsplit(".", 1)[-1], module)
 
 
+def load(kind: str, token: str) -> Loaded | None:
+    """What a plug-in token names, with where it came from (for provenance); None for a built-in or an unknown
+    name. A file is read again, so a changed one is loaded as it is now."""
+    if token in {"strategy": STRATEGIES, "model": MODELS, "dataset": DATASETS}[kind]:
+        return None
+    return _load(kind, canonical(token))
+
+
+def is_file_reference(token: str) -> bool:
+    """A reference to a .py file (path/to/file.py:attr), as opposed to a module or a name."""
+    return is_reference(token) and _is_file(token.rpartition(":")[0])
+
+
 def _resolved(kind: str, token: str, make: Callable[[Loaded], Any]) -> Any:
     """`make` of the plug-in `token` names, kept per process (a file's again when its bytes change)."""
     token = canonical(token)
@@ -449,78 +462,3 @@ def listing(kind: str) -> list[Listed]:
             text = f"cannot be used: {exc}"
         rows.append(Listed(name, package, text))
     return rows
-
-
-# ---- provenance and the run folder -----------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def recorded(token: str, run_dir: Path) -> str:
-    """A reference as config.json records it: a file relative to the run folder (as the data file is), so a
-    folder holds no absolute path and moves with what it ran; anything else as it is."""
-    if not is_reference(token) or not _is_file(token.rpartition(":")[0]):
-        return token
-    target, _, attr = token.rpartition(":")
-    try:
-        return f"{os.path.relpath(Path(target).resolve(), Path(run_dir).resolve())}:{attr}"
-    except ValueError:  # another drive (Windows)
-        return token
-
-
-def from_folder(token: str, run_dir: Path) -> str:
-    """A recorded file reference (relative to its run folder) as an absolute one; anything else as it is."""
-    if not is_reference(token) or not _is_file(token.rpartition(":")[0]):
-        return token
-    target, _, attr = token.rpartition(":")
-    path = Path(target).expanduser()
-    return token if path.is_absolute() else f"{(Path(run_dir) / path).resolve()}:{attr}"
-
-
-def _file_key(path: Path, loaded: Loaded, run_dir: Path) -> str:
-    """A source file as provenance names it: inside its package (baltui_example_plugins/scores.py), or relative
-    to the run folder (a plug-in file), never an absolute path of this machine."""
-    name = getattr(loaded.module, "__name__", "")
-    top = sys.modules.get(name.split(".")[0]) if name and not name.startswith("baltui_plugin_") else None
-    if top is not None and getattr(top, "__file__", None):
-        root = Path(top.__file__).resolve().parent
-        root = root.parent if hasattr(top, "__path__") else root
-        if root in path.parents:
-            return path.relative_to(root).as_posix()
-    try:
-        return os.path.relpath(path, Path(run_dir).resolve())
-    except ValueError:
-        return path.name
-
-
-def provenance(kind: str, token: str, run_dir: Path, name: str | None = None) -> dict[str, Any] | None:
-    """Where a plug-in came from, for config.json: its module, its distribution's version (if installed from
-    one) and the sha256 of its source files. None for a built-in."""
-    if token in {"strategy": STRATEGIES, "model": MODELS, "dataset": DATASETS}[kind]:
-        return None
-    loaded = _load(kind, canonical(token))
-    if loaded is None:
-        return None
-    dist = loaded.distribution
-    reference = recorded(loaded.reference, run_dir)
-    from_file = loaded.entry_point is None and _is_file(loaded.reference.rpartition(":")[0])
-    return {
-        "kind": kind,
-        "name": name or reference,
-        "reference": reference,
-        "entry_point": loaded.entry_point.value if loaded.entry_point is not None else None,
-        "module": reference.rpartition(":")[0] if from_file else getattr(loaded.module, "__name__", None),
-        "distribution": dist[0] if dist else None,
-        "version": dist[1] if dist else None,
-        "files": {_file_key(path, loaded, run_dir): _sha256(path) for path in loaded.files()},
-    }
-
-
-def plugins_of(strategies: list[str], references: dict[str, str], model_token: str, dataset_token: str,
-               run_dir: Path) -> list[dict[str, Any]]:
-    """The provenance of every plug-in an experiment uses (its strategies by run name, its model, its data set)."""
-    found = [provenance("strategy", references.get(name, name), run_dir, name) for name in strategies]
-    found.append(provenance("model", model_token, run_dir))
-    if dataset_token != "npz":
-        found.append(provenance("dataset", dataset_token, run_dir))
-    return [p for p in found if p is not None]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baltui.core import plugins
 from baltui.core.config import RunConfig, build_config, migrate_config, run_id
 from baltui.core.errors import BaltuiError
 from baltui.core.events import Event, event_from_record, is_query
@@ -112,11 +111,12 @@ class RunFolder:
         folder (or given where it is now)."""
         values = {k: v for k, v in self.config.items() if k in RunConfig.__dataclass_fields__ and k != "out"}
         # plug-in files are recorded relative to the folder (baltui.runs.start), as the data file is
+        from_folder = provenance_module.reference_from_folder
         for key in ("model", "dataset"):
             if isinstance(values.get(key), str):
-                values[key] = plugins.from_folder(values[key], self.path)
+                values[key] = from_folder(values[key], self.path)
         if isinstance(values.get("strategy_references"), dict):
-            values["strategy_references"] = {k: plugins.from_folder(v, self.path) if isinstance(v, str) else v
+            values["strategy_references"] = {k: from_folder(v, self.path) if isinstance(v, str) else v
                                              for k, v in values["strategy_references"].items()}
         values.update(changes or {})
         if data is not None:

@@ -4,7 +4,8 @@ Why: a results table is only as good as what it can be traced back to. The data 
 the hash of its arrays (a swapped file is refused on --resume, and references are matched by
 content, not name); the versions, the CPU with its bfloat16 features, and the training precision and
 evaluation path say what computed the numbers. Nothing here needs TensorFlow imported: versions come
-from the installed packages' metadata.
+from the installed packages' metadata. A plug-in (baltui.core.plugins) is recorded by its module, its
+package's version and the sha256 of its source files, so --resume can refuse code that changed under a run.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import hashlib
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from baltui.core import plugins
 from baltui.core.errors import BaltuiError
 from baltui.version import __version__
 
@@ -124,6 +127,75 @@ def check_same_data(provenance: dict[str, Any] | None, dataset: Any, where: str)
             f"the data for {where} differs from the data it was started on (sha256 {dataset.content_sha256[:12]} "
             f"vs {expected[:12]}); give the original file with --data"
         )
+
+
+# ---- plug-ins ------------------------------------------------------------------------------------------
+def recorded_reference(token: str, run_dir: Path) -> str:
+    """A plug-in reference as config.json records it: a file relative to the run folder (as the data file is),
+    so a folder holds no absolute path and moves with what it ran; anything else as it is."""
+    if not plugins.is_file_reference(token):
+        return token
+    target, _, attr = token.rpartition(":")
+    try:
+        return f"{os.path.relpath(Path(target).resolve(), Path(run_dir).resolve())}:{attr}"
+    except ValueError:  # another drive (Windows)
+        return token
+
+
+def reference_from_folder(token: str, run_dir: Path) -> str:
+    """A recorded file reference (relative to its run folder) as an absolute one; anything else as it is."""
+    if not plugins.is_file_reference(token):
+        return token
+    target, _, attr = token.rpartition(":")
+    path = Path(target).expanduser()
+    return token if path.is_absolute() else f"{(Path(run_dir) / path).resolve()}:{attr}"
+
+
+def _source_name(path: Path, loaded: plugins.Loaded, run_dir: Path) -> str:
+    """A plug-in's source file as provenance names it: inside its package (baltui_example_plugins/scores.py), or
+    relative to the run folder (a plug-in file), never an absolute path of this machine."""
+    name = getattr(loaded.module, "__name__", "")
+    top = sys.modules.get(name.split(".")[0]) if name and not name.startswith("baltui_plugin_") else None
+    if top is not None and getattr(top, "__file__", None):
+        root = Path(top.__file__).resolve().parent
+        root = root.parent if hasattr(top, "__path__") else root
+        if root in path.parents:
+            return path.relative_to(root).as_posix()
+    try:
+        return os.path.relpath(path, Path(run_dir).resolve())
+    except ValueError:
+        return path.name
+
+
+def plugin_provenance(kind: str, token: str, run_dir: Path, name: str | None = None) -> dict[str, Any] | None:
+    """Where a plug-in came from, for config.json: its module, its distribution's version (if installed from
+    one) and the sha256 of its source files, as they are now. None for a built-in."""
+    loaded = plugins.load(kind, token)
+    if loaded is None:
+        return None
+    dist = loaded.distribution
+    reference = recorded_reference(loaded.reference, run_dir)
+    from_file = loaded.entry_point is None and plugins.is_file_reference(loaded.reference)
+    return {
+        "kind": kind,
+        "name": name or reference,
+        "reference": reference,
+        "entry_point": loaded.entry_point.value if loaded.entry_point is not None else None,
+        "module": reference.rpartition(":")[0] if from_file else getattr(loaded.module, "__name__", None),
+        "distribution": dist[0] if dist else None,
+        "version": dist[1] if dist else None,
+        "files": {_source_name(path, loaded, run_dir): file_sha256(path) for path in loaded.files()},
+    }
+
+
+def plugins_used(config: Any, run_dir: Path) -> list[dict[str, Any]]:
+    """The provenance of every plug-in a RunConfig uses: its strategies (by run name), its model, its data set."""
+    found = [plugin_provenance("strategy", config.strategy_references.get(name, name), run_dir, name)
+             for name in config.strategies]
+    found.append(plugin_provenance("model", config.model, run_dir))
+    if config.dataset != "npz":
+        found.append(plugin_provenance("dataset", config.dataset, run_dir))
+    return [p for p in found if p is not None]
 
 
 def _files_sha(entry: dict[str, Any]) -> list[str]:

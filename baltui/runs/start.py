@@ -24,7 +24,6 @@ from baltui.core.config import (
 )
 from baltui.core.data_checks import check_config_against_data
 from baltui.core.errors import BaltuiError
-from baltui.core.plugins import plugins_of, recorded
 from baltui.core.settings import RESUME_MAY_CHANGE
 from baltui.runs.folder import RunFolder
 from baltui.runs.jsonl import heal
@@ -34,6 +33,8 @@ from baltui.runs.provenance import (
     changed_plugins,
     check_same_data,
     collect,
+    plugins_used,
+    recorded_reference,
     relative_data_path,
     resolve_data_path,
 )
@@ -98,19 +99,16 @@ def start_config(config: RunConfig, out: str | Path | None = None, threads: int 
     if config.data:
         saved["data"] = relative_data_path(config.data, path)
     # Plug-in files relative to the folder too: config.json holds no absolute path of this machine.
-    saved["model"], saved["dataset"] = recorded(config.model, path), recorded(config.dataset, path)
-    saved["strategy_references"] = {name: recorded(ref, path) for name, ref in config.strategy_references.items()}
+    saved["model"], saved["dataset"] = recorded_reference(config.model, path), recorded_reference(config.dataset, path)
+    saved["strategy_references"] = {name: recorded_reference(ref, path)
+                                     for name, ref in config.strategy_references.items()}
     saved["provenance"] = collect(dataset, config.data, config.train_precision)
     saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
-    used = _plugins(config, path)
+    used = plugins_used(config, path)
     if used:  # each plug-in's module, version and source hashes: --resume refuses changed code
         saved["provenance"]["plugins"] = used
     folder = RunFolder.create(path, saved)
     return Prepared(config, folder, dataset, lock=take(folder.path, "run"))
-
-
-def _plugins(config: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
-    return plugins_of(config.strategies, config.strategy_references, config.model, config.dataset, run_dir)
 
 
 def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None = None,
@@ -160,7 +158,7 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
         raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
     config = folder.run_config(data, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
     config.out = str(folder.path)
-    used = _plugins(config, folder.path)
+    used = plugins_used(config, folder.path)
     changed = changed_plugins((provenance or {}).get("plugins"), used)
     if changed and not accept_changed_plugins:
         raise BaltuiError(f"plug-in code changed since the runs of {run_dir} started: {'; '.join(changed)}; its runs "

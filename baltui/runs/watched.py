@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baltui.core import plugins
 from baltui.core.config import RunConfig, build_config
 from baltui.core.errors import BaltuiError
 from baltui.runs import provenance
@@ -86,7 +85,7 @@ def folder_run_config(folder: WatchedFolder) -> RunConfig:
     if values.get("data"):
         values["data"] = str(resolve_data_path(str(values["data"]), folder.path))
     if isinstance(values.get("dataset"), str):  # a data-set plug-in's file, recorded relative to the folder
-        values["dataset"] = plugins.from_folder(values["dataset"], folder.path)
+        values["dataset"] = provenance.reference_from_folder(values["dataset"], folder.path)
     return build_config(values)
 
 
