@@ -137,7 +137,8 @@ def test_help_states_every_range():
 
 def test_the_table_makes_runconfig_and_the_resume_rules():
     fields = [f.name for f in dataclasses.fields(RunConfig)]
-    assert fields == ["name", "description", *EXPERIMENT_KEYS, "out"]
+    # strategy_references is no setting of its own: validate derives it from `strategies` (a plug-in's reference)
+    assert fields == ["name", "description", *EXPERIMENT_KEYS, "strategy_references", "out"]
     assert RunConfig().epochs == SETTING["epochs"].default and RunConfig().strategies == ["entropy", "uniform"]
     assert RunConfig().strategies is not RunConfig().strategies  # a fresh list each time
     assert set(RESUME_MAY_CHANGE) == {"queries", "seeds", "data", "stop_when"}

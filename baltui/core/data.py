@@ -10,6 +10,8 @@ loader function returning `Dataset` (build it with `make_dataset`, which checks 
 `DATASETS`. Any .npz in the keras layout (x_train, y_train, x_test, y_test) works without registering,
 through `--data FILE.npz`; `read_npz` is the one .npz reader (label mode reads its sources with it too). A
 folder of images in one subfolder per class works through `--data DIR` (baltui.core.image_folder).
+loader from outside baltui (an entry point in `baltui.datasets`, or `--dataset module:attr`) is a plug-in
+(baltui.core.plugins), its arrays checked here by `make_dataset` like any others.
 """
 
 from __future__ import annotations
@@ -208,6 +210,11 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
     "digits": load_digits,
     "mnist": load_mnist,
 }
+# What `baltui --list-datasets` says of each.
+DESCRIPTIONS = {
+    "digits": "scikit-learn's bundled 8x8 digits: a pool of 1,300, 497 to test (offline)",
+    "mnist": "MNIST 28x28 through keras' download cache (or a local copy: --data FILE.npz)",
+}
 
 
 def load_dataset(config: object) -> Dataset:
@@ -228,9 +235,14 @@ def load_dataset(config: object) -> Dataset:
         loaded = load_npz(data)
     else:
         dataset = getattr(config, "dataset", "digits")
-        if dataset not in DATASETS:
-            raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
-        loaded = DATASETS[dataset]()
+        if dataset in DATASETS:
+            loaded = DATASETS[dataset]()
+        else:
+            from baltui.core import plugins  # it builds on this module's registry and checks
+
+            if not plugins.known("dataset", dataset):
+                raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
+            loaded = plugins.load_dataset(dataset)
     recipe = getattr(config, "recipe", "none")
     if not recipe or recipe == "none":
         return loaded

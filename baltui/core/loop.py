@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from baltui.core import plugins
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, QueryStrategy
 from baltui.core.config import RunConfig, mc_masks_for
 from baltui.core.control import Control
@@ -74,8 +75,8 @@ class PoolView:
 class LoopSettings:
     """What a round computes with: the architecture and its training, the strategy and its sampling."""
 
-    strategy: str
-    model: str = "seed"
+    strategy: str  # a built-in's name, an installed plug-in's, or a plug-in's reference (module:attr, file.py:attr)
+    model: str = "seed"  # likewise (baltui.core.plugins)
     epochs: int = 50
     batch_size: int = 128
     epoch_draws: int = 0
@@ -93,7 +94,9 @@ class LoopSettings:
     def from_config(cls, config: RunConfig, strategy: str) -> LoopSettings:
         """The settings of one run of an experiment (its preset, flags and model regime already merged)."""
         names = {f.name for f in dataclasses.fields(cls)} - {"strategy"}
-        return cls(strategy=strategy, **{name: getattr(config, name) for name in names})
+        # a plug-in's run name stands for its reference (baltui.core.plugins), which the round resolves
+        return cls(strategy=config.strategy_references.get(strategy, strategy),
+                   **{name: getattr(config, name) for name in names})
 
 
 class Evaluation(NamedTuple):
@@ -140,17 +143,17 @@ class ActiveLearningLoop:
         `validation` (images, labels) is what early stopping and weight decay "auto" choose on; `targets` the
         images EPIG draws its target inputs from (a recipe's target set; the pool when None).
         """
-        from baltui.core.models import MODELS
         from baltui.core.models.classifier import MCDropoutClassifier
 
         s = settings
+        acquisition = plugins.strategy(s.strategy)
         classifier = MCDropoutClassifier(
-            images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=MODELS[s.model].build, control=control,
-            on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, s.strategy),
+            images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=plugins.model(s.model).build,
+            control=control, on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, acquisition),
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
             validation=validation, train_precision=s.train_precision, batching=s.batching,
         )
-        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets, targets)
+        strategy = QueryStrategy(acquisition, s.mc_samples, s.subset, s.beta, s.epig_targets, targets)
         return cls(classifier, strategy, images, labels)
 
     # ---- the labelled set -----------------------------------------------------------------------

@@ -22,6 +22,9 @@ when no strategy of the run reads it, the refusal on `--resume` and a report col
 differ in it all follow from the row. An old config.json without the key reads as the default (give
 `legacy=` when the runs before it behaved otherwise).
 
+A row with `plugin` also takes what the registry does not hold: an installed plug-in's name or a reference
+(module:attr, path/to/file.py:attr), loaded when checked (baltui.core.plugins), so a bad one is one line too.
+
 This module imports no TensorFlow: the registries it names (strategies, models, data sets) are plain dicts.
 """
 
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from baltui.core import stopping
+from baltui.core import plugins, stopping
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisition
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
@@ -99,6 +102,9 @@ class Setting:
     zero: str | None = None  # what 0 means where low is 0 and 0 switches something off ("off", "none")
     choices: tuple[str, ...] = ()  # the registry a name (or each name of a list) must come from
     noun: tuple[str, str] | None = None  # ("strategy", "strategies"): an unknown choice is "unknown strategy 'x'"
+    # The kind of plug-in (baltui.core.plugins.KINDS) a value may name besides `choices`: an installed entry
+    # point's name or a reference (module:attr, file.py:attr), resolved when checked so a bad one is one line.
+    plugin: str | None = None
     most: int | None = None  # lists: at most this many items
     metavar: str | None = None
     # The runs' numbers depend on it, so `report` never pools runs that differ in it. False for what names
@@ -277,12 +283,12 @@ class Setting:
             if not isinstance(value, str):
                 raise self._refuse(value)
             if self.choices and value not in self.choices:
-                raise self._unknown(value)
+                self._check_plugin(value)
         elif kind == "words":
             self._check_list(value, str)
             for v in value:
                 if self.choices and v not in self.choices:
-                    raise self._unknown(v)
+                    self._check_plugin(v)
         elif kind == "rules":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self._refuse(value)
@@ -305,12 +311,20 @@ class Setting:
         if self.most is not None and len(value) > self.most:
             raise BaltuiError(f"'{self.name}' lists {len(value)} {many}; at most {self.most}")
 
+    def _check_plugin(self, value: str) -> None:
+        """A value outside `choices`: a plug-in that loads, else one line (why it does not, or that it is unknown)."""
+        if not (self.plugin and plugins.known(self.plugin, value)):
+            raise self._unknown(value)
+
     def _unknown(self, value: str) -> BaltuiError:
         if self.noun is None:
             return self._refuse(value)
         one, many = self.noun
-        return BaltuiError(f"unknown {one} '{value}'{closest(value, self.choices)}; known {many}: "
-                           + ", ".join(self.choices))
+        known = list(self.choices)
+        if self.plugin:
+            known += [name for name in plugins.entry_points(self.plugin) if name not in known]
+        more = f"; or a plug-in: module:attr or path/to/file.py:attr (baltui --list-{many})" if self.plugin else ""
+        return BaltuiError(f"unknown {one} '{value}'{closest(value, known)}; known {many}: " + ", ".join(known) + more)
 
 
 def _scores(a: Acquisition) -> bool:
@@ -327,13 +341,15 @@ def _mc(a: Acquisition) -> bool:
 # Order: RunConfig's field order, hence config.json's key order and the flags' order in --help.
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", "word", "digits",
-            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz or DIR)"),
+            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz or DIR), an installed plug-in "
+            "(--list-datasets) or a loader module:attr / path/to/file.py:attr"),
     Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout), or an image folder "
             "with one subfolder per class (DIR/<class>/*.png|jpg; a DIR/test/<class>/ split or --test-fraction)",
             metavar="FILE.npz|DIR", resume_may_change=True),
     Setting("strategies", "words", ["entropy", "uniform"],
-            f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}",
-            choices=tuple(STRATEGIES), noun=("strategy", "strategies"), changes_results=False),
+            f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}; or plug-ins: installed ones "
+            "(--list-strategies), score functions module:attr or path/to/file.py:attr",
+            choices=tuple(STRATEGIES), noun=("strategy", "strategies"), plugin="strategy", changes_results=False),
     Setting("seeds", "wholes", [0], "comma list of seeds, e.g. 0,1,2", low=0, high=2**31 - 1, most=1000,
             noun=("seed", "seeds"), changes_results=False, resume_may_change=True),
     Setting("queries", "whole", 20, "number of acquisition rounds", low=1, high=100_000,
@@ -364,8 +380,9 @@ SETTINGS: tuple[Setting, ...] = (
             choices=MC_MASKS, metavar="{" + ",".join(MC_MASKS) + "}", read_by=_mc,
             legacy="independent"),  # before mask modes, every strategy drew independent masks
     Setting("model", "word", "seed",
-            f"architecture and its training regime: {', '.join(MODELS)} (default seed)",
-            choices=tuple(MODELS), noun=("model", "models"), legacy="seed"),
+            f"architecture and its training regime: {', '.join(MODELS)} (default seed), an installed plug-in "
+            "(--list-models) or a build function module:attr / path/to/file.py:attr",
+            choices=tuple(MODELS), noun=("model", "models"), plugin="model", legacy="seed"),
     # L2 of C/N on the hidden Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on
     # the validation set (Gal et al. 2017). 0: none, as in the seed notebook.
     Setting("weight_decay", "number", 0.0,

@@ -110,6 +110,14 @@ class RunFolder:
         """The saved settings as a RunConfig (with `changes` on top, e.g. more queries), `data` resolved from the
         folder (or given where it is now)."""
         values = {k: v for k, v in self.config.items() if k in RunConfig.__dataclass_fields__ and k != "out"}
+        # plug-in files are recorded relative to the folder (baltui.runs.start), as the data file is
+        from_folder = provenance_module.reference_from_folder
+        for key in ("model", "dataset"):
+            if isinstance(values.get(key), str):
+                values[key] = from_folder(values[key], self.path)
+        if isinstance(values.get("strategy_references"), dict):
+            values["strategy_references"] = {k: from_folder(v, self.path) if isinstance(v, str) else v
+                                             for k, v in values["strategy_references"].items()}
         values.update(changes or {})
         if data is not None:
             values["data"] = data

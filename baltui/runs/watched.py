@@ -85,6 +85,8 @@ def folder_run_config(folder: WatchedFolder) -> RunConfig:
     values = {k: v for k, v in folder.config.items() if k in _DATA_KEYS}
     if values.get("data"):
         values["data"] = str(resolve_data_path(str(values["data"]), folder.path))
+    if isinstance(values.get("dataset"), str):  # a data-set plug-in's file, recorded relative to the folder
+        values["dataset"] = provenance.reference_from_folder(values["dataset"], folder.path)
     return build_config(values)
 
 

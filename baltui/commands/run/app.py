@@ -140,7 +140,7 @@ class BaltuiApp(ViewToggles, AppBase):
                 self._skip_progress(rid)
 
     def panel(self, rid: str) -> RunPanel:
-        return self.query_one(f"#run-{rid}", RunPanel)
+        return self.query_one(f"#{RunPanel.widget_id(rid)}", RunPanel)
 
     # ---- the worker -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, name="experiment", group="experiment")

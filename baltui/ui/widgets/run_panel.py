@@ -14,6 +14,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from baltui.core.acquisition import STRATEGIES
+from baltui.core.config import safe_id
 from baltui.core.events import PhaseChanged, QueryResult, RunFinished
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
@@ -34,7 +35,7 @@ class RunPanel(Vertical):
 
     def __init__(self, run_id: str, strategy: str, seed: int, queries: int,
                  class_names: Sequence[str] | None = None, **kwargs) -> None:
-        super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
+        super().__init__(id=self.widget_id(run_id), classes="run-panel", **kwargs)
         self.run_id = run_id
         self.class_names = class_names  # the previews' labels by name (an image folder's classes), else by index
         self.strategy = strategy
@@ -48,6 +49,11 @@ class RunPanel(Vertical):
         self.error: str | None = None
         self.finished = False
         self.resumed = 0  # results shown from disk on --resume: not part of this session's pace
+
+    @staticmethod
+    def widget_id(run_id: str) -> str:
+        """The panel's id: a plug-in strategy's run id may hold what Textual refuses in an id ('.')."""
+        return f"run-{safe_id(run_id)}"
 
     def compose(self) -> ComposeResult:
         yield Static("waiting to start...", classes="status")
