@@ -6,6 +6,7 @@ A layer below both consumers (baltui.commands.run.headless and baltui.commands.r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -13,10 +14,18 @@ from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, summarise
 from baltui.runs.results import curves, read_records
 
 
+def _last_metric(records: list[dict[str, Any]], metric: str) -> str:
+    """The last query's NLL / ECE as a cell; blank where its record has none (written by an older baltui)."""
+    value = records[-1].get(metric) if records else None
+    return f"{value:.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
 def summary_table(out_dir: Path) -> Table:
-    """Per run: final and mean accuracy, and labels needed to reach 90% / 95% test accuracy."""
+    """Per run: final and mean accuracy, the last query's NLL and ECE (calibration beside accuracy), and
+    labels needed to reach 90% / 95% test accuracy."""
     table = Table(title="Summary", title_justify="left")
-    for column in ("run", "queries", "labelled", "final acc", "mean acc", "labels to 90%", "labels to 95%"):
+    for column in ("run", "queries", "labelled", "final acc", "mean acc", "NLL", "ECE", "labels to 90%",
+                   "labels to 95%"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for rid, curve in curves(read_records(out_dir)).items():
         reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
@@ -26,6 +35,8 @@ def summary_table(out_dir: Path) -> Table:
             str(curve.n_labelled[-1]) if curve.n_labelled else "-",
             f"{curve.final_accuracy:.4f}" if curve.final_accuracy is not None else "-",
             f"{curve.mean_accuracy:.4f}" if curve.mean_accuracy is not None else "-",
+            _last_metric(curve.records, "nll"),
+            _last_metric(curve.records, "ece"),
             *(str(r) if r is not None else "not reached" for r in reach),
         )
     return table

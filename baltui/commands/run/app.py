@@ -35,6 +35,7 @@ from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
 from baltui.ui.keys import RUN
 from baltui.ui.messages import EngineEvent
+from baltui.ui.screens.insight import InsightKey
 from baltui.ui.tables import summary_table
 from baltui.ui.view_toggles import ViewToggles
 from baltui.ui.widgets.plots import ComparisonPlot
@@ -61,7 +62,7 @@ The **comparison** chart overlays every run (with several seeds: the mean per st
 """
 
 
-class BaltuiApp(ViewToggles, AppBase):
+class BaltuiApp(ViewToggles, InsightKey, AppBase):
     """The dashboard: one RunPanel per run, a comparison chart, status, progress and summary."""
 
     APP = RUN

@@ -34,6 +34,7 @@ from baltui.runs.watched import WatchedFolder, folder_run_config
 from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
 from baltui.ui.keys import WATCH
+from baltui.ui.screens.insight import InsightKey
 from baltui.ui.view_toggles import ViewToggles
 from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import RunPanel
@@ -195,7 +196,7 @@ class WatchRunPanel(RunPanel):
         return super().status_text()
 
 
-class WatchApp(ViewToggles, AppBase):
+class WatchApp(ViewToggles, InsightKey, AppBase):
     """The dashboard, read-only, on one or more run folders (side by side when several)."""
 
     APP = WATCH
