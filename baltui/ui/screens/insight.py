@@ -189,11 +189,13 @@ class InsightScreen(ModalScreen[None]):
         if accuracy:
             parts.append(f"train acc {accuracy[-1]:.3f}")
         if fit.get("last_batch") is not None:
-            parts.append(f"last batch {fit['last_batch']} images")
+            parts.append(f"last batch {fit['last_batch']}")
         note.update(" · ".join(parts))
         plot.plt.title(f"training loss, query {fitted.query}")
         plot.plt.xlabel("epoch")
         plot.plt.plot(epochs, loss, marker="braille")
+        if len(epochs) <= 20:  # whole epochs on the axis, not 1.75
+            plot.plt.xticks(epochs, [str(e) for e in epochs])
         plot.refresh()
 
 
