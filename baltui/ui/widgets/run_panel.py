@@ -152,7 +152,10 @@ class RunPanel(Vertical):
         return " · ".join(parts)
 
     def refresh_status(self) -> None:
-        status = self.query_one(".status", Static)
+        found = self.query(".status")
+        if not found:  # a tick or a message before the panel's children are mounted: on_resize draws it
+            return
+        status = found.first(Static)
         status.update(pack_parts(Content.from_markup(self.status_text()), status.content_size.width))
 
     def on_resize(self) -> None:
