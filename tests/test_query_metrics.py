@@ -49,7 +49,7 @@ def test_collecting_the_fit_curves_and_metrics_leaves_the_recorded_runs_bit_for_
 
 @pytest.fixture(scope="module")
 def results(digits):
-    from tests.conftest import tiny_config
+    from conftest import tiny_config  # tests/ is on sys.path (rootdir conftest), not a package
 
     return list(ActiveLearningRun(tiny_config(epochs=3), digits, "entropy", seed=0))
 

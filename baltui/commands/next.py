@@ -18,8 +18,8 @@ from baltui.core.errors import BaltuiError
 
 # The settings table's rows `baltui next` takes as flags: the round's (next_batch.ROUND_SETTINGS, spelled out
 # here so --help needs no import of the loop) and a folder's image size.
-FLAGS = ("instances", "model", "epochs", "batch_size", "epoch_draws", "mc_samples", "subset", "beta", "epig_targets",
-         "mc_masks", "weight_decay", "train_precision", "image_size")
+FLAGS = ("instances", "model", "epochs", "batch_size", "batching", "epoch_draws", "mc_samples", "subset", "beta",
+         "epig_targets", "mc_masks", "weight_decay", "train_precision", "image_size")
 
 
 def make_parser() -> argparse.ArgumentParser:

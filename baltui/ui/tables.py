@@ -26,7 +26,8 @@ def summary_table(out_dir: Path) -> Table:
     table = Table(title="Summary", title_justify="left")
     for column in ("run", "queries", "labelled", "final acc", "mean acc", "NLL", "ECE", "labels to 90%",
                    "labels to 95%"):
-        table.add_column(column, justify="left" if column == "run" else "right")
+        # The run's name (with why it stopped) on one line: the numbers' columns wrap their headers instead.
+        table.add_column(column, justify="left" if column == "run" else "right", no_wrap=column == "run")
     for rid, curve in curves(read_records(out_dir)).items():
         reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
         table.add_row(
