@@ -105,3 +105,17 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rpartition(".")[2] if item.module else ""
         if module not in FAST_MODULES or getattr(item, "originalname", item.name) in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def tripwire(monkeypatch):
+    """Data loading replaced: a CLI case that passes every check raises cli_checks.ReachedTheData (with its
+    config) instead of loading anything."""
+    from cli_checks import ReachedTheData
+
+    from baltui.runs import start
+
+    def load(config):
+        raise ReachedTheData(config)
+
+    monkeypatch.setattr(start, "load_data", load)

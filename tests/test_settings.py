@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 
 import pytest
+from cli_checks import ReachedTheData, refused
 
 from baltui import cli
 from baltui.commands.parsing import OneLineParser, add_setting_flags, setting_values
@@ -18,27 +19,6 @@ from baltui.core.config import RunConfig, build_config, load_preset, migrate_con
 from baltui.core.errors import BaltuiError
 from baltui.core.settings import EXPERIMENT_KEYS, RESUME_MAY_CHANGE, SETTING, SETTINGS
 from baltui.runs import start
-
-
-class ReachedTheData(Exception):
-    pass
-
-
-@pytest.fixture
-def tripwire(monkeypatch):
-    def load(config):
-        raise ReachedTheData(config)
-
-    monkeypatch.setattr(start, "load_data", load)
-
-
-def refused(capsys, argv: list[str]) -> str:
-    """main(argv) must refuse with exit code 2 and one line; returns that line."""
-    assert cli.main(["--no-ui", *argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("baltui: error: "), err
-    return err
-
 
 BETA = "'beta' must be a number with 0 < beta <= 1000"
 

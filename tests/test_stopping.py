@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from cli_checks import ReachedTheData, refused
 
 from baltui import cli
 from baltui.commands.report import main as report_main
@@ -28,7 +29,6 @@ from baltui.core.stopping import (
     plateaued,
     stop_set,
 )
-from baltui.runs import start
 from baltui.runs.recorder import Recorder, run_complete, runs_to_do, stop_met, stopped_by
 from baltui.runs.results import curves
 
@@ -146,23 +146,6 @@ def test_uncertainty_needs_scores_and_label_mode_needs_test_for_accuracy():
 
 
 # ---- the setting ----------------------------------------------------------------------------------
-class ReachedTheData(Exception):
-    pass
-
-
-@pytest.fixture
-def tripwire(monkeypatch):
-    def load(config):
-        raise ReachedTheData(config)
-
-    monkeypatch.setattr(start, "load_data", load)
-
-
-def refused(capsys, argv: list[str]) -> str:
-    assert cli.main(["--no-ui", *argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("baltui: error: "), err
-    return err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
