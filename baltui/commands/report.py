@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -87,13 +88,25 @@ class Folder:
         return _hashable(self.config.get(name))
 
     def shown(self, name: str) -> str:
-        """A setting as a table cell: the data by name, with the start of its hash when there is one."""
+        """A setting as a table cell: the data by name (a file as seen from here), with the start of its hash when
+        there is one; a number as written, whichever version saved it (0 and 0.0 alike)."""
         if name == "data":
-            label = str(self.config.get("data") or self.config.get("dataset") or "?")
+            data = self.config.get("data")
+            label = self.data_path(str(data)) if data else str(self.config.get("dataset") or "?")
             sha = self.data_sha256
             return f"{label} (sha256 {sha[:12]})" if sha else label
         value = self.config.get(name)
-        return "-" if value is None else str(value)
+        return "-" if value is None else number_text(value)
+
+    def data_path(self, data: str) -> str:
+        """config.json keeps the data file relative to the run folder (so the folder can move with it); the
+        report names it as a user would give it here: relative to the current folder (absolute if it is)."""
+        if os.path.isabs(data):
+            return data
+        try:
+            return os.path.relpath(os.path.normpath(self.path / data))
+        except ValueError:  # another drive (Windows)
+            return data
 
     def unremarkable(self, name: str) -> bool:
         """Not worth a mention when shared: unrecorded, or at the settings table's default."""
@@ -104,6 +117,14 @@ class Folder:
     def reference(self) -> PaperReference | None:
         """The paper this folder's runs may be compared with; none without provenance (unknown data)."""
         return RunFolder(self.path, self.config).reference()
+
+
+def number_text(value: Any) -> str:
+    """A config value as text, a float without a trailing `.0` (`0`, `3.5`): a setting saved as 0 by one version
+    and 0.0 by another reads the same; anything else as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def load_folders(run_dirs: list[str]) -> list[Folder]:
@@ -312,7 +333,7 @@ def main(argv: list[str]) -> int:
         else:
             _print_table(rows, report, chart=not args.no_chart)
         if args.plot is not None:
-            _write_png(report, Path(args.plot))
+            _write_png(report, Path(args.plot), args.run_dirs)
     except BaltuiError as exc:
         print(f"baltui report: error: {exc}", file=sys.stderr)
         return 2
@@ -387,8 +408,10 @@ def _print_table(rows: list[dict[str, str]], report: Report, chart: bool) -> Non
     else:  # color_system=None: no codes even with FORCE_COLOR set; wide, so no cell wraps in a log
         console = Console(file=io.StringIO(), highlight=False, color_system=None, force_terminal=False, width=1000)
     table = Table(title="baltui report (labels include the initial set)", title_justify="left")
+    name = max((len(s.strategy) for s in report.summaries), default=8)  # a strategy's name is never cut short
     for c in rows[0]:
-        table.add_column(c, justify="left" if c == "strategy" or c in report.differing else "right")
+        table.add_column(c, justify="left" if c == "strategy" or c in report.differing else "right",
+                         min_width=name if c == "strategy" else None)
     for r in rows:
         table.add_row(*r.values())
     console.print(table)
@@ -418,7 +441,22 @@ def _plain(text: str) -> str:
     return "".join(line.rstrip() + "\n" for line in text.rstrip("\n").split("\n"))
 
 
-def _write_png(report: Report, path: Path) -> None:
+def _write_png(report: Report, path: Path, folders: list[str] | None = None) -> None:
+    """`png_figure` into `path` (its suffix says the format)."""
+    fig = png_figure(report, folders)
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path)
+    except OSError as exc:
+        raise BaltuiError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def png_figure(report: Report, folders: list[str] | None = None) -> Any:
+    """The mean curves with a ±1 std band, each row's paper points (where its data is the paper's) and the
+    90% / 95% guides the labels-to columns count to; titled with the folders it reports. A matplotlib Figure."""
     try:
         import matplotlib
 
@@ -429,21 +467,29 @@ def _write_png(report: Report, path: Path) -> None:
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for threshold in THRESHOLDS:
+        ax.axhline(threshold, color="grey", linestyle=":", linewidth=1, zorder=1)
+        ax.annotate(f"{threshold:.0%}", (1.0, threshold), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=8, color="grey")
     for s in report.summaries:
         if not s.x:
             continue
         # no band where a single run contributes: there is no spread to draw (std is None there)
         mean = np.asarray(s.mean)
         std = np.asarray([np.nan if v is None else v for v in s.std], dtype=float)
-        ax.plot(s.x, mean, label=f"{report.label(s)} ({s.runs_text()} run{'s' if s.total > 1 else ''})")
-        ax.fill_between(s.x, mean - std, mean + std, alpha=0.2)
-    ax.set_xlabel("labelled images")
+        (line,) = ax.plot(s.x, mean, label=f"{report.label(s)} ({s.runs_phrase()})")
+        ax.fill_between(s.x, mean - std, mean + std, alpha=0.2, color=line.get_color())
+        ref = report.references[s.settings]
+        total = ref.total_labels(s.strategy) if ref is not None else None
+        if total is not None:
+            ax.scatter(list(total), list(THRESHOLDS), marker="x", color=line.get_color(), zorder=3,
+                       label=f"{ref.short}: {s.strategy} ({ref.statistic})")
+    where = ", ".join(Path(f).name or f for f in folders or [])
+    if len(where) > 60:
+        where = f"{len(folders or [])} folders"
+    ax.set_title(f"Test accuracy, mean over runs{': ' + where if where else ''}", fontsize=10)
+    ax.set_xlabel("labelled images (the initial set included)")
     ax.set_ylabel("test accuracy (band: ±1 sample std over runs)")
     ax.grid(alpha=0.3)
-    ax.legend()
-    try:
-        fig.savefig(path)
-    except OSError as exc:
-        raise BaltuiError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    ax.legend(fontsize=8)
+    return fig

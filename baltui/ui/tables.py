@@ -9,23 +9,34 @@ from pathlib import Path
 
 from rich.table import Table
 
-from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, summarise
+from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, normalised_auc, summarise
 from baltui.runs.results import curves, read_records
+
+# The figure over the whole curve is named and computed as `baltui report` does (its AUC column, defined in the
+# help screens): the area under the learning curve divided by the labelled range.
+AUC = "AUC"
 
 
 def summary_table(out_dir: Path) -> Table:
-    """Per run: final and mean accuracy, and labels needed to reach 90% / 95% test accuracy."""
+    """Per run: final accuracy, AUC, and labels needed to reach 90% / 95% test accuracy.
+
+    Run names never wrap ("entropy-" above "s0") nor lose their end ("entropy…"): the numbers give way first."""
     table = Table(title="Summary", title_justify="left")
-    for column in ("run", "queries", "labelled", "final acc", "mean acc", "labels to 90%", "labels to 95%"):
-        table.add_column(column, justify="left" if column == "run" else "right")
-    for rid, curve in curves(read_records(out_dir)).items():
+    runs = curves(read_records(out_dir))
+    widest = max((len(rid) + len(" (failed)") * bool(c.failed) for rid, c in runs.items()), default=3)
+    for column in ("run", "queries", "labelled", "final acc", AUC, "labels to 90%", "labels to 95%"):
+        if column == "run":
+            table.add_column(column, justify="left", no_wrap=True, min_width=widest)
+        else:
+            table.add_column(column, justify="right")
+    for rid, curve in runs.items():
         reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
         table.add_row(
             rid + (" (failed)" if curve.failed else ""),
             str(max(len(curve.accuracy) - 1, 0)),
             str(curve.n_labelled[-1]) if curve.n_labelled else "-",
             f"{curve.final_accuracy:.4f}" if curve.final_accuracy is not None else "-",
-            f"{curve.mean_accuracy:.4f}" if curve.mean_accuracy is not None else "-",
+            f"{normalised_auc(curve.n_labelled, curve.accuracy):.4f}" if curve.accuracy else "-",
             *(str(r) if r is not None else "not reached" for r in reach),
         )
     return table
@@ -43,8 +54,12 @@ def strategy_table(out_dir: Path) -> Table | None:
         return None
     table = Table(title="Over seeds (labels include the initial set)", title_justify="left", caption=STD_NOTE,
                   caption_justify="left")
-    for column in ("strategy", "runs", "final acc (at labels)", "labels to 90%", "labels to 95%", "AUC"):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
+    widest = max((len(s.strategy) for s in summaries), default=8)
+    for column in ("strategy", "runs", "final acc (at labels)", "labels to 90%", "labels to 95%", AUC):
+        if column == "strategy":
+            table.add_column(column, justify="left", no_wrap=True, min_width=widest)
+        else:
+            table.add_column(column, justify="right")
     for s in summaries:
         final = f"{s.final_text()} ({s.final_at})" if s.final_at is not None else "-"
         table.add_row(s.strategy, s.runs_text(), final, s.reach[0].text(), s.reach[1].text(),
