@@ -60,13 +60,15 @@ class SteppedEngine:
         self.cost = cost
         self.announced: queue.Queue[tuple[str, int, int]] = queue.Queue()
         self.go = threading.Semaphore(0)
+        self.abandoned = threading.Event()
         self.engine = FakeEngine(epochs=1, result=self._result)
 
     def _result(self, strategy, seed, q, config):
         n = INITIAL + config.instances * q
         self.announced.put((f"{strategy}-s{seed}", q, n))
-        if not self.go.acquire(timeout=60):
-            raise TimeoutError("the test never released this query")
+        while not self.go.acquire(timeout=0.1):
+            if self.abandoned.is_set():  # the test failed: end every run now, not one timeout a query later
+                raise RuntimeError("the test stopped driving this engine")
         return fake_result(strategy, seed, q, instances=config.instances, acquisition_s=0.0,
                            training_s=self.cost(n), evaluation_s=0.0)
 
@@ -107,6 +109,15 @@ async def until(pilot, condition) -> None:
 async def drive(app, pilot, engine: SteppedEngine, clock: FakeClock, on_step=None) -> list[tuple]:
     """Run the experiment to its end; returns (clock, last query of every run, bar ETA, panel ETAs) at each look
     (mid-query and after each query) and then the true finish time of every run."""
+    try:
+        return await _drive(app, pilot, engine, clock, on_step)
+    except BaseException:
+        engine.abandoned.set()  # the runs end now (paused or not): the app can close on the failure
+        app.control.stop()
+        raise
+
+
+async def _drive(app, pilot, engine: SteppedEngine, clock: FakeClock, on_step) -> list[tuple]:
     looks, finish = [], {}
     panels = {p.run_id: p for p in app.query(RunPanel)}
     done = {rid: -1 for rid in panels}
@@ -152,13 +163,18 @@ def check(looks) -> int:
 
 @pytest.fixture
 def app_on(tmp_path, tiny, digits):
+    engines = []
+
     def make(cost, clock):
         config = tiny(queries=QUERIES, instances=INSTANCES)
         prepare_out_dir(tmp_path / "run", config.to_dict())
         engine = SteppedEngine(cost)
+        engines.append(engine)
         return make_app(config, tmp_path / "run", engine_factory=engine.engine, dataset=digits, clock=clock), engine
 
-    return make
+    yield make
+    for engine in engines:
+        engine.abandoned.set()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
