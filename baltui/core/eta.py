@@ -66,6 +66,11 @@ class ActiveClock:
     def paused(self) -> bool:
         return self._paused_at is not None
 
+    def paused_total(self) -> float:
+        """Seconds paused so far, the current pause included."""
+        current = self.clock() - self._paused_at if self._paused_at is not None else 0.0
+        return self._paused_total + current
+
 
 @dataclass(frozen=True)
 class CostModel:

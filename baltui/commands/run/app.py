@@ -107,6 +107,7 @@ class BaltuiApp(ViewToggles, AppBase):
         self.failed: dict[str, str] = {}
         self._last_phase: dict[str, float] = {}
         self.clock = ActiveClock(clock)  # stands still while paused: elapsed times and ETAs leave pauses out
+        self._paused_mark: dict[str, float] = {}  # paused seconds so far at the last completion (see _compute)
         initial = config.initial_per_class * dataset.n_classes if dataset is not None else None
         self.eta = EtaModel(config.run_ids, config.queries, config.instances, grows=cost_grows(config.epoch_draws),
                             slots=self._slots(executor, len(config.run_ids)), initial=initial)
@@ -237,7 +238,7 @@ class BaltuiApp(ViewToggles, AppBase):
             self.eta.start(self.clock.now())  # the first query is in progress from here (data and model loaded)
             self.panel(event.run_id).on_phase(event)
         elif isinstance(event, QueryResult):
-            self.eta.add(event.run_id, event.query, event.n_labelled, _seconds(event), at=self.clock.now())
+            self.eta.add(event.run_id, event.query, event.n_labelled, self._compute(event), at=self.clock.now())
             with self.batch_update():
                 self.panel(event.run_id).on_result(event)
                 self.query_one(ComparisonPlot).add(event.run_id, event.strategy, event.n_labelled, event.accuracy)
@@ -295,6 +296,16 @@ class BaltuiApp(ViewToggles, AppBase):
         state = "paused" if self.paused else "running"
         self.query_one("#overall", Static).update(
             f"{state} · elapsed {clock_text(self.clock.now() - self.started)}")
+
+    def _compute(self, result: QueryResult) -> float:
+        """A query's seconds without the pauses it waited through: the engine's clock runs on while a paused run
+        waits at an epoch's checkpoint, and a pause must not make the runs look slower. Where the runs take
+        turns, a pause falls in the one query then computing; in parallel slots, in each run's own."""
+        key = "*" if self.eta.slots == 1 else result.run_id
+        paused = self.clock.paused_total()
+        during = paused - self._paused_mark.get(key, 0.0)
+        self._paused_mark[key] = paused
+        return max(0.0, _seconds(result) - during)
 
     def _show_times(self) -> None:
         """Every panel's ETA and the bar's (the last run's), from the one EtaModel: the bar and the panels agree."""
