@@ -43,6 +43,16 @@ def test_fit_grows_where_the_cost_grows_and_stays_flat_where_it_does_not():
     assert not cost_grows(5056) and cost_grows(0) and cost_grows(None)
 
 
+def test_one_query_that_waited_through_a_pause_does_not_bend_the_fit():
+    """results.jsonl records a paused query's wait (the engine's clock runs on at its checkpoint): 15 s for 1."""
+    line = [(n, 0.2 + 0.01 * n) for n in range(30, 150, 10)]
+    paused = line[:6] + [(90, line[6][1] + 14.0)] + line[7:]
+    fitted, truth = fit_cost(paused), fit_cost(line)
+    assert (fitted.a, fitted.b) == pytest.approx((truth.a, truth.b)) == (0.2, 0.01)
+    flat = [(n, 2.0) for n in range(30, 150, 10)]
+    assert fit_cost(flat[:3] + [(60, 16.0)] + flat[4:], grows=False) == CostModel(2.0)
+
+
 def replay(costs: dict[str, list[float]], order: list[str], start: int = 0) -> dict[str, float]:
     """When each run's last query ends if the runs take turns (this round from `start`, then from the top)."""
     left = {rid: list(c) for rid, c in costs.items() if c}

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 MIN_POINTS_FOR_SLOPE = 3  # a line through fewer points is noise
 OVERHEAD_RANGE = (0.5, 5.0)  # clock time / compute beyond this is a measuring accident, not a rate
+OUTLIER_MADS = 4.0  # a query this many robust standard deviations off the line is not the run's pace
+ROBUST_WINDOW = 60  # points the outlier test's pairwise slopes are taken over (its cost grows as their square)
 
 
 def clock_text(seconds: float) -> str:
@@ -88,9 +90,13 @@ def fit_cost(points: Sequence[tuple[int, float]], grows: bool = True) -> CostMod
 
     A line by least squares when the cost `grows` with the labelled set and there are MIN_POINTS_FOR_SLOPE
     points at two labelled counts or more; a constant (their mean) otherwise, or when the line would fall.
+    Outliers are left out first (`_typical`): one query that waited through a pause (an engine's clock runs
+    on at a paused checkpoint, so results.jsonl records it), or a burst of load, must not bend the line that
+    every query left is priced at.
     """
     if not points:
         return None
+    points = _typical(points, grows)
     ns = [float(n) for n, _ in points]
     ys = [float(s) for _, s in points]
     mean_y = sum(ys) / len(ys)
@@ -102,6 +108,29 @@ def fit_cost(points: Sequence[tuple[int, float]], grows: bool = True) -> CostMod
         if slope > 0:
             return CostModel(mean_y - slope * mean_n, slope)
     return CostModel(mean_y)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _typical(points: Sequence[tuple[int, float]], grows: bool) -> list[tuple[int, float]]:
+    """The points without outliers: those more than OUTLIER_MADS robust standard deviations (1.4826 x the median
+    absolute deviation) from a robust fit, Theil-Sen's median of pairwise slopes (over the latest
+    ROBUST_WINDOW points, which bounds its cost). Fewer than four points are all kept: nothing to tell by."""
+    points = list(points)
+    if len(points) < 4:
+        return points
+    recent = points[-ROBUST_WINDOW:]
+    slopes = [(y2 - y1) / (n2 - n1) for i, (n1, y1) in enumerate(recent) for n2, y2 in recent[i + 1:] if n2 != n1]
+    slope = max(0.0, _median(slopes)) if grows and slopes else 0.0
+    residuals = [y - slope * n for n, y in points]
+    centre = _median(residuals)
+    spread = 1.4826 * _median([abs(r - centre) for r in residuals])
+    keep = [p for p, r in zip(points, residuals, strict=True) if abs(r - centre) <= OUTLIER_MADS * spread + 1e-9]
+    return keep if len(keep) >= 2 else points
 
 
 @dataclass
