@@ -134,3 +134,31 @@ async def test_header_palette_and_seeds(size, out, tiny, digits):
         await pilot.pause(0.2)
         assert app.screen.has_class("-hide-digits")
         await pilot.press("q")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+async def test_every_footer_shows_the_help_key(size, out, tiny, digits, tmp_path):
+    """`?` sits next to Quit in the footer: an 80-column terminal cuts the footer's end (label mode's had it)."""
+    from baltui.commands.label.app import LabelApp
+    from baltui.commands.label.session import LabelSession
+    from baltui.commands.label.sources import load_source
+
+    config = tiny(queries=2)
+    app = make_app(config, out(config), engine_factory=FakeEngine(epochs=1), dataset=digits)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert "? Help" in screen_lines(app)[-1]
+        await pilot.press("q")
+    npz = tmp_path / "images.npz"
+    np.savez(npz, x_train=digits.x_pool[:40, ..., 0], y_train=digits.y_pool[:40])
+    session = LabelSession(load_source(str(npz)), tmp_path / "session", [str(c) for c in range(10)], initial=10,
+                           instances=3, epochs=2, batch_size=16, mc_samples=3)
+    label = LabelApp(session)
+    async with label.run_test(size=size) as pilot:
+        await pilot.pause()
+        footer = screen_lines(label)[-1]
+        assert "? Help" in footer and "Accept" in footer, footer
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "One image at a time: press its class" in " ".join(screen_lines(label))  # label mode's help
+        await pilot.press("escape", "q")
