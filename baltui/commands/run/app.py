@@ -137,6 +137,7 @@ class BaltuiApp(ViewToggles, AppBase):
         if executor is None:
             return 1
         return max(1, min(runs, getattr(executor, "workers", None) or runs))
+
     # ---- layout ---------------------------------------------------------------------------------
     def _reference(self) -> PaperReference | None:
         """The paper whose points belong beside these runs: by the data's content, never its name."""
