@@ -1,4 +1,4 @@
-"""baltui from Python: run an experiment, follow its events, load a run folder.
+"""baltui from Python: run an experiment, follow its events, load a run folder, ask for the next batch to label.
 
     import baltui
     folder = baltui.run(strategies=["bald", "uniform"], seeds=[0, 1], queries=5, out="runs/nb")
@@ -9,6 +9,10 @@
 
     for event in baltui.experiment(preset="quick", queries=3, out="runs/live"):
         ...                    # QueryResult, RunFinished, RunFailed, ExperimentFinished, PhaseChanged
+
+    batch = baltui.next_batch("photos/", labelled=["cat/1.png", "dog/7.png"], labels=["cat", "dog"],
+                              strategy="bald", instances=10)   # for a labelling tool outside baltui
+    batch.indices, batch.items, batch.scores
 
 The same checks, folder layout and results as the command line (which is built on the same functions in
 baltui.runs.start and baltui.executors.local); nothing here prints or imports a UI library.
@@ -25,14 +29,17 @@ from typing import Any
 from baltui.core.config import DEFAULT_PRESET, RunConfig
 from baltui.core.control import Control
 from baltui.core.events import Event, ExperimentFinished
+from baltui.core.next_batch import NextBatch, next_batch
 from baltui.runs.folder import RunFolder
 from baltui.runs.start import Prepared, resume, start, start_config
 
+__all__ = ["Experiment", "NextBatch", "experiment", "load_run", "next_batch", "run"]
+
 
 def _prepare(config: RunConfig | None, preset: str | None, out: str | Path | None, resume_from: str | Path | None,
-             settings: dict[str, Any]) -> Prepared:
+             settings: dict[str, Any], accept_changed_plugins: bool = False) -> Prepared:
     if resume_from is not None:
-        return resume(resume_from, settings)
+        return resume(resume_from, settings, accept_changed_plugins=accept_changed_plugins)
     if config is not None:
         if preset is not None or settings:
             raise TypeError("give either a RunConfig or a preset and keyword settings, not both")
@@ -90,16 +97,19 @@ class Experiment:
 
 
 def experiment(config: RunConfig | None = None, *, preset: str | None = None, out: str | Path | None = None,
-               resume: str | Path | None = None, **settings: Any) -> Experiment:
+               resume: str | Path | None = None, accept_changed_plugins: bool = False,
+               **settings: Any) -> Experiment:
     """A new (or resumed) experiment, checked and its folder made now; iterate it to run it."""
-    return Experiment(_prepare(config, preset, out, resume, settings))
+    return Experiment(_prepare(config, preset, out, resume, settings, accept_changed_plugins))
 
 
 def run(config: RunConfig | None = None, *, preset: str | None = None, out: str | Path | None = None,
-        resume: str | Path | None = None, **settings: Any) -> RunFolder:
-    """Run an experiment to the end (keyword settings as the flags: strategies=[...], seeds=[...], queries=...)
-    and return its run folder. A bad setting raises baltui.core.errors.BaltuiError before anything slow."""
-    exp = experiment(config, preset=preset, out=out, resume=resume, **settings)
+        resume: str | Path | None = None, accept_changed_plugins: bool = False, **settings: Any) -> RunFolder:
+    """Run an experiment to the end (keyword settings as the flags: strategies=[...], seeds=[...], queries=...;
+    plug-ins by name or reference, strategies=["bald", "my_pkg.scores:margin_score"]) and return its run
+    folder. A bad setting raises baltui.core.errors.BaltuiError before anything slow."""
+    exp = experiment(config, preset=preset, out=out, resume=resume, accept_changed_plugins=accept_changed_plugins,
+                     **settings)
     for _ in exp:
         pass
     return RunFolder.open(exp.folder.path)

@@ -16,7 +16,9 @@ from baltui.core.errors import BaltuiError
 from baltui.core.settings import EXPERIMENT_KEYS
 from baltui.version import __version__
 
-SUBCOMMANDS = ("bench", "report", "label", "watch")
+SUBCOMMANDS = ("bench", "report", "label", "watch", "export", "next")
+# The plug-in kinds (baltui.core.plugins) and their --list-* flags.
+PLUGIN_LISTS = {"strategy": "strategies", "model": "models", "dataset": "datasets"}
 
 
 def add_experiment_flags(parser: argparse.ArgumentParser) -> None:
@@ -29,14 +31,20 @@ def make_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="baltui",
         description="Deep Bayesian active learning (MC dropout + modAL), watched live in the terminal.",
-        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help | baltui watch --help",
+        epilog="subcommands: baltui bench --help | baltui report --help | baltui label --help | baltui watch --help "
+               "| baltui export --help | baltui next --help",
     )
     parser.add_argument("--version", action="version", version=f"baltui {__version__}")
     parser.add_argument("--preset", default=None, help="preset name in presets/ or a .toml path (default: quick)")
     parser.add_argument("--no-ui", action="store_true", help="run headless: one line per query, results on disk")
     parser.add_argument("--out", help="run folder (default: runs/<preset>-<timestamp>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run folder")
+    parser.add_argument("--accept-changed-plugins", action="store_true",
+                        help="with --resume: continue although a plug-in's code changed since the runs started")
     parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    for many in PLUGIN_LISTS.values():
+        parser.add_argument(f"--list-{many}", action="store_true",
+                            help=f"list the {many} (built-in and installed plug-ins, with their package) and exit")
     g = parser.add_argument_group("where the runs run (the same results at the same threads per run)")
     g.add_argument("--workers", type=int, metavar="N", help="run the grid as Ray tasks, at most N at a time")
     g.add_argument("--address", metavar="ADDR", help="join this Ray cluster (or set RAY_ADDRESS)")
@@ -61,7 +69,10 @@ def _prepare(args: argparse.Namespace) -> Any:
     overrides = overrides_from(args)
     threads = getattr(args, "effective_threads", None)
     if args.resume:
-        return start.resume(args.resume, overrides, threads, preset_given=bool(args.preset), out_given=bool(args.out))
+        return start.resume(args.resume, overrides, threads, preset_given=bool(args.preset), out_given=bool(args.out),
+                            accept_changed_plugins=args.accept_changed_plugins)
+    if args.accept_changed_plugins:
+        raise BaltuiError("--accept-changed-plugins goes with --resume RUN_DIR; drop it")
     return start.start(args.preset or DEFAULT_PRESET, overrides, args.out, threads)
 
 
@@ -92,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.list_presets:
             return _list_presets()
+        for kind, many in PLUGIN_LISTS.items():
+            if getattr(args, f"list_{many}"):
+                return _list_plugins(kind)
         overrides_from(args)  # every experiment flag parsed and range-checked before anything slow (Ray) starts
         use_ray = _check_executor_flags(args)
         from baltui.core.threads import threads_per_run
@@ -144,6 +158,18 @@ def _list_presets() -> int:
     return 0
 
 
+def _list_plugins(kind: str) -> int:
+    """The built-ins and the installed plug-ins of a kind: name, package (baltui for a built-in), what it is."""
+    from baltui.core.plugins import listing
+
+    rows = listing(kind)
+    name_w = max((len(r.name) for r in rows), default=0)
+    package_w = max((len(r.package) for r in rows), default=0)
+    for row in rows:
+        print(f"{row.name:{name_w}s}  {row.package:{package_w}s}  {row.description}")
+    return 0
+
+
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         from baltui.commands.report import main as report_main
@@ -157,6 +183,14 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from baltui.commands.watch.cli import main as watch_main
 
         return watch_main(argv)
+    if name == "export":
+        from baltui.commands.export.cli import main as export_main
+
+        return export_main(argv)
+    if name == "next":
+        from baltui.commands.next import main as next_main
+
+        return next_main(argv)
     from baltui.commands.label.cli import main as label_main
 
     return label_main(argv)

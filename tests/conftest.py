@@ -55,6 +55,19 @@ def tiny():
     return tiny_config
 
 
+@pytest.fixture
+def example_site(tmp_path, monkeypatch):
+    """examples/baltui_example_plugins installed as pip would lay it out (tests/plugin_site.py), on sys.path;
+    unloaded again afterwards."""
+    from plugin_site import forget_plugins, install_like_pip
+
+    site = install_like_pip(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(site))
+    forget_plugins()
+    yield site
+    forget_plugins()
+
+
 # ---- the fast tier ------------------------------------------------------------------------------
 # `pytest -m "not slow"` runs in under a minute on 2 cores: the modules below, which build no TensorFlow model,
 # start no subprocess of baltui and no Ray (pure numpy, the settings table, reading run folders, the property
@@ -64,6 +77,10 @@ FAST_MODULES = {
     "test_acquisition", "test_batchbald", "test_config", "test_jsonl_properties", "test_readme_tables",
     "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene", "test_eta",
     "test_next_steps",
+    "test_metrics",
+    "test_image_folder",
+    "test_stopping",
+    "test_plugins",
 }
 # Tests of fast modules that are not fast themselves.
 SLOW_TESTS = {

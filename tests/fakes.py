@@ -21,10 +21,15 @@ from baltui.core.events import PhaseChanged, QueryResult
 
 def fake_result(strategy: str = "entropy", seed: int = 0, query: int = 0, *, instances: int = 10,
                 initial: int = 20, pool: int = 1000, accuracy: float | None = None, scores: Any = "random",
-                images: Any = "random", rng: np.random.Generator | None = None, **fields: Any) -> QueryResult:
+                images: Any = "random", rng: np.random.Generator | None = None, metrics: bool = False,
+                **fields: Any) -> QueryResult:
     """A result with the fields a real one has: k = instances queried (none at query 0), labels i % 10,
     accuracy 0.5 + query / 50, for a scoring strategy random scores of 50 subset points (uniform: None),
-    random 8x8 images. `scores=None`, `images=None` or explicit arrays override; `fields` any other field."""
+    random 8x8 images. `scores=None`, `images=None` or explicit arrays override; `fields` any other field.
+    metrics=True adds what a record of today's baltui carries beyond accuracy (otherwise None, as in an old
+    folder): ece 0.1 - query / 100, nll 0.5 - query / 20, brier 0.3 - query / 50, class accuracy
+    0.6 + class / 20 (class 9 absent: None), the labelled set's count per class (class c has c + 1 + query)
+    and a fit of 4 epochs whose loss falls 1.0, 0.5, 0.25, 0.125."""
     rng = rng if rng is not None else np.random.default_rng([seed, query])
     k = 0 if query == 0 else instances
     if isinstance(scores, str):
@@ -39,6 +44,13 @@ def fake_result(strategy: str = "entropy", seed: int = 0, query: int = 0, *, ins
         queried_scores=None if scores is None else [float(s) for s in np.asarray(scores)[:k]],
         queried_images=images, scores=scores, labelled_indices=[],
     )
+    if metrics:
+        values.update(
+            ece=0.1 - query / 100, nll=0.5 - query / 20, brier=0.3 - query / 50,
+            class_accuracy=[0.6 + c / 20 for c in range(9)] + [None],
+            labelled_per_class=[c + 1 + query for c in range(10)],
+            fit={"loss": [1.0, 0.5, 0.25, 0.125], "accuracy": [0.5, 0.7, 0.8, 0.9], "epochs": 4, "last_batch": 7},
+        )
     values.update(fields)
     return QueryResult(**values)
 

@@ -115,3 +115,23 @@ def test_every_registered_strategy_picks_distinct_points():
         strategy.rng = np.random.default_rng(0)
         idx, _ = strategy(_Learner(_FakeEstimator(P)), X, 5)
         assert len(set(np.asarray(idx).tolist())) == 5, name
+
+
+class _RecordingEstimator(_FakeEstimator):
+    """Also keeps the inputs of each MC pass, to see which images EPIG's targets were."""
+
+    def mc_predict_proba(self, X, T, seed=None):
+        self.inputs = X.copy()
+        return self.P[:, X[:, 0].astype(int)]
+
+
+def test_epig_draws_its_targets_from_a_given_target_set_else_from_the_pool():
+    P = np.random.default_rng(3).dirichlet(np.ones(4), size=(6, 60))
+    X = np.arange(40, dtype=float)[:, None]  # pool rows 0..39; target rows 40..59
+    target_images = np.arange(40, 60, dtype=float)[:, None]
+    for targets, allowed in ((target_images, set(range(40, 60))), (None, set(range(40)))):
+        est = _RecordingEstimator(P)
+        strategy = QueryStrategy("epig", mc_samples=6, subset=10, epig_targets=8, target_images=targets)
+        strategy(_Learner(est), X, 3)
+        drawn = set(est.inputs[10:, 0].astype(int).tolist())
+        assert len(drawn) == 8 and drawn <= allowed

@@ -15,11 +15,11 @@ import pytest
 
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.session import LabelSession, class_keys
-from baltui.commands.label.sources import load_source
 from baltui.commands.run import make_app
 from baltui.commands.watch.app import make_watch_app
 from baltui.core.errors import BaltuiError
 from baltui.core.events import PhaseChanged, QueryResult
+from baltui.core.images import load_source
 from baltui.runs.results import prepare_out_dir
 from baltui.runs.watched import open_folders
 from baltui.ui.keys import ALL, KEYS, LABEL, RUN, WATCH, bindings_for, help_lines

@@ -141,7 +141,7 @@ async def test_every_footer_shows_the_help_key(size, out, tiny, digits, tmp_path
     """`?` sits next to Quit in the footer: an 80-column terminal cuts the footer's end (label mode's had it)."""
     from baltui.commands.label.app import LabelApp
     from baltui.commands.label.session import LabelSession
-    from baltui.commands.label.sources import load_source
+    from baltui.core.images import load_source
 
     config = tiny(queries=2)
     app = make_app(config, out(config), engine_factory=FakeEngine(epochs=1), dataset=digits)

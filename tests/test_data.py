@@ -107,7 +107,7 @@ def test_registering_a_dataset_is_one_loader(monkeypatch):
 
 
 def test_one_npz_reader_for_run_data_and_label_sources(tmp_path):
-    from baltui.commands.label.sources import load_source
+    from baltui.core.images import load_source
 
     path = _write(tmp_path / "m.npz", x_train=np.zeros((5, 28, 28, 2), np.uint8))
     with pytest.raises(BaltuiError) as run_error:

@@ -234,8 +234,8 @@ async def test_quit_does_not_wait_for_a_phase_that_cannot_be_interrupted(run_dir
 async def test_label_quits_stop_the_retrain(how, tmp_path, digits):
     from baltui.commands.label.app import LabelApp
     from baltui.commands.label.session import LabelSession
-    from baltui.commands.label.sources import load_source
     from baltui.core.errors import RunCancelled
+    from baltui.core.images import load_source
 
     np.savez(tmp_path / "imgs.npz", x_train=(digits.x_pool[:30, ..., 0] * 255).astype(np.uint8))
     session = LabelSession(load_source(str(tmp_path / "imgs.npz")), tmp_path / "labels",

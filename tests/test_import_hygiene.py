@@ -24,7 +24,7 @@ UI_LIBRARIES = ("textual", "rich", "plotext", "textual_plotext")
 UI_FREE_LAYERS = ("baltui.core", "baltui.runs", "baltui.executors", "baltui.api")
 # Commands that import their drawing only when they draw, so `baltui ... --help` stays lean too.
 LEAN_COMMANDS = ("baltui.cli", "baltui.commands.label.cli", "baltui.commands.watch.cli", "baltui.commands.report",
-                 "baltui.commands.bench")
+                 "baltui.commands.bench", "baltui.commands.export.cli")
 # The checkout (pyproject.toml and the source tree), not the installed copy CI imports from site-packages.
 ROOT = Path(__file__).resolve().parent.parent
 

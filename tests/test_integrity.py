@@ -34,11 +34,11 @@ import pytest
 from baltui.cli import main
 from baltui.commands.label.cli import main as label_main
 from baltui.commands.label.session import LabelSession
-from baltui.commands.label.sources import load_source
 from baltui.commands.report import main as report_main
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
 from baltui.core.events import QueryResult
+from baltui.core.images import load_source
 from baltui.executors.local import run_experiment
 from baltui.runs.follower import FolderFollower
 from baltui.runs.results import ResultsWriter, prepare_out_dir, read_records

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from baltui.commands.label.session import LabelSession
-from baltui.commands.label.sources import load_source
+from baltui.core.images import load_source
 from baltui.runs.results import ResultsWriter, read_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "before_layers"

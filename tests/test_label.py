@@ -11,8 +11,8 @@ from PIL import Image
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.cli import main
 from baltui.commands.label.session import LabelSession, class_keys, parse_classes
-from baltui.commands.label.sources import load_source
 from baltui.core.errors import BaltuiError
+from baltui.core.images import load_source
 
 TINY = dict(epochs=2, batch_size=16, mc_samples=3)
 
@@ -101,6 +101,37 @@ def test_oracle_loop_headless_export_and_another_source_refused(folder, tmp_path
     (tmp_path / "a.csv").write_text("item,label\na.png,3\n")
     assert main([str(other), "--out", str(out), "--oracle", str(tmp_path / "a.csv"), "--no-ui"]) == 2
     assert "another source" in capsys.readouterr().err
+
+
+def test_an_npz_export_with_a_test_split_is_a_data_set_for_data(folder, tmp_path, capsys):
+    from baltui.core.data import load_npz
+
+    out = tmp_path / "session"
+    source = load_source(str(folder))
+    answers = np.load(tmp_path / "answers.npz")["y_train"]
+    session = LabelSession(source, out, [str(c) for c in range(10)], initial=40, **TINY)
+    session.start()  # the first batch, chosen at random: every image
+    while (item := session.current()) is not None:
+        session.label(None if item == 0 else int(answers[item]))  # one marked unusable: not exported
+    session.close()
+    target = tmp_path / "labelled.npz"
+    assert main(["--export", str(out), "--format", "npz", "--to", str(target), "--test",
+                 str(tmp_path / "answers.npz")]) == 0
+    data = load_npz(target)  # what --data FILE.npz reads
+    assert len(data.y_pool) == 39 and len(data.y_test) == 40 and data.input_shape == (28, 28, 1)
+    keep = np.arange(1, 40)
+    np.testing.assert_array_equal(data.y_pool, answers[keep])
+    np.testing.assert_array_equal(data.x_pool, source.images[keep])
+    with np.load(target) as f:  # the label-mode keys stay, for --oracle and older readers
+        assert f["x"].shape == (39, 28, 28) and f["y"].tolist() == answers[keep].tolist()
+        assert f["items"].tolist() == source.items[1:]
+    capsys.readouterr()
+    assert main(["--export", str(out), "--format", "npz", "--to", str(tmp_path / "train-only.npz")]) == 0
+    assert "export again with --test FILE.npz" in capsys.readouterr().out
+    with np.load(tmp_path / "train-only.npz") as f:
+        assert f["x_train"].shape == (39, 28, 28) and "x_test" not in f.files
+    assert main(["--export", str(out), "--format", "csv", "--test", str(tmp_path / "answers.npz")]) == 2
+    assert capsys.readouterr().err.strip().endswith("add --format npz")
 
 
 async def test_screen_keys_label_images(folder, tmp_path):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from baltui.commands.label.cli import main
 from baltui.commands.label.session import LabelSession
-from baltui.commands.label.sources import load_source
+from baltui.core.images import load_source
 
 DIGITS = [str(c) for c in range(10)]
 FAST = ["--epochs", "2", "--batch-size", "16", "--mc-samples", "3"]

@@ -11,8 +11,8 @@ from PIL import Image
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.cli import load_oracle, main
 from baltui.commands.label.session import LabelSession
-from baltui.commands.label.sources import load_source
 from baltui.core.errors import BaltuiError
+from baltui.core.images import load_source
 
 FAST = ["--epochs", "2", "--batch-size", "16", "--mc-samples", "3"]
 

@@ -19,9 +19,9 @@ from textual.widget import Widget
 
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.session import LabelSession
-from baltui.commands.label.sources import load_source
 from baltui.commands.label.widgets import BAR, BatchStrip
 from baltui.commands.run import make_app
+from baltui.core.images import load_source
 from baltui.runs.results import prepare_out_dir
 from baltui.ui.render import shaded
 from baltui.ui.widgets.digits import GAP, TILE, DigitPreviews, tile

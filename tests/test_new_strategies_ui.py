@@ -92,7 +92,7 @@ async def test_label_mode_runs_and_titles_the_new_strategies(tmp_path, digits, s
     """A real label session: the model trains on the labels so far and the strategy picks the next batch."""
     from baltui.commands.label.app import LabelApp
     from baltui.commands.label.session import LabelSession
-    from baltui.commands.label.sources import Source
+    from baltui.core.images import Source
 
     source = Source("digits", [f"{i}" for i in range(60)], digits.x_pool[:60], path="digits")
     session = LabelSession(source, tmp_path / "label", [str(c) for c in range(10)], strategy=strategy, initial=4,

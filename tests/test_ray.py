@@ -16,7 +16,7 @@ import pytest
 from baltui.cli import main
 from baltui.core.config import build_config, load_preset
 from baltui.core.control import Control
-from baltui.core.events import PhaseChanged, QueryResult
+from baltui.core.events import PhaseChanged, QueryResult, RunFinished
 from baltui.executors.local import run_experiment
 from baltui.runs.recorder import runs_to_do
 from baltui.runs.results import ResultsWriter, prepare_out_dir, read_records
@@ -157,6 +157,22 @@ def test_stop_cancels_the_tasks_and_keeps_completed_queries(tmp_path, digits, ex
         if used[-1] < 0.3:
             break
     assert used[-1] < 0.3, f"CPU seconds per second in the workers after the cancel: {used}"
+
+
+def test_a_stop_rule_ends_its_run_on_ray_as_in_process(tmp_path, digits, executor):
+    """The engine in the worker names the rule on the query it met; the driver's Recorder finishes the run."""
+    config = _config(queries=4, instances=5, epochs=1, mc_samples=3, stop_when=["labels>=30"])  # 20 + 5 per query
+    out = tmp_path / "stopped"
+    prepare_out_dir(out, config.to_dict())
+    events = []
+    states = executor(config, digits, out, events.append, Control())
+    assert {states[rid] for rid in RUN_IDS} == {"finished"}
+    records = _check_rows(out)
+    assert {(r["run_id"], r["query"]) for r in records if r["type"] == "query"} == {
+        (rid, q) for rid in RUN_IDS for q in range(3)}
+    ends = sorted((r["run_id"], r["stopped"], r["queries"]) for r in records if r["type"] == "run_finished")
+    assert ends == [(rid, "labels>=30", 2) for rid in RUN_IDS]
+    assert sorted(e.text() for e in events if isinstance(e, RunFinished)) == ["stopped: labels>=30 at query 2"] * 2
 
 
 def _cpu_seconds(pids):

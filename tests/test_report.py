@@ -64,8 +64,14 @@ def test_formats_parse(tmp_path, capsys):
     run = _write_run(tmp_path / "a", RUNS)
     assert main([str(run), "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [r["strategy"] for r in rows] == ["entropy", "uniform"] and rows[0]["labels to 90%"] == "35 ± 7, median 35"
-    assert rows[0]["±"] == "sample standard deviation over runs (ddof=1)"
+    assert [r["strategy"] for r in rows] == ["entropy", "uniform"]
+    # numbers in columns of their own, counts as integers, no prose
+    assert (rows[0]["labels_to_90_mean"], rows[0]["labels_to_90_median"], rows[0]["labels_to_90_reached"]) == \
+        ("35.0", "35.0", "2") and float(rows[0]["labels_to_90_std"]) == pytest.approx(50 ** 0.5)
+    assert rows[0]["runs"] == "2" and rows[0]["n_labelled"] == "40" and float(rows[0]["accuracy_mean"]) == 0.94
+    assert rows[0]["labels_to_95_reached"] == "1" and rows[0]["labels_to_95_std"] == ""  # one run: no spread
+    for row in rows:  # every cell but the strategy a number (or empty: no value)
+        assert all(v == "" or float(v) == float(v) for k, v in row.items() if k != "strategy"), row
     assert main([str(run), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data[0]["labels_to_90"] == [30, 40] and data[0]["curve"]["n_labelled"] == [20, 30, 40]
@@ -88,9 +94,8 @@ def test_mnist_runs_show_the_paper_and_interrupted_runs_count(tmp_path, capsys):
     row = json.loads(out)[0]
     # named once, in one line (not a Python warning with a source path)
     assert err.count("\n") == 1 and "results.jsonl ends in an incomplete line" in err and "Warning" not in err
-    assert row["runs"] == "2 (2 unfinished)" and row["runs_in_statistics"] == 2 and row["runs_unfinished"] == 2
-    assert row["labels to 90%"] == "30 (1/2 reached)" and row["reach"]["90%"] == {
-        "values": [30], "runs": 2, "mean": 30.0, "std": None, "median": 30.0}
+    assert row["runs"] == 2 and row["runs_in_statistics"] == 2 and row["runs_unfinished"] == 2
+    assert row["reach"]["90%"] == {"values": [30], "runs": 2, "reached": 1, "mean": 30.0, "std": None, "median": 30.0}
     # seed 1 stopped at 30 labels, so both runs are compared there, not 0.93 against 0.85
     assert row["final_accuracy"]["n_labelled"] == 30 and row["final_accuracy"]["values"] == [0.9, 0.85]
     assert main([str(run), "--format", "markdown"]) == 0
@@ -103,7 +108,7 @@ def test_several_folders_merge(tmp_path, capsys):
     a = _write_run(tmp_path / "a", {("entropy", 0): [0.5, 0.95]})
     b = _write_run(tmp_path / "b", {("entropy", 0): [0.5, 0.85]})
     assert main([str(a), str(b), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["runs"] == "2"
+    assert json.loads(capsys.readouterr().out)[0]["runs"] == 2
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):
@@ -114,8 +119,11 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert "not a baltui run folder" in capsys.readouterr().err
 
 
-def test_png_plot(tmp_path):
+def test_png_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run = _write_run(tmp_path / "a", RUNS)
     assert main([str(run), "--format", "csv", "--plot", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    out, err = capsys.readouterr()
+    # where it went is said on stderr, so the CSV on stdout stays CSV
+    assert err == f"baltui report: wrote the chart of mean accuracy to {tmp_path / 'c.png'}\n" and "wrote" not in out

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,14 +24,17 @@ from baltui.core.settings import RESULTS_KEYS, SETTING
 from baltui.runs.references import MNIST_SHA256
 
 NOTE = "± is the sample standard deviation over runs (ddof=1)"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_RUNS = ROOT / "tests" / "fixtures" / "before_layers" / "runs"
 NOT_MNIST = "5" * 64  # some other 28x28 set's content hash
 
 
-def write_folder(path, runs, failed=(), unfinished=(), provenance=None, **config):
+def write_folder(path, runs, failed=(), unfinished=(), provenance=None, metrics=None, **config):
     """A run folder. runs: {(strategy, seed): [accuracy at query 0, 1, ...]} with n_labelled = 20 + 10 q.
 
     Runs end with run_finished unless listed in `failed` (run_failed after their last query) or
-    `unfinished` (no final record: the experiment was interrupted).
+    `unfinished` (no final record: the experiment was interrupted). `metrics`: {(strategy, seed): [{field:
+    value} per query]}, the test metrics of each query's record (none: a folder from before they existed).
     """
     path.mkdir(parents=True)
     cfg = {"name": "custom", "description": "", "dataset": "digits", "data": None, "strategies": [], "seeds": [],
@@ -49,7 +53,8 @@ def write_folder(path, runs, failed=(), unfinished=(), provenance=None, **config
             result = QueryResult(run_id=rid, strategy=strategy, seed=seed, query=q, n_labelled=20 + 10 * q,
                                  pool_size=1000 - 10 * q, accuracy=accuracy, acquisition_s=0.1, training_s=1.0,
                                  evaluation_s=0.2, queried_indices=queried, queried_labels=[i % 10 for i in queried],
-                                 queried_scores=None, labelled_indices=list(range(20 + 10 * q)))
+                                 queried_scores=None, labelled_indices=list(range(20 + 10 * q)),
+                                 **(metrics or {}).get((strategy, seed), [{}] * len(accuracies))[q])
             lines.append({"type": "query", **result.to_record()})
         if (strategy, seed) in failed:
             lines.append({"type": "run_failed", "run_id": rid, "error": "FloatingPointError: NaN loss",
@@ -89,7 +94,6 @@ def test_plus_minus_is_the_sample_std(tmp_path, capsys):
     assert row["final_accuracy"]["std"] == pytest.approx(np.std(finals, ddof=1))
     assert row["reach"]["90%"]["std"] == pytest.approx(np.std([40, 50, 40], ddof=1))
     assert row["curve"]["std"][2] == pytest.approx(np.std([0.91, 0.85, 0.90], ddof=1))
-    assert row["±"] == "sample standard deviation over runs (ddof=1)"
     md = report(capsys, run, "--format", "markdown")
     cells = markdown_rows(md)[0]
     assert cells["accuracy at 60 labels"] == f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1):.4f}"
@@ -97,7 +101,8 @@ def test_plus_minus_is_the_sample_std(tmp_path, capsys):
     assert NOTE in md.splitlines()
     assert NOTE in report(capsys, run, "--no-chart").splitlines()
     rows = list(csv.DictReader(io.StringIO(report(capsys, run, "--format", "csv"))))
-    assert rows[0]["±"] == "sample standard deviation over runs (ddof=1)"
+    assert float(rows[0]["accuracy_std"]) == pytest.approx(np.std(finals, ddof=1))
+    assert float(rows[0]["labels_to_90_std"]) == pytest.approx(np.std([40, 50, 40], ddof=1))
 
 
 def test_labels_to_reach_has_the_median_and_no_plus_minus_for_one_run(tmp_path, capsys):
@@ -107,12 +112,15 @@ def test_labels_to_reach_has_the_median_and_no_plus_minus_for_one_run(tmp_path, 
     row = as_json(capsys, run)[0]
     values = [40, 50, 50, 90]
     assert row["reach"]["90%"]["median"] == np.median(values) == 50
+    assert row["reach"]["90%"]["reached"] == 4 and row["reach"]["90%"]["runs"] == 5
     expected = f"{np.mean(values):.0f} ± {np.std(values, ddof=1):.0f}, median 50 (4/5 reached)"
-    assert row["labels to 90%"] == expected == "58 ± 22, median 50 (4/5 reached)"
-    assert row["labels to 95%"] == "not reached (0/5)"
+    cells = markdown_rows(report(capsys, run, "--format", "markdown"))[0]
+    assert cells["labels to 90%"] == expected == "58 ± 22, median 50 (4/5 reached)"
+    assert cells["labels to 95%"] == "not reached (0/5)" and row["reach"]["95%"]["reached"] == 0
     single = write_folder(tmp_path / "b", {("bald", 0): [0.5, 0.96], ("bald", 1): [0.5, 0.8]})
     row = as_json(capsys, single)[0]
-    assert row["labels to 90%"] == "30 (1/2 reached)" and row["reach"]["90%"]["std"] is None
+    assert row["reach"]["90%"]["values"] == [30] and row["reach"]["90%"]["std"] is None
+    assert markdown_rows(report(capsys, single, "--format", "markdown"))[0]["labels to 90%"] == "30 (1/2 reached)"
     assert not re.search(r"± 0(?![.\d])", report(capsys, single, "--format", "markdown"))
 
 
@@ -121,8 +129,10 @@ def test_final_accuracy_is_at_a_count_every_run_reached(tmp_path, capsys):
     run = write_folder(tmp_path / "a", runs, unfinished=[("entropy", 1)])
     row = as_json(capsys, run)[0]
     assert row["final_accuracy"] == {"n_labelled": 40, "values": [0.9, 0.85], "mean": pytest.approx(0.875),
-                                     "std": pytest.approx(np.std([0.9, 0.85], ddof=1))}
-    assert row["runs"] == "2 (1 unfinished)" and row["accuracy at 40 labels"].startswith("0.8750 ± ")
+                                     "std": pytest.approx(np.std([0.9, 0.85], ddof=1)), "median": pytest.approx(0.875)}
+    assert row["runs"] == 2 and row["runs_unfinished"] == 1
+    cells = markdown_rows(report(capsys, run, "--format", "markdown"))[0]
+    assert cells["runs"] == "2 (1 unfinished)" and cells["accuracy at 40 labels"].startswith("0.8750 ± ")
     # rows stopped at different counts: the count goes into each cell
     both = write_folder(tmp_path / "b", {**runs, ("uniform", 0): [0.5, 0.6]}, unfinished=[("entropy", 1)])
     cells = markdown_rows(report(capsys, both, "--format", "markdown"))
@@ -133,7 +143,7 @@ def test_failed_runs_are_marked_and_left_out(tmp_path, capsys):
     runs = {**THREE, ("entropy", 3): [0.5, 0.2]}
     run = write_folder(tmp_path / "a", runs, failed=[("entropy", 3)])
     row = as_json(capsys, run)[0]
-    assert row["runs"] == "4 (1 failed)" and row["runs_failed"] == 1 and row["runs_in_statistics"] == 3
+    assert row["runs"] == 4 and row["runs_failed"] == 1 and row["runs_in_statistics"] == 3
     # the failed run neither drags the comparison count back to 30 nor counts as "not reached"
     assert row["final_accuracy"]["n_labelled"] == 60 and row["reach"]["90%"]["runs"] == 3
     md = report(capsys, run, "--format", "markdown")
@@ -253,7 +263,7 @@ def _another(setting):
     if setting.choices:
         return next(c for c in setting.choices if c != setting.default)
     return {"whole": lambda d: d + 1, "number": lambda d: d + 1.0, "path": lambda d: "other.npz",
-            "word": lambda d: "mnist"}[setting.kind](setting.default)
+            "word": lambda d: "mnist", "rules": lambda d: ["labels>=500"]}[setting.kind](setting.default)
 
 
 @pytest.mark.parametrize("name", RESULTS_KEYS)
@@ -265,3 +275,115 @@ def test_report_splits_rows_on_every_setting_that_changes_results(tmp_path, caps
     assert len(rows) == 2, name
     column = "data" if name in ("dataset", "data") else name
     assert rows[0][column] != rows[1][column]
+
+
+# ---- other metrics: --metric, and rows per run or per query (--per) ------------------------------------------
+NLL = {("entropy", 0): [2.0, 1.0, 0.5], ("entropy", 1): [2.2, 1.2, 0.9], ("uniform", 0): [2.1, 1.5, 1.0]}
+ACCURACY = {("entropy", 0): [0.5, 0.8, 0.9], ("entropy", 1): [0.5, 0.7, 0.8], ("uniform", 0): [0.5, 0.6, 0.7]}
+
+
+def _metrics(key, q):
+    """A query's record fields: nll from NLL, ece and brier from it, per-class accuracy of 3 classes (the third
+    absent from the test set) and the labelled counts."""
+    nll = NLL[key][q]
+    return {"nll": nll, "ece": nll / 10, "brier": nll / 4, "class_accuracy": [ACCURACY[key][q], 1.0, None],
+            "labelled_per_class": [10 + 10 * q, 10, 0],
+            "fit": {"loss": [2.3, nll], "accuracy": [0.1, 0.5], "epochs": 2, "last_batch": 4 + q}}
+
+
+def with_metrics(path, **config):
+    return write_folder(path, ACCURACY, metrics={k: [_metrics(k, q) for q in range(3)] for k in ACCURACY}, **config)
+
+
+def test_metric_nll_gives_its_value_at_the_common_count_and_its_auc_and_says_lower_is_better(tmp_path, capsys):
+    run = with_metrics(tmp_path / "a", provenance={"data_sha256": MNIST_SHA256})  # a paper's data: no paper column
+    md = report(capsys, run, "--metric", "nll", "--format", "markdown")
+    rows = markdown_rows(md)
+    assert list(rows[0]) == ["strategy", "runs", "nll at 40 labels (lower is better)", "AUC of nll (lower is better)"]
+    entropy = rows[0]
+    finals = [0.5, 0.9]
+    assert entropy["nll at 40 labels (lower is better)"] == f"{np.mean(finals):.4f} ± {np.std(finals, ddof=1):.4f}"
+    # per run: trapezoid area over [20, 40] / 20, then the mean over runs
+    aucs = [(2.0 + 1.0) / 4 + (1.0 + 0.5) / 4, (2.2 + 1.2) / 4 + (1.2 + 0.9) / 4]
+    assert entropy["AUC of nll (lower is better)"] == f"{np.mean(aucs):.4f}"
+    assert rows[1]["nll at 40 labels (lower is better)"] == "1.0000"  # one run: no ±
+    assert "nll: the mean negative log-likelihood of the test labels" in md and "lower is better" in md
+    assert "Gal" not in md and "labels to" not in md
+    row = as_json(capsys, run, "--metric", "nll")[0]
+    assert row["metric"] == "nll" and row["better"] == "lower" and "reach" not in row and "reference" not in row
+    assert row["final_nll"]["values"] == [0.5, 0.9] and row["auc"]["values"] == pytest.approx(aucs)
+    assert row["curve"]["mean"] == pytest.approx([2.1, 1.1, 0.7])
+    out = report(capsys, run, "--metric", "ece")
+    assert "mean test ece over runs (lower is better)" in out and "ece at 40 labels (lower is better)" in out
+
+
+def test_metric_csv_has_numbers_in_columns_and_labels_to_only_for_accuracy(tmp_path, capsys):
+    run = with_metrics(tmp_path / "a")
+    rows = list(csv.DictReader(io.StringIO(report(capsys, run, "--metric", "brier", "--format", "csv"))))
+    assert list(rows[0]) == ["strategy", "runs", "runs_failed", "runs_unfinished", "runs_in_statistics", "n_labelled",
+                             "brier_mean", "brier_std", "brier_median", "brier_auc_mean", "brier_auc_std"]
+    assert float(rows[0]["brier_mean"]) == pytest.approx((0.5 + 0.9) / 8)
+    assert rows[1]["brier_std"] == "" and rows[1]["runs"] == "1"
+    accuracy = list(csv.DictReader(io.StringIO(report(capsys, run, "--format", "csv"))))
+    assert "labels_to_90_reached" in accuracy[0] and "brier_mean" not in accuracy[0]
+
+
+def test_per_class_accuracy_is_in_the_json_at_the_common_count(tmp_path, capsys):
+    run = with_metrics(tmp_path / "a")
+    entropy, uniform = as_json(capsys, run)
+    assert entropy["class_accuracy"] == {"n_labelled": 40, "runs": 2, "mean": [pytest.approx(0.85), 1.0, None],
+                                         "values": [[0.9, 1.0, None], [0.8, 1.0, None]]}
+    assert uniform["class_accuracy"]["mean"] == [0.7, 1.0, None]
+    old = write_folder(tmp_path / "old", THREE)
+    assert as_json(capsys, old)[0]["class_accuracy"] is None
+
+
+def test_a_folder_without_the_metric_says_so_in_one_line(tmp_path, capsys):
+    old = write_folder(tmp_path / "old", THREE)
+    for folder in (old, ROOT / "results" / "quick-3seeds", FIXTURE_RUNS):
+        assert main([str(folder), "--metric", "nll"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "recorded no nll" in err and "--metric accuracy" in err, err
+    # beside a folder that has it: its runs are left out, said once, and the other's rows stand
+    old = write_folder(tmp_path / "older", {("entropy", seed + 5): v for (_, seed), v in THREE.items()})
+    new = with_metrics(tmp_path / "new")
+    assert main([str(old), str(new), "--metric", "nll", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert err.count("\n") == 1 and "3 run(s) recorded no nll" in err and str(old) in err
+    assert [(r["strategy"], r["runs"]) for r in rows] == [("entropy", 2), ("uniform", 1)]
+
+
+def test_rows_per_run_average_to_the_table_and_say_each_runs_status(tmp_path, capsys):
+    runs = {**ACCURACY, ("entropy", 2): [0.5, 0.95, 0.2]}  # reached 90% at 30, then failed: in no statistic
+    metrics = {k: [_metrics(k, q) for q in range(3)] for k in ACCURACY}
+    metrics[("entropy", 2)] = [_metrics(("entropy", 0), q) for q in range(3)]
+    run = write_folder(tmp_path / "a", runs, failed=[("entropy", 2)], metrics=metrics)
+    rows = list(csv.DictReader(io.StringIO(report(capsys, run, "--metric", "nll", "--format", "csv", "--per", "run"))))
+    assert [(r["strategy"], r["seed"], r["status"]) for r in rows] == [
+        ("entropy", "0", "finished"), ("entropy", "1", "finished"), ("entropy", "2", "failed"),
+        ("uniform", "0", "finished")]
+    assert list(rows[0]) == ["strategy", "folder", "seed", "run_id", "status", "stopped", "queries",
+                             "last_n_labelled", "n_labelled", "nll", "nll_auc", "last_nll"]
+    assert [float(r["nll"]) for r in rows[:2]] == [0.5, 0.9] and rows[2]["nll"] == "" and rows[2]["queries"] == "3"
+    table = as_json(capsys, run, "--metric", "nll")[0]
+    assert np.mean([float(r["nll_auc"]) for r in rows[:2]]) == pytest.approx(table["auc"]["mean"])
+    accuracy = list(csv.DictReader(io.StringIO(report(capsys, run, "--format", "csv", "--per", "run"))))
+    assert [r["labels_to_90"] for r in accuracy] == ["40", "", "", ""]  # the failed run is in no statistic
+
+
+def test_rows_per_query_hold_every_metric_and_the_classes(tmp_path, capsys):
+    run = with_metrics(tmp_path / "a")
+    rows = list(csv.DictReader(io.StringIO(report(capsys, run, "--format", "csv", "--per", "query"))))
+    assert len(rows) == 9
+    first = rows[0]
+    assert (first["run_id"], first["query"], first["n_labelled"], first["nll"], first["ece"]) == (
+        "entropy-s0", "0", "20", "2.0", "0.2")
+    assert (first["fit_epochs"], first["fit_last_batch"], first["fit_loss"]) == ("2", "4", "2.0")
+    assert [first[f"class_accuracy_{c}"] for c in range(3)] == ["0.5", "1.0", ""]
+    assert [rows[2][f"labelled_{c}"] for c in range(3)] == ["30", "10", "0"]
+    # a folder from before: the same columns where it has them, empty cells for the rest
+    old = list(csv.DictReader(io.StringIO(report(capsys, FIXTURE_RUNS, "--format", "csv", "--per", "query"))))
+    assert len(old) == 48 and old[0]["nll"] == "" and old[0]["accuracy"] and "class_accuracy_0" not in old[0]
+    assert main([str(run), "--per", "query"]) == 2
+    assert "add --format csv" in capsys.readouterr().err

@@ -137,10 +137,12 @@ def test_help_states_every_range():
 
 def test_the_table_makes_runconfig_and_the_resume_rules():
     fields = [f.name for f in dataclasses.fields(RunConfig)]
-    assert fields == ["name", "description", *EXPERIMENT_KEYS, "out"]
+    # strategy_references is no setting of its own: validate derives it from `strategies` (a plug-in's reference)
+    assert fields == ["name", "description", *EXPERIMENT_KEYS, "strategy_references", "out"]
     assert RunConfig().epochs == SETTING["epochs"].default and RunConfig().strategies == ["entropy", "uniform"]
     assert RunConfig().strategies is not RunConfig().strategies  # a fresh list each time
-    assert set(RESUME_MAY_CHANGE) == {"queries", "seeds", "data"} and start.RESUME_MAY_CHANGE is RESUME_MAY_CHANGE
+    assert set(RESUME_MAY_CHANGE) == {"queries", "seeds", "data", "stop_when"}
+    assert start.RESUME_MAY_CHANGE is RESUME_MAY_CHANGE
 
 
 def test_setting_flags_for_another_command():

@@ -35,7 +35,7 @@ async def _shoot_label(target: Path) -> None:
     from baltui.commands.label.app import LabelApp
     from baltui.commands.label.make_folder import main as make_folder
     from baltui.commands.label.session import LabelSession
-    from baltui.commands.label.sources import load_source
+    from baltui.core.images import load_source
 
     work = Path(tempfile.mkdtemp(prefix="baltui-label-shot-"))
     make_folder([str(work / "digits"), "--n", "300"])

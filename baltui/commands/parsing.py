@@ -32,7 +32,9 @@ def add_setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     for s in settings_named(names):
         default = (defaults or {}).get(s.name)
         help_text = s.flag_help() + (f" (default {default})" if default is not None else "")
-        parser.add_argument(s.flag, dest=s.name, metavar=s.metavar, default=default, help=help_text)
+        # A rule may hold a comma (plateau:5,0.002), so a list of rules is one flag per rule.
+        action = "append" if s.kind == "rules" else "store"
+        parser.add_argument(s.flag, dest=s.name, metavar=s.metavar, default=default, help=help_text, action=action)
 
 
 def setting_values(args: argparse.Namespace, names: Sequence[str] | None = None) -> dict[str, Any]:

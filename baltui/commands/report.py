@@ -8,6 +8,11 @@ two experiments never end up averaged into one row.
 
 A paper's figures are shown only for runs on the very data the paper measured (recognised by content hash
 in config.json's provenance, never by dataset name or image shape) under its initial-set protocol.
+
+`--metric` summarises another per-query metric of the records (nll, ece, brier: `baltui.core.metrics`) the
+same way: its value at the common labelled count and its area under the curve, with which way is better in
+the header. CSV and JSON carry numbers only (`baltui.runs.rows`), one row per strategy row, or with `--per`
+per run or per query.
 """
 
 from __future__ import annotations
@@ -18,20 +23,33 @@ import io
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baltui.commands.curves_png import NEEDS_MATPLOTLIB, curves_figure, figure_options, write_curves_png
 from baltui.commands.parsing import OneLineParser
 from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
+from baltui.core.metrics import BETTER, MEANING
 from baltui.core.settings import RESULTS_KEYS, SETTING
+from baltui.core.stopping import describe
 from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, StrategySummary, summarise
 from baltui.runs.duplicates import RunEntry, repeated_runs, run_fingerprints
 from baltui.runs.folder import RunFolder
 from baltui.runs.references import PaperReference
 from baltui.runs.results import RunCurve, curves, read_config, read_records
+from baltui.runs.rows import (
+    METRICS,
+    class_accuracy_at,
+    classes_recorded,
+    percent,
+    query_columns,
+    run_columns,
+    summary_columns,
+)
 
 # Settings that change what a run computes (every row of the settings table marked changes_results), in
 # column order: "data" stands for the dataset and data rows, and is the data's content when the config
@@ -46,8 +64,7 @@ SETTINGS = (*_FIRST, *(n for n in RESULTS_KEYS if n not in (*_FIRST, "dataset"))
 # and are columns wherever folders differ in them.
 _NOT_IN_SHARED_LINE = ("validation", "epoch_draws", "early_stopping")
 DEFAULT_CLASSES = 10  # when provenance does not say: the digits and MNIST both have ten
-STD_FIELD = "±"  # csv column / json key carrying STD_NOTE's meaning, where there is no room for a note line
-STD_MEANING = "sample standard deviation over runs (ddof=1)"
+STOPPED_AT, STOPPED_ACCURACY = "stopped at (labels)", "accuracy at stop"  # columns when a stop rule ended a run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
     p.add_argument("--plot", metavar="FILE.png", help="write a PNG of the mean curves (needs baltui[plot])")
     p.add_argument("--no-chart", action="store_true", help="table format without the terminal chart")
+    p.add_argument("--metric", choices=METRICS, default="accuracy",
+                   help="the per-query test metric the rows summarise (default accuracy; nll, ece and brier: lower "
+                   "is better; recorded by runs from this version on)")
+    p.add_argument("--per", choices=("run", "query"),
+                   help="with --format csv: one row per run (the row's metric at its common count, AUC, labels to "
+                   "X%%) or per query (every metric, per-class accuracy and labelled counts)")
     return p
 
 
@@ -96,6 +119,8 @@ class Folder:
             sha = self.data_sha256
             return f"{label} (sha256 {sha[:12]})" if sha else label
         value = self.config.get(name)
+        if name == "stop_when" and isinstance(value, list):
+            return describe([str(v) for v in value])
         return "-" if value is None else number_text(value)
 
     def data_path(self, data: str) -> str:
@@ -127,9 +152,10 @@ def number_text(value: Any) -> str:
     return str(value)
 
 
-def load_folders(run_dirs: list[str]) -> list[Folder]:
+def load_folders(run_dirs: list[str], metric: str = "accuracy") -> list[Folder]:
     """Every folder with its own config.json (never the last folder's config for all); a folder given twice is
-    refused, and a run another folder repeats record for record is counted once (`repeated_runs`)."""
+    refused, and a run another folder repeats record for record is counted once (`repeated_runs`). Runs that
+    recorded no `metric` (written before baltui recorded it) are left out, with one line per folder saying so."""
     folders, entries, seen = [], [], {}
     for d in run_dirs:
         path = Path(d)
@@ -156,7 +182,23 @@ def load_folders(run_dirs: list[str]) -> list[Folder]:
         folder.runs = [r for r in folder.runs if r is not run]
     if not any(r.accuracy for f in folders for r in f.runs):
         raise BaltuiError("no completed query in " + ", ".join(run_dirs))
+    if metric != "accuracy":
+        _keep_runs_with(metric, folders, run_dirs)
     return folders
+
+
+def _keep_runs_with(metric: str, folders: list[Folder], run_dirs: list[str]) -> None:
+    """Leave out the runs whose records hold no `metric`: one warning line per folder, or one error when none has it."""
+    without = {id(f): [r for r in f.runs if r.accuracy and not r.values(metric)[0]] for f in folders}
+    if all(len(without[id(f)]) == sum(1 for r in f.runs if r.accuracy) for f in folders):
+        raise BaltuiError(f"{', '.join(run_dirs)} recorded no {metric} (written before baltui recorded test metrics); "
+                          "report them with --metric accuracy")
+    for f, d in zip(folders, run_dirs, strict=True):
+        missing = without[id(f)]
+        if missing:
+            print(f"baltui report: warning: {d}: {len(missing)} run(s) recorded no {metric} (written before baltui "
+                  f"recorded it); left out of the {metric} rows", file=sys.stderr)
+            f.runs = [r for r in f.runs if not any(r is m for m in missing)]
 
 
 @dataclass
@@ -168,6 +210,8 @@ class Report:
     shown: dict[Hashable, dict[str, str]]  # group key -> every setting as text
     references: dict[Hashable, PaperReference | None]  # group key -> its paper, if any
     unlisted: frozenset[str] = frozenset()  # settings left out of the "Same for every row" line
+    metric: str = "accuracy"  # what the rows summarise
+    folder_of: dict[int, str] = field(default_factory=dict)  # id(run) -> its folder, as given
 
     def label(self, s: StrategySummary) -> str:
         """The strategy, plus the settings that tell this row from others of the same strategy."""
@@ -175,8 +219,15 @@ class Report:
         return f"{s.strategy} ({extra})" if extra else s.strategy
 
     @property
+    def better(self) -> str:
+        """"(lower is better)" for the metrics where lower is; accuracy's headers say nothing, as they always have."""
+        return "" if self.metric == "accuracy" else f" ({BETTER[self.metric]} is better)"
+
+    @property
     def citations(self) -> list[PaperReference]:
-        """The papers with a column, in first-seen order."""
+        """The papers with a column, in first-seen order (theirs are labels to reach an accuracy)."""
+        if self.metric != "accuracy":
+            return []
         out: list[PaperReference] = []
         for s in self.summaries:
             ref = self.references[s.settings]
@@ -192,7 +243,7 @@ class Report:
         return {n: first[n] for n in SETTINGS if n not in self.differing and n not in self.unlisted}
 
 
-def build_report(folders: list[Folder]) -> Report:
+def build_report(folders: list[Folder], metric: str = "accuracy") -> Report:
     """Group runs by strategy and by every setting that differs between folders, so runs pool only when
     their folders agree on everything that changes the numbers; each group keeps its folders' paper."""
     differing = [n for n in SETTINGS if len({f.setting(n) for f in folders}) > 1]
@@ -206,11 +257,12 @@ def build_report(folders: list[Folder]) -> Report:
         for run in f.runs:
             folder_key[id(run)] = key
     runs = [r for f in folders for r in f.runs]
-    summaries = summarise(runs, key=lambda r: folder_key[id(r)])
+    summaries = summarise(runs, key=lambda r: folder_key[id(r)], metric=metric)
     references = {k: next(iter(v)) if len(v) == 1 else None for k, v in refs.items()}  # folders disagree: no paper
     unlisted = frozenset(n for n in SETTINGS if n not in _FIRST and (
         n in _NOT_IN_SHARED_LINE or all(f.unremarkable(n) for f in folders)))
-    return Report(summaries, differing, shown, references, unlisted)
+    folder_of = {id(r): str(f.path) for f in folders for r in f.runs}
+    return Report(summaries, differing, shown, references, unlisted, metric, folder_of)
 
 
 def gaps_to(ref: PaperReference, s: StrategySummary) -> list[float | None] | None:
@@ -229,9 +281,11 @@ def gaps_to(ref: PaperReference, s: StrategySummary) -> list[float | None] | Non
 
 
 def _rows(report: Report) -> list[dict[str, str]]:
+    """The table's cells as text (terminal and markdown)."""
     ats = {s.final_at for s in report.summaries if s.final_at is not None}
     one_count = len(ats) == 1
-    acc_header = f"accuracy at {next(iter(ats))} labels" if one_count else "final accuracy"
+    metric, better = report.metric, report.better
+    acc_header = (f"{metric} at {next(iter(ats))} labels" if one_count else f"final {metric}") + better
     rows = []
     for s in report.summaries:
         row = {"strategy": s.strategy}
@@ -240,7 +294,9 @@ def _rows(report: Report) -> list[dict[str, str]]:
         row[acc_header] = s.final_text(with_count=not one_count)
         for reach in s.reach:
             row[f"labels to {reach.threshold:.0%}"] = reach.text()
-        row["AUC"] = f"{s.auc:.4f}" if s.auc is not None else "-"
+        auc_header = "AUC" if metric == "accuracy" else f"AUC of {metric}{better}"
+        row[auc_header] = f"{s.auc:.4f}" if s.auc is not None else "-"
+        row.update(stop_columns(report, s))
         for ref in report.citations:
             total = ref.total_labels(s.strategy) if report.references[s.settings] == ref else None
             row[f"{ref.short} {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}"] = (
@@ -252,16 +308,43 @@ def _rows(report: Report) -> list[dict[str, str]]:
     return rows
 
 
+def stop_columns(report: Report, s: StrategySummary) -> dict[str, str]:
+    """The table's stop columns, where a stop rule ended a run of the report: labels and accuracy at the
+    stopped runs' last queries (`notes` says so under the table)."""
+    if not any(x.stopped for x in report.summaries):
+        return {}
+    at, accuracy = s.stopped_text()
+    return {STOPPED_AT: at, STOPPED_ACCURACY: accuracy}
+
+
+def stop_fields(s: StrategySummary) -> dict[str, Any]:
+    """The JSON row's account of its stopped runs: how many, and each one's rule, labels and accuracy."""
+    return {"runs_stopped": len(s.stopped),
+            "stopped": [{"rule": rule, "n_labelled": n, "accuracy": acc} for rule, n, acc in s.stopped]}
+
+
 def notes(report: Report) -> list[str]:
     """The lines under the table that say what its numbers are (pasted along with it)."""
-    lines = [STD_NOTE,
-             "Labels include the initial labelled set. labels to X%: mean ± std and median over the runs that "
-             "reached X% (k/n: how many of the n runs did).",
-             "Accuracy is at the largest labelled count every run of the row reached; AUC (trapezoid area / span) "
-             "covers the same range."]
+    if report.metric == "accuracy":
+        lines = [STD_NOTE,
+                 "Labels include the initial labelled set. labels to X%: mean ± std and median over the runs that "
+                 "reached X% (k/n: how many of the n runs did).",
+                 "Accuracy is at the largest labelled count every run of the row reached; AUC (trapezoid area / span) "
+                 "covers the same range."]
+    else:
+        m = report.metric
+        lines = [STD_NOTE, "Labels include the initial labelled set.",
+                 f"{m}: the {MEANING[m]}; {BETTER[m]} is better. It is at the largest labelled count every run of the "
+                 f"row reached; AUC of {m} (trapezoid area / span) covers the same range."]
     if any(s.failed or s.unfinished for s in report.summaries):
         lines.append("runs: failed runs are counted but left out of every statistic; unfinished runs count up to "
                      "their last completed query.")
+    stops = Counter(rule for s in report.summaries for rule, _, _ in s.stopped)
+    if stops:
+        which = ", ".join(f"{rule}: {n} run{'s' if n > 1 else ''}" for rule, n in stops.items())
+        lines.append(f"stopped: runs a --stop-when rule ended early ({which}) count up to their last query; "
+                     f"{STOPPED_AT} and {STOPPED_ACCURACY} are at each one's last query (k/n: how many of the n "
+                     "runs stopped), the other columns at the labelled count every run of the row reached.")
     shared = report.shared
     if shared:
         lines.append("Same for every row: " + ", ".join(f"{n} {v}" for n, v in shared.items()) + ".")
@@ -275,28 +358,77 @@ def notes(report: Report) -> list[str]:
     return lines
 
 
-def _json(rows: list[dict[str, str]], report: Report) -> list[dict[str, Any]]:
+def _json(report: Report) -> list[dict[str, Any]]:
+    """Numbers only: each statistic its own key (the table's prose cells and footnotes are not here)."""
     out = []
-    for row, s in zip(rows, report.summaries, strict=True):
-        ref = report.references[s.settings]
+    m = report.metric
+    for s in report.summaries:
+        ref = report.references[s.settings] if m == "accuracy" else None
         total = ref.total_labels(s.strategy) if ref is not None else None
-        out.append({
-            **row,
-            STD_FIELD: STD_MEANING,
-            "settings": report.shown[s.settings],
-            "runs_total": s.total, "runs_failed": s.failed, "runs_unfinished": s.unfinished,
-            "runs_in_statistics": s.runs,
-            "final_accuracy": {"n_labelled": s.final_at, "values": s.final_values, "mean": s.final_mean,
-                               "std": s.final_std},
-            "curve": {"n_labelled": s.x, "mean": s.mean, "std": s.std, "seeds": s.count},
-            **{f"labels_to_{round(r.threshold * 100)}": r.values for r in s.reach},
-            "reach": {f"{r.threshold:.0%}": {"values": r.values, "runs": r.runs, "mean": r.mean, "std": r.std,
-                                             "median": r.median} for r in s.reach},
-            "reference": None if total is None else {"citation": ref.citation, "total_labels": list(total),
-                                                     "statistic": ref.statistic,
-                                                     "gap_labels": gaps_to(ref, s)},
-        })
+        row: dict[str, Any] = {"strategy": s.strategy, **{n: report.shown[s.settings][n] for n in report.differing}}
+        row |= {"settings": report.shown[s.settings], "metric": m, "better": BETTER[m],
+                "runs": s.total, "runs_total": s.total, "runs_failed": s.failed, "runs_unfinished": s.unfinished,
+                "runs_in_statistics": s.runs, **stop_fields(s), "n_labelled": s.final_at,
+                f"final_{m}": {"n_labelled": s.final_at, "values": s.final_values, "mean": s.final_mean,
+                               "std": s.final_std, "median": s.final_median},
+                "auc": {"values": s.auc_values, "mean": s.auc, "std": s.auc_std},
+                "curve": {"n_labelled": s.x, "mean": s.mean, "std": s.std, "seeds": s.count}}
+        if m == "accuracy":
+            row |= {f"labels_to_{percent(r.threshold)}": r.values for r in s.reach}
+            row["reach"] = {f"{r.threshold:.0%}": {"values": r.values, "runs": r.runs, "reached": len(r.values),
+                                                   "mean": r.mean, "std": r.std, "median": r.median} for r in s.reach}
+            row["reference"] = None if total is None else {"citation": ref.citation, "total_labels": list(total),
+                                                           "statistic": ref.statistic, "gap_labels": gaps_to(ref, s)}
+        row["class_accuracy"] = class_accuracy_at(s)
+        out.append(row)
     return out
+
+
+def _csv_summary(report: Report) -> list[dict[str, Any]]:
+    """One row per table row: the settings that differ, then numeric columns (`rows.summary_columns`), and the
+    paper's labels to 90% / 95% with our gap where a row has a paper."""
+    out = []
+    for s in report.summaries:
+        row: dict[str, Any] = {"strategy": s.strategy, **{n: report.shown[s.settings][n] for n in report.differing}}
+        row |= summary_columns(s)
+        if any(x.stopped for x in report.summaries):
+            row["runs_stopped"] = len(s.stopped)
+        if report.citations:
+            ref = report.references[s.settings]
+            total = ref.total_labels(s.strategy) if ref is not None else None
+            gaps = gaps_to(ref, s) if total else None
+            row["paper"] = ref.short if total else None
+            row["paper_statistic"] = ref.statistic if total else None
+            for i, t in enumerate(THRESHOLDS):
+                row[f"paper_labels_to_{percent(t)}"] = total[i] if total else None
+                row[f"vs_paper_{percent(t)}"] = gaps[i] if gaps else None
+        out.append(row)
+    return out
+
+
+def _csv_per(report: Report, per: str) -> list[dict[str, Any]]:
+    """One row per run (`rows.run_columns`) or per query (`rows.query_columns`), after the row's settings."""
+    out = []
+    classes = classes_recorded([r for s in report.summaries for r in s.found])
+    for s in report.summaries:
+        lead = {"strategy": s.strategy, **{n: report.shown[s.settings][n] for n in report.differing}}
+        for run in s.found:
+            where = {"folder": report.folder_of.get(id(run))}
+            if per == "run":
+                out.append(lead | where | run_columns(run, s))
+            else:
+                out += [lead | where | q for q in query_columns(run, classes)]
+    return out
+
+
+def _write_csv(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    sys.stdout.write(buf.getvalue())
 
 
 def _markdown(rows: list[dict[str, str]], report: Report) -> str:
@@ -318,22 +450,22 @@ def main(argv: list[str]) -> int:
                 args.no_chart = True
                 print("baltui report: note: the chart needs a terminal that shows Unicode; left out",
                       file=sys.stderr)
-        report = build_report(load_folders(args.run_dirs))
-        rows = _rows(report)
+        if args.per and args.format != "csv":
+            raise BaltuiError(f"--per {args.per} writes one CSV row per {args.per}: add --format csv")
+        # per query: every metric as recorded (empty cells where a record predates one), no folder left out
+        metric = "accuracy" if args.per == "query" else args.metric
+        report = build_report(load_folders(args.run_dirs, metric), metric)
         if args.format == "json":
-            print(json.dumps(_json(rows, report), indent=2))
+            print(json.dumps(_json(report), indent=2))
         elif args.format == "csv":
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=[*rows[0], STD_FIELD])
-            writer.writeheader()
-            writer.writerows({**r, STD_FIELD: STD_MEANING} for r in rows)
-            sys.stdout.write(buf.getvalue())
+            _write_csv(_csv_per(report, args.per) if args.per else _csv_summary(report))
         elif args.format == "markdown":
-            sys.stdout.write(_markdown(rows, report))
+            sys.stdout.write(_markdown(_rows(report), report))
         else:
-            _print_table(rows, report, chart=not args.no_chart)
+            _print_table(_rows(report), report, chart=not args.no_chart)
         if args.plot is not None:
             _write_png(report, Path(args.plot), args.run_dirs)
+            print(f"baltui report: wrote the chart of mean {report.metric} to {args.plot}", file=sys.stderr)
     except BaltuiError as exc:
         print(f"baltui report: error: {exc}", file=sys.stderr)
         return 2
@@ -349,7 +481,7 @@ def _check_plot_target(name: str) -> None:
     try:
         from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
-        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
+        raise BaltuiError(f"--plot {NEEDS_MATPLOTLIB}") from None
     kinds = FigureCanvasBase.get_supported_filetypes()
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix not in kinds:
@@ -429,7 +561,7 @@ def _print_table(rows: list[dict[str, str]], report: Report, chart: bool) -> Non
         for s in report.summaries:
             if s.x:
                 plt.plot(s.x, s.mean, label=report.label(s), marker="braille")
-        plt.title("mean test accuracy over runs")
+        plt.title(f"mean test {report.metric} over runs{report.better}")
         plt.xlabel("labelled images")
         text = plt.build()
         # theme("clear") still ends every line with a reset code; a pipe or a log gets none at all
@@ -442,54 +574,14 @@ def _plain(text: str) -> str:
 
 
 def _write_png(report: Report, path: Path, folders: list[str] | None = None) -> None:
-    """`png_figure` into `path` (its suffix says the format)."""
-    fig = png_figure(report, folders)
-    import matplotlib.pyplot as plt
-
-    try:
-        fig.savefig(path)
-    except OSError as exc:
-        raise BaltuiError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    write_curves_png(report.summaries, report.label, path, **_png_options(report, folders))
 
 
 def png_figure(report: Report, folders: list[str] | None = None) -> Any:
-    """The mean curves with a ±1 std band, each row's paper points (where its data is the paper's) and the
-    90% / 95% guides the labels-to columns count to; titled with the folders it reports. A matplotlib Figure."""
-    try:
-        import matplotlib
+    """The figure `--plot` writes (a matplotlib Figure): the mean curves, and for accuracy the 90% / 95% guides
+    and each row's paper points (where its data is the paper's); titled with the folders it reports."""
+    return curves_figure(report.summaries, report.label, **_png_options(report, folders))
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise BaltuiError("--plot needs matplotlib: pip install 'baltui[plot]'") from None
-    import numpy as np
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for threshold in THRESHOLDS:
-        ax.axhline(threshold, color="grey", linestyle=":", linewidth=1, zorder=1)
-        ax.annotate(f"{threshold:.0%}", (1.0, threshold), xycoords=("axes fraction", "data"), xytext=(3, 0),
-                    textcoords="offset points", va="center", fontsize=8, color="grey")
-    for s in report.summaries:
-        if not s.x:
-            continue
-        # no band where a single run contributes: there is no spread to draw (std is None there)
-        mean = np.asarray(s.mean)
-        std = np.asarray([np.nan if v is None else v for v in s.std], dtype=float)
-        (line,) = ax.plot(s.x, mean, label=f"{report.label(s)} ({s.runs_phrase()})")
-        ax.fill_between(s.x, mean - std, mean + std, alpha=0.2, color=line.get_color())
-        ref = report.references[s.settings]
-        total = ref.total_labels(s.strategy) if ref is not None else None
-        if total is not None:
-            ax.scatter(list(total), list(THRESHOLDS), marker="x", color=line.get_color(), zorder=3,
-                       label=f"{ref.short}: {s.strategy} ({ref.statistic})")
-    where = ", ".join(Path(f).name or f for f in folders or [])
-    if len(where) > 60:
-        where = f"{len(folders or [])} folders"
-    ax.set_title(f"Test accuracy, mean over runs{': ' + where if where else ''}", fontsize=10)
-    ax.set_xlabel("labelled images (the initial set included)")
-    ax.set_ylabel("test accuracy (band: ±1 sample std over runs)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+def _png_options(report: Report, folders: list[str] | None) -> dict[str, Any]:
+    return figure_options(report.metric, folders or [], report.better, lambda s: report.references[s.settings])

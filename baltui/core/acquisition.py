@@ -17,6 +17,7 @@ import numpy as np
 
 from baltui.core.diversity import gradient_embeddings, gradient_norms, k_center_greedy, kmeans_pp, nearest_distances
 from baltui.core.epig import epig_scores
+from baltui.core.plugin_checks import checked_batch, checked_scores
 from baltui.core.scores import (
     Scores,
     bald_scores,
@@ -92,6 +93,10 @@ class Acquisition:
     targets: bool = False
     # What the per-point `scores` are, when not an acquisition score the batch is the top of (histogram titles).
     scores_are: str = "acquisition scores"
+    # Where a plug-in came from ("name (reference)", see baltui.core.plugins); "" for a built-in. A plug-in's
+    # scores and batches are checked on every query (baltui.core.plugin_checks), so a bad one fails its own run
+    # with a message naming it instead of silently picking garbage.
+    plugin: str = ""
 
     @property
     def has_scores(self) -> bool:
@@ -112,6 +117,17 @@ def _on_P(fn: Callable[[np.ndarray], Scores]) -> ScoreFn:
 
     score.__name__ = score.__qualname__ = fn.__name__
     return score
+
+
+def score_function(name: str, description: str, fn: Callable[[np.ndarray], Scores], plugin: str = "") -> Acquisition:
+    """The acquisition of a plain score function f(P) -> scores, batch = the top k: what most built-ins are, and
+    the simplest plug-in (baltui.core.plugins)."""
+
+    def score(inputs: QueryInputs) -> Scores:
+        return fn(inputs.P)
+
+    score.__name__ = score.__qualname__ = getattr(fn, "__name__", name)
+    return Acquisition(name, description, score, _select_top, plugin=plugin)
 
 
 def _epig(inputs: QueryInputs) -> Scores:
@@ -149,6 +165,10 @@ def _select_coreset(inputs: QueryInputs, scores: Scores, k: int, rng: np.random.
                     beta: float) -> np.ndarray:
     return k_center_greedy(inputs.penultimate, inputs.labelled, k)
 
+
+# The built-ins' ways to pick a batch from scores, by name for Acquisition plug-ins (baltui.core.plugins) that
+# score their own way and pick as the built-ins do: the top k, or k drawn with probability ~ score**beta.
+select_top, select_power = _select_top, _select_power
 
 STRATEGIES: dict[str, Acquisition] = {
     a.name: a
@@ -195,17 +215,22 @@ class QueryStrategy:
     subset, EPIG's targets, the MC-dropout seed, then whatever the selection draws.
     """
 
-    def __init__(self, name: str, mc_samples: int, subset: int, beta: float = 1.0,
-                 epig_targets: int = DEFAULT_EPIG_TARGETS) -> None:
-        self.acquisition = STRATEGIES[name]
+    def __init__(self, name: str | Acquisition, mc_samples: int, subset: int, beta: float = 1.0,
+                 epig_targets: int = DEFAULT_EPIG_TARGETS, target_images: np.ndarray | None = None) -> None:
+        # A built-in by name, or an Acquisition (a plug-in, resolved by baltui.core.plugins).
+        self.acquisition = STRATEGIES[name] if isinstance(name, str) else name
         self.mc_samples = mc_samples
         self.subset = subset
         self.beta = beta
         self.epig_targets = epig_targets
+        # The target distribution EPIG averages over: a recipe's target set where the data set has one (the
+        # unbalanced and redundant protocols test on a distribution the pool does not follow), else the pool.
+        self.target_images = target_images
         self.rng = np.random.default_rng(0)
         # Filled on every call, read by the engine: scores of the whole scored subset.
         self.last_scores: Scores | None = None
-        # Pool positions of the last call's EPIG targets (None for other strategies).
+        # Positions of the last call's EPIG targets in the pool, or in `target_images` when given (None for
+        # other strategies).
         self.last_targets: np.ndarray | None = None
         self.calls = 0
 
@@ -220,8 +245,13 @@ class QueryStrategy:
         else:
             positions = np.sort(self.rng.choice(n_pool, size=min(self.subset, n_pool), replace=False))
         inputs = self.gather(learner, X_pool, positions)
-        scores = self.acquisition.score(inputs)
-        chosen = self.acquisition.select(inputs, scores, n_instances, self.rng, self.beta)
+        a = self.acquisition
+        scores = a.score(inputs)
+        if a.plugin:
+            scores = checked_scores(a.plugin, scores, len(positions))
+        chosen = a.select(inputs, scores, n_instances, self.rng, self.beta)
+        if a.plugin:
+            chosen = checked_batch(a.plugin, chosen, len(positions), n_instances)
         self.last_scores = scores
         return positions[chosen], scores[chosen]
 
@@ -233,11 +263,12 @@ class QueryStrategy:
         if a.mc:
             n = len(positions)
             if a.targets:
-                # Targets drawn from the whole pool; scored in the SAME call so that sample t of a point and
-                # of a target come from one network (consistent masks).
-                self.last_targets = np.sort(self.rng.choice(len(X_pool), size=min(self.epig_targets, len(X_pool)),
+                # Targets drawn from the target set (else the whole pool); scored in the SAME call so that
+                # sample t of a point and of a target come from one network (consistent masks).
+                source = X_pool if self.target_images is None else self.target_images
+                self.last_targets = np.sort(self.rng.choice(len(source), size=min(self.epig_targets, len(source)),
                                                             replace=False))
-                X = np.concatenate([X, X_pool[self.last_targets]])
+                X = np.concatenate([X, source[self.last_targets]])
             P = estimator.mc_predict_proba(X, self.mc_samples, seed=int(self.rng.integers(2**31)))
             found["P"] = P[:, :n] if a.targets else P
             if a.targets:

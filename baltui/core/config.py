@@ -9,7 +9,9 @@ the table cannot say alone: presets, the rules that tie settings together, and m
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
 import sys
 import tomllib
 from dataclasses import field
@@ -17,19 +19,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from baltui.core import cpu
-from baltui.core.acquisition import STRATEGIES
+from baltui.core import cpu, plugins
+from baltui.core.acquisition import STRATEGIES, Acquisition
 from baltui.core.data import DATASETS as DATASET_LOADERS
 from baltui.core.errors import BaltuiError
-from baltui.core.models import MODELS
 from baltui.core.models.precision import emulation_warning, resolve_train_precision
 from baltui.core.recipes import NONE as NO_RECIPE
 from baltui.core.recipes import canonical as canonical_recipe
 from baltui.core.settings import ALWAYS_SAVED, SETTING, SETTINGS, closest
 from baltui.core.settings import EXPERIMENT_KEYS as EXPERIMENT_KEYS  # re-exported: callers import them from here
 from baltui.core.settings import MC_MASKS as MC_MASKS
+from baltui.core.stopping import check_rules, parse_rules
 
 DATASETS = tuple(DATASET_LOADERS)  # the names data.py's registry loads (it imports only numpy at the top)
+FOLDER = "folder"  # the dataset of --data DIR: an image folder (baltui.core.image_folder); "npz": --data FILE.npz
+FOLDER_KEYS = ("test_fraction", "image_size")  # the settings only an image folder reads
 DEFAULT_PRESET = "quick"
 # What "auto" picks for strategies that do not need consistent masks: the faster one (`baltui bench`).
 AUTO_MC_MASKS = "independent"
@@ -56,6 +60,9 @@ RunConfig = dataclasses.make_dataclass(
     "RunConfig",
     [("name", "str", field(default="custom")), ("description", "str", field(default="")),
      *((s.name, s.annotation, _field(s.default)) for s in SETTINGS),
+     # The reference (module:attr, /abs/file.py:attr) of each strategy named after one (baltui.core.plugins):
+     # `strategies` holds run names, and a run name stands for its reference here, on --resume and in Ray workers.
+     ("strategy_references", "dict[str, str]", field(default_factory=dict)),
      ("out", "str | None", field(default=None))],
     namespace={
         "__doc__": "One experiment: every (strategy, seed) pair is a run sharing these settings "
@@ -67,16 +74,32 @@ RunConfig = dataclasses.make_dataclass(
 RunConfig.__module__ = __name__  # pickled by reference (Ray tasks), so it must name this module
 
 
-def mc_masks_for(mode: str, strategy: str) -> str:
-    """The mask mode a strategy's runs use: `mode`, with "auto" resolved per strategy."""
+def mc_masks_for(mode: str, strategy: str | Acquisition) -> str:
+    """The mask mode a strategy's runs use: `mode`, with "auto" resolved per strategy (a built-in's name or an
+    Acquisition, as a plug-in resolves to)."""
     if mode != "auto":
         return mode
-    return "consistent" if STRATEGIES[strategy].needs_consistent_masks else AUTO_MC_MASKS
+    acquisition = STRATEGIES[strategy] if isinstance(strategy, str) else strategy
+    return "consistent" if acquisition.needs_consistent_masks else AUTO_MC_MASKS
+
+
+def acquisitions(config: RunConfig) -> dict[str, Acquisition]:
+    """Each strategy of `config` by run name: a built-in, or the plug-in its name or reference resolves to."""
+    return {name: plugins.strategy(config.strategy_references.get(name, name)) for name in config.strategies}
 
 
 def run_id(strategy: str, seed: int) -> str:
-    """A run's name in results, worker names and widget ids."""
+    """A run's name in results, worker names and widget ids (through `safe_id`)."""
     return f"{strategy}-s{seed}"
+
+
+def safe_id(name: str) -> str:
+    """A name (a run id: a plug-in's name may hold '.') as a Textual widget id or a file name: letters, digits,
+    '_' and '-' as they are; anything else '_', with a short hash of the name so two names stay two ids."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if safe == name:
+        return name
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
@@ -132,9 +155,14 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
 
 def _check_type(key: str, value: Any) -> Any:
     """Coerce and check one value by its row of the settings table; presets come from users, so be strict
-    but explain. name, description and out are the only keys outside the table."""
+    but explain. name, description, out and strategy_references (validate's, from `strategies`) are the only keys
+    outside the table."""
     if key in SETTING:
         return SETTING[key].parse(value)
+    if key == "strategy_references":  # written by validate (run name -> reference), read back from config.json
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise BaltuiError(f"'strategy_references' must map run names to references, got {value!r}")
+        return dict(value)
     if value is not None and not isinstance(value, str):
         raise BaltuiError(f"'{key}' must be a string, got {value!r}")
     return value
@@ -150,21 +178,26 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
     """Merge a preset with flag overrides (flags win) and validate the result."""
     values: dict[str, Any] = {}
     for source in (preset, overrides or {}):
+        # A saved config's plug-in strategies are run names standing for their references (validate names them).
+        refs = _check_type("strategy_references", source.get("strategy_references") or {})
         for key, value in source.items():
             if value is None and key not in ("data", "out"):
                 continue
             if key not in _FIELDS:
                 raise BaltuiError(f"unknown preset key '{key}'{closest(key, list(_FIELDS))}")
+            if key == "strategies" and refs and isinstance(value, list):
+                value = [refs.get(v, v) if isinstance(v, str) else v for v in value]
             values[key] = _check_type(key, value)
-    # --model brings its paper's training regime, under any other flag given.
-    if overrides and overrides.get("model") and overrides["model"] in MODELS:
-        for key, value in MODELS[overrides["model"]].regime.items():
+    # --model brings its paper's training regime (a plug-in's `regime`), under any other flag given.
+    if overrides and overrides.get("model"):
+        spec = plugins.model(overrides["model"])
+        for key, value in spec.regime.items():
             if overrides.get(key) is None:
-                values[key] = value
-    # A data file means the npz data set unless the same source named one.
+                values[key] = _regime_value(spec.plugin, key, value) if spec.plugin else value
+    # A data file means the npz data set, a data folder an image folder, unless the same source named one.
     for source in (preset, overrides or {}):
         if source.get("data") and "dataset" not in source:
-            values["dataset"] = "npz"
+            values["dataset"] = FOLDER if Path(str(source["data"])).is_dir() else "npz"
     if values.get("dataset", SETTING["dataset"].default) == "digits" and values.get("name") != DIGITS_DEFAULTS_PRESET:
         defaults = load_preset(DIGITS_DEFAULTS_PRESET)
         for key in _DIGITS_FROM_QUICK:
@@ -174,6 +207,21 @@ def build_config(preset: dict[str, Any], overrides: dict[str, Any] | None = None
     validate(config)
     config.train_precision = resolve_train_precision(config.train_precision, cpu.cpu_features())
     return config
+
+
+# What a model's regime may not set: what the experiment is (strategies, data, length), not how the model trains.
+_NOT_REGIME = ("strategies", "seeds", "queries", "model", "dataset", "data", "recipe", "recipe_seed", "initial_set")
+
+
+def _regime_value(plugin: str, key: str, value: Any) -> Any:
+    """A plug-in model's regime value, checked as the setting it sets (a built-in's are right by construction)."""
+    if key not in SETTING or key in _NOT_REGIME:
+        raise BaltuiError(f"model plug-in {plugin}: its regime sets '{key}', not a training setting; a regime sets "
+                          "settings such as epochs, batch_size, epoch_draws, early_stopping, validation, weight_decay")
+    try:
+        return SETTING[key].parse(value)
+    except BaltuiError as exc:
+        raise BaltuiError(f"model plug-in {plugin}: its regime: {exc}") from None
 
 
 def migrate_config(saved: dict[str, Any]) -> dict[str, Any]:
@@ -208,15 +256,19 @@ def warn_train_precision(config: RunConfig) -> str | None:
 
 def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
     """One warning line per setting given that none of the run's strategies reads; returns them."""
-    acquisitions = [STRATEGIES[s] for s in config.strategies]
+    used = list(acquisitions(config).values())
     lines = []
     for key in sorted(given & set(SETTING)):
         read_by = SETTING[key].read_by
-        if read_by is not None and not any(read_by(a) for a in acquisitions):
+        if read_by is not None and not any(read_by(a) for a in used):
             lines.append(f"baltui: warning: {SETTING[key].flag} is read only by {', '.join(SETTING[key].readers())}; "
                          f"none of this run's strategies ({', '.join(config.strategies)}) uses it")
     if "recipe_seed" in given and config.recipe == NO_RECIPE:
         lines.append("baltui: warning: --recipe-seed is read only by a recipe; this run has none (--recipe)")
+    for key in FOLDER_KEYS:
+        if key in given and config.dataset != FOLDER:
+            lines.append(f"baltui: warning: {SETTING[key].flag} is read only for an image folder (--data DIR); "
+                         "this run has none")
     for line in lines:
         print(line, file=sys.stderr)
     return lines
@@ -225,29 +277,40 @@ def warn_unused(config: RunConfig, given: set[str]) -> list[str]:
 def validate(config: RunConfig) -> None:
     """Refuse impossible settings: each value by its row of the settings table, then the rules that tie
     settings together; data-dependent limits are checked once the data is loaded (check_against_data)."""
+    refs = _check_type("strategy_references", config.strategy_references)
     for s in SETTINGS:
-        s.check(getattr(config, s.name))
+        value = getattr(config, s.name)
+        s.check([refs.get(v, v) for v in value] if s.name == "strategies" and isinstance(value, list) else value)
+    # Plug-ins by reference: strategies become run names (their references kept beside them), file paths absolute.
+    config.strategies, config.strategy_references = plugins.name_strategies(config.strategies, refs)
+    config.model = plugins.canonical(config.model)
+    config.dataset = plugins.canonical(config.dataset)
     if config.subset and config.subset < config.instances:
         raise BaltuiError(f"'subset' ({config.subset}) is below 'instances' ({config.instances}): a query labels "
                           "its instances out of the subset of the pool it scores; raise --subset (or give all) "
                           "or lower --instances")
     if config.mc_masks == "independent":
-        needing = [s for s in config.strategies if STRATEGIES[s].needs_consistent_masks]
+        needing = [name for name, a in acquisitions(config).items() if a.needs_consistent_masks]
         if needing:
             raise BaltuiError(
                 f"{needing[0]} needs consistent MC-dropout masks (its joint over points is wrong with "
                 "independent ones); drop --mc-masks independent or run it separately"
             )
+    check_rules(parse_rules(config.stop_when), config.strategies)
     config.recipe = canonical_recipe(config.recipe)  # a bad recipe is one line here, before any data is loaded
     if (config.weight_decay == "auto" or config.early_stopping) and not config.validation:
         what = "--weight-decay auto" if config.weight_decay == "auto" else "--early-stopping"
         raise BaltuiError(f"{what} needs a validation set: give --validation N (pool images set aside)")
-    if config.dataset == "npz":
+    if config.dataset in ("npz", FOLDER):
         if not config.data:
-            raise BaltuiError("dataset 'npz' needs a file: give --data FILE.npz")
-    elif config.dataset not in DATASETS:
+            raise BaltuiError(f"dataset '{config.dataset}' needs its data: give --data "
+                              + ("DIR" if config.dataset == FOLDER else "FILE.npz"))
+    elif config.dataset not in DATASETS and not plugins.known("dataset", config.dataset):
+        installed = "".join(f", {name}" for name in plugins.entry_points("dataset") if name not in DATASETS)
         raise BaltuiError(
-            f"unknown dataset '{config.dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz"
+            f"unknown dataset '{config.dataset}'; use one of {', '.join(DATASETS)}{installed} or --data FILE.npz "
+            "or DIR, "
+            "or a plug-in's loader module:attr or path/to/file.py:attr (baltui --list-datasets)"
         )
     elif config.data:
         raise BaltuiError(f"--data cannot be combined with dataset '{config.dataset}'; choose one")

@@ -8,7 +8,10 @@ Named data sets live in the `DATASETS` registry (name -> loader with no argument
 presets look names up there, and config.py takes its list of valid names from it. Adding a data set is one
 loader function returning `Dataset` (build it with `make_dataset`, which checks the arrays) and one line in
 `DATASETS`. Any .npz in the keras layout (x_train, y_train, x_test, y_test) works without registering,
-through `--data FILE.npz`; `read_npz` is the one .npz reader (label mode reads its sources with it too).
+through `--data FILE.npz`; `read_npz` is the one .npz reader (label mode reads its sources with it too). A
+folder of images in one subfolder per class works through `--data DIR` (baltui.core.image_folder).
+loader from outside baltui (an entry point in `baltui.datasets`, or `--dataset module:attr`) is a plug-in
+(baltui.core.plugins), its arrays checked here by `make_dataset` like any others.
 """
 
 from __future__ import annotations
@@ -206,20 +209,39 @@ DATASETS: dict[str, Callable[[], Dataset]] = {
     "digits": load_digits,
     "mnist": load_mnist,
 }
+# What `baltui --list-datasets` says of each.
+DESCRIPTIONS = {
+    "digits": "scikit-learn's bundled 8x8 digits: a pool of 1,300, 497 to test (offline)",
+    "mnist": "MNIST 28x28 through keras' download cache (or a local copy: --data FILE.npz)",
+}
 
 
 def load_dataset(config: object) -> Dataset:
-    """The data a RunConfig names: `data` (a file) wins over `dataset` (a name in DATASETS); then its
+    """The data a RunConfig names: `data` (an .npz, or an image folder read at its `image_size` with its
+    `test_fraction`) wins over `dataset` (a name in DATASETS); then its
     `recipe`, if any, applied to the scaled arrays (every reader of a folder's data comes through here, so
     the dashboard, watch and --resume all see the recipe's pool, with the same indices)."""
     data = getattr(config, "data", None)
-    if data:
+    if data and not Path(data).exists():
+        raise BaltuiError(f"data {data} does not exist; give an .npz with x_train, y_train, x_test, y_test or a "
+                          "folder of images in one subfolder per class")
+    if data and (getattr(config, "dataset", None) == "folder" or Path(data).is_dir()):
+        from baltui.core.image_folder import load_image_folder  # reads image files: Pillow, on first use
+
+        loaded = load_image_folder(data, int(getattr(config, "image_size", 28)),
+                                   float(getattr(config, "test_fraction", 0.0)))
+    elif data:
         loaded = load_npz(data)
     else:
         dataset = getattr(config, "dataset", "digits")
-        if dataset not in DATASETS:
-            raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
-        loaded = DATASETS[dataset]()
+        if dataset in DATASETS:
+            loaded = DATASETS[dataset]()
+        else:
+            from baltui.core import plugins  # it builds on this module's registry and checks
+
+            if not plugins.known("dataset", dataset):
+                raise BaltuiError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)} or --data FILE.npz")
+            loaded = plugins.load_dataset(dataset)
     recipe = getattr(config, "recipe", "none")
     if not recipe or recipe == "none":
         return loaded

@@ -7,8 +7,30 @@ build one from another, both import it without importing each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    """Where an image folder's arrays came from (config.json's provenance records it as `data_folder`): its
+    files, so a run's queried indices can be traced to file names, and how its test set was chosen."""
+
+    files_sha256: str  # sha256 over every image file read (relative path and bytes), in the order read
+    pool_files: tuple[str, ...]  # the file of each pool image, relative to the folder
+    test_files: tuple[str, ...]
+    test: str  # "folder": DIR/test/<class>/; "fraction": a stratified share of every class
+    test_fraction: float = 0.0
+    split_seed: int | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        block: dict[str, Any] = {"files_sha256": self.files_sha256,
+                                 "files": len(self.pool_files) + len(self.test_files),
+                                 "pool": len(self.pool_files), "test": self.test}
+        if self.test == "fraction":
+            block.update(test_fraction=self.test_fraction, split_seed=self.split_seed)
+        return block
 
 
 @dataclass
@@ -33,6 +55,9 @@ class Dataset:
     x_target: np.ndarray | None = None
     y_target: np.ndarray | None = None
     target_origin: np.ndarray | None = None
+    # The classes' names by label (an image folder's subfolders); None: a class is known by its index only.
+    class_names: tuple[str, ...] | None = None
+    folder: FolderInfo | None = None  # an image folder's files and split; None for arrays
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

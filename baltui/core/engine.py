@@ -20,11 +20,13 @@ from baltui.core.control import Control
 from baltui.core.data import Dataset, preview_images
 from baltui.core.events import PhaseChanged, QueryResult
 from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
+from baltui.core.metrics import class_counts, fit_summary
+from baltui.core.stopping import Measured, Rule, changed_share, first_met, parse_rules, stop_set
 
 # The phase of the sparse MC kernel's first use in a process: a ~20 s compile on a new machine.
 COMPILING = "compiling the MC kernel (once per machine)"
 # Streams of randomness per seed that are not per query (the loop's TRAIN and QUERY are per query).
-_INITIAL, _VALIDATION = 0, 3
+_INITIAL, _VALIDATION = 0, 3  # and baltui.core.stopping.STOP_SET_STREAM
 
 
 def initial_indices(y_pool: np.ndarray, per_class: int, seed: int, n_classes: int = 10,
@@ -51,7 +53,9 @@ def validation_indices(pool_size: int, size: int, seed: int) -> np.ndarray:
 
 
 class ActiveLearningRun:
-    """Iterate to run: yields query 0 (the model on the initial set), then one result per query."""
+    """Iterate to run: yields query 0 (the model on the initial set), then one result per query, until the
+    last query or the first query at which a stop rule (config.stop_when) holds: that result names the rule
+    (`stopped`) and is the last."""
 
     def __init__(
         self,
@@ -84,7 +88,7 @@ class ActiveLearningRun:
             LoopSettings.from_config(cfg, self.strategy_name), data.x_pool, data.n_classes, data.y_pool,
             validation=(data.x_pool[held_out], data.y_pool[held_out]) if len(held_out) else None,
             control=self.control, on_epoch=lambda e, n: self._phase(query, "training", e, n),
-            on_compile=lambda: self._phase(query, COMPILING),
+            on_compile=lambda: self._phase(query, COMPILING), targets=data.x_target,
         )
         in_pool = np.ones(len(data.y_pool), dtype=bool)
         in_pool[held_out] = False
@@ -95,15 +99,30 @@ class ActiveLearningRun:
             labelled = initial_indices(data.y_pool, cfg.initial_per_class, seed, data.n_classes,
                                        held_out if len(held_out) else None, cfg.initial_set)
             start = 0
+        rules = parse_rules(cfg.stop_when)
+        history = [Measured.from_record(r) for r in self.resume]
+        # `stable` compares predictions on a fixed sample of the pool, drawn once per seed (held-out images
+        # excepted), computed only for runs with that rule so the others do no extra work.
+        stop_images = None
+        if any(rule.needs_predictions for rule in rules):
+            candidates = np.flatnonzero(~np.isin(np.arange(len(data.y_pool)), held_out))
+            stop_images = data.x_pool[stop_set(candidates, seed)]
+        previous: np.ndarray | None = None
         in_pool[labelled] = False
 
-        if start > cfg.queries:
-            return
+        if start > cfg.queries or first_met(rules, history) is not None:
+            return  # done already: the executor's Recorder names the rule its records meet (stop_met)
         if start == 0:
             self.control.checkpoint()
             self._phase(0, "training", 0, cfg.epochs)
             training_s = loop.start(labelled, stream(seed, 0, TRAIN))
-            yield self._evaluate(loop, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
+            result = self._evaluate(loop, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
+            if stop_images is not None:
+                previous = loop.predictions(stop_images)
+            stopped = self._judge(result, rules, history)
+            yield result
+            if stopped:
+                return
             start = 1
         else:
             # Resumed: the learner holds the labelled set; the next query's fit retrains from scratch,
@@ -116,6 +135,8 @@ class ActiveLearningRun:
                 # Resuming: retrain the previous query's model exactly as it was, for acquisition.
                 self._phase(query, "training", 0, cfg.epochs)
                 loop.retrain(stream(seed, query - 1, TRAIN))
+                if stop_images is not None:
+                    previous = loop.predictions(stop_images)
             self._phase(query, "acquiring")
             acquired = loop.acquire(np.flatnonzero(in_pool), cfg.instances, stream(seed, query, QUERY))
             self.control.checkpoint()
@@ -123,8 +144,26 @@ class ActiveLearningRun:
             training_s = loop.teach(acquired.chosen, stream(seed, query, TRAIN))
             in_pool[acquired.chosen] = False
             labelled = np.concatenate([labelled, acquired.chosen])
-            yield self._evaluate(loop, query, labelled, in_pool, acquired.seconds, training_s, acquired.chosen,
-                                 acquired.chosen_scores, acquired.scores)
+            result = self._evaluate(loop, query, labelled, in_pool, acquired.seconds, training_s, acquired.chosen,
+                                    acquired.chosen_scores, acquired.scores)
+            if stop_images is not None:
+                current = loop.predictions(stop_images)
+                result.predictions_changed = changed_share(previous, current)
+                previous = current
+            stopped = self._judge(result, rules, history)
+            yield result
+            if stopped:
+                return
+
+    @staticmethod
+    def _judge(result: QueryResult, rules: list[Rule], history: list[Measured]) -> bool:
+        """Add the query to the run's history and name on it the first stop rule that now holds, if any."""
+        summary = result.score_summary()
+        history.append(Measured(result.query, result.n_labelled, result.accuracy,
+                                None if summary is None else summary["mean"], result.predictions_changed))
+        rule = first_met(rules, history)
+        result.stopped = None if rule is None else rule.text
+        return rule is not None
 
     def _evaluate(
         self,
@@ -140,7 +179,8 @@ class ActiveLearningRun:
     ) -> QueryResult:
         data = self.dataset
         self._phase(query, "evaluating")
-        accuracy, evaluation_s = loop.evaluate(data.x_test, data.y_test)
+        evaluation = loop.evaluate(data.x_test, data.y_test)
+        metrics = evaluation.metrics
         return QueryResult(
             run_id=self.run_id,
             strategy=self.strategy_name,
@@ -148,10 +188,10 @@ class ActiveLearningRun:
             query=query,
             n_labelled=int(len(labelled)),
             pool_size=int(in_pool.sum()),
-            accuracy=float(accuracy),
+            accuracy=float(evaluation.accuracy),
             acquisition_s=acquisition_s,
             training_s=training_s,
-            evaluation_s=evaluation_s,
+            evaluation_s=evaluation.seconds,
             queried_indices=[int(i) for i in chosen],
             queried_labels=[int(data.y_pool[i]) for i in chosen],
             queried_scores=None if chosen_scores is None else [float(s) for s in chosen_scores],
@@ -160,7 +200,21 @@ class ActiveLearningRun:
             scores=None if scores is None else np.asarray(scores, dtype=np.float32),
             labelled_indices=[int(i) for i in labelled],
             training=_training_info(loop.classifier),
+            nll=metrics["nll"],
+            ece=metrics["ece"],
+            brier=metrics["brier"],
+            class_accuracy=metrics["class_accuracy"],
+            labelled_per_class=class_counts(data.y_pool[labelled], data.n_classes),
+            fit=_fit_info(loop.classifier),
         )
+
+
+def _fit_info(clf: Any) -> dict[str, Any] | None:
+    """The record's `fit`: the last fit's per-epoch training loss and accuracy, epochs, last batch size."""
+    fit = clf.last_fit
+    if fit is None:
+        return None
+    return fit_summary(fit.loss, fit.accuracy, fit.epochs, fit.last_batch)
 
 
 def _training_info(clf: Any) -> dict[str, Any] | None:

@@ -51,6 +51,24 @@ class QueryResult:
     # How this query's model was trained, where the regime chooses: C of the weight decay, validation
     # accuracy, epochs run (early stopping); None for the seed's fixed regime.
     training: dict[str, Any] | None = None
+    # The test metrics beside accuracy, from the same float32 probabilities (baltui.core.metrics): mean NLL,
+    # ECE (15 bins), Brier score, accuracy per class (None for a class the test set lacks). None in records
+    # written before baltui recorded them.
+    nll: float | None = None
+    ece: float | None = None
+    brier: float | None = None
+    class_accuracy: list[float | None] | None = None
+    # The labelled set's count per class after this query's labels.
+    labelled_per_class: list[int] | None = None
+    # The fit this query's model came from: {"loss": [per epoch], "accuracy": [per epoch], "epochs": n,
+    # "last_batch": images} (metrics.fit_summary); None where there was none (or in older records).
+    fit: dict[str, Any] | None = None
+    # The stop rule (as given) this query met: the run ends with it (baltui.core.stopping); not on the query's
+    # record, on the run_finished record that follows it.
+    stopped: str | None = None
+    # Share of the stop set's deterministic predictions that changed since the previous query; measured only
+    # for runs with a `stable` stop rule, and only then on the record.
+    predictions_changed: float | None = None
 
     def score_summary(self) -> dict[str, float] | None:
         if self.scores is None or len(self.scores) == 0:
@@ -105,6 +123,13 @@ class QueryResult:
             "score_histogram": self.score_histogram(),
             "labelled_indices": self.labelled_indices,
             "training": self.training,
+            "nll": self.nll,
+            "ece": self.ece,
+            "brier": self.brier,
+            "class_accuracy": self.class_accuracy,
+            "labelled_per_class": self.labelled_per_class,
+            "fit": self.fit,
+            **({} if self.predictions_changed is None else {"predictions_changed": self.predictions_changed}),
         }
 
 
@@ -131,8 +156,25 @@ class QueryResult:
             queried_scores=record.get("queried_scores"),
             labelled_indices=[int(i) for i in record.get("labelled_indices") or []],
             training=record.get("training"),
+            nll=_number(record.get("nll")),
+            ece=_number(record.get("ece")),
+            brier=_number(record.get("brier")),
+            class_accuracy=_numbers(record.get("class_accuracy")),
+            labelled_per_class=None if record.get("labelled_per_class") is None
+            else [int(v) for v in record["labelled_per_class"]],
+            fit=record.get("fit") if isinstance(record.get("fit"), dict) else None,
+            predictions_changed=record.get("predictions_changed"),
             **extra,
         )
+
+
+def _number(value: Any) -> float | None:
+    """A record's optional metric: None when absent (records before it), else a float."""
+    return None if value is None else float(value)
+
+
+def _numbers(values: Any) -> list[float | None] | None:
+    return None if values is None else [None if v is None else float(v) for v in values]
 
 
 def event_from_record(record: dict[str, Any], run_id: str | None = None, query_type: type[QueryResult] = QueryResult,
@@ -145,7 +187,7 @@ def event_from_record(record: dict[str, Any], run_id: str | None = None, query_t
     kind = record.get("type", "query")
     rid = str(record["run_id"]) if run_id is None else run_id
     if kind == "run_finished":
-        return RunFinished(rid)
+        return RunFinished(rid, record.get("stopped"), record.get("queries"))
     if kind == "run_failed":
         return RunFailed(rid, str(record.get("error") or "failed"))
     if kind != "query":
@@ -160,9 +202,15 @@ def is_query(record: dict[str, Any]) -> bool:
 
 @dataclass
 class RunFinished:
-    """A run completed all its queries."""
+    """A run completed all its queries, or `stopped` by that stop rule after query `queries`."""
 
     run_id: str
+    stopped: str | None = None
+    queries: int | None = None
+
+    def text(self) -> str:
+        """'finished', or 'stopped: labels>=500 at query 12': what the consumers show."""
+        return "finished" if self.stopped is None else f"stopped: {self.stopped} at query {self.queries}"
 
 
 @dataclass

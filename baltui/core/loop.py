@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from baltui.core import plugins
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, QueryStrategy
 from baltui.core.config import RunConfig, mc_masks_for
 from baltui.core.control import Control
+from baltui.core.metrics import test_metrics
 
 if TYPE_CHECKING:
     from baltui.core.models.classifier import MCDropoutClassifier
@@ -73,8 +75,8 @@ class PoolView:
 class LoopSettings:
     """What a round computes with: the architecture and its training, the strategy and its sampling."""
 
-    strategy: str
-    model: str = "seed"
+    strategy: str  # a built-in's name, an installed plug-in's, or a plug-in's reference (module:attr, file.py:attr)
+    model: str = "seed"  # likewise (baltui.core.plugins)
     epochs: int = 50
     batch_size: int = 128
     epoch_draws: int = 0
@@ -86,12 +88,24 @@ class LoopSettings:
     epig_targets: int = DEFAULT_EPIG_TARGETS
     mc_masks: str = "auto"  # resolved per strategy by `mc_masks_for`
     train_precision: str = "float32"
+    batching: str = "keep"
 
     @classmethod
     def from_config(cls, config: RunConfig, strategy: str) -> LoopSettings:
         """The settings of one run of an experiment (its preset, flags and model regime already merged)."""
         names = {f.name for f in dataclasses.fields(cls)} - {"strategy"}
-        return cls(strategy=strategy, **{name: getattr(config, name) for name in names})
+        # a plug-in's run name stands for its reference (baltui.core.plugins), which the round resolves
+        return cls(strategy=config.strategy_references.get(strategy, strategy),
+                   **{name: getattr(config, name) for name in names})
+
+
+class Evaluation(NamedTuple):
+    """One evaluation on a labelled test set: accuracy, its wall time, and the other test metrics
+    (`baltui.core.metrics.test_metrics` without accuracy: nll, ece, brier, class_accuracy)."""
+
+    accuracy: float
+    seconds: float
+    metrics: dict[str, Any]
 
 
 class Acquired(NamedTuple):
@@ -122,22 +136,24 @@ class ActiveLearningLoop:
     def build(cls, settings: LoopSettings, images: np.ndarray, n_classes: int, labels: np.ndarray | None = None, *,
               validation: tuple[np.ndarray, np.ndarray] | None = None, control: Control | None = None,
               on_epoch: Callable[[int, int], None] | None = None,
-              on_compile: Callable[[], None] | None = None) -> ActiveLearningLoop:
+              on_compile: Callable[[], None] | None = None,
+              targets: np.ndarray | None = None) -> ActiveLearningLoop:
         """The classifier of `settings.model` in the settings' regime, and the settings' strategy.
 
-        `validation` (images, labels) is what early stopping and weight decay "auto" choose on.
+        `validation` (images, labels) is what early stopping and weight decay "auto" choose on; `targets` the
+        images EPIG draws its target inputs from (a recipe's target set; the pool when None).
         """
-        from baltui.core.models import MODELS
         from baltui.core.models.classifier import MCDropoutClassifier
 
         s = settings
+        acquisition = plugins.strategy(s.strategy)
         classifier = MCDropoutClassifier(
-            images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=MODELS[s.model].build, control=control,
-            on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, s.strategy),
+            images.shape[1:], n_classes, s.epochs, s.batch_size, model_fn=plugins.model(s.model).build,
+            control=control, on_epoch=on_epoch, on_compile=on_compile, mc_masks=mc_masks_for(s.mc_masks, acquisition),
             weight_decay=s.weight_decay, epoch_draws=s.epoch_draws, early_stopping=s.early_stopping,
-            validation=validation, train_precision=s.train_precision,
+            validation=validation, train_precision=s.train_precision, batching=s.batching,
         )
-        strategy = QueryStrategy(s.strategy, s.mc_samples, s.subset, s.beta, s.epig_targets)
+        strategy = QueryStrategy(acquisition, s.mc_samples, s.subset, s.beta, s.epig_targets, targets)
         return cls(classifier, strategy, images, labels)
 
     # ---- the labelled set -----------------------------------------------------------------------
@@ -200,8 +216,15 @@ class ActiveLearningLoop:
             self.learner.teach(self.images[indices], self._answers(indices, y))
         return time.perf_counter() - t0
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """(accuracy on x, y; the seconds it took)."""
+    def predictions(self, x: np.ndarray) -> np.ndarray:
+        """The model's class for each image, dropout off: deterministic, drawing no random numbers (what the
+        `stable` stop rule compares from one query to the next)."""
+        return self.classifier.predict_proba(x).argmax(axis=1)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> Evaluation:
+        """Accuracy on x, y, the seconds it took, and the test metrics, all from one float32 pass
+        (`MCDropoutClassifier.evaluate_proba`): the accuracy is the argmax's, as `learner.score` gives it."""
         t0 = time.perf_counter()
-        accuracy = float(self.learner.score(x, y))
-        return accuracy, time.perf_counter() - t0
+        metrics = test_metrics(self.classifier.evaluate_proba(x), y, self.classifier.n_classes)
+        accuracy = float(metrics.pop("accuracy"))
+        return Evaluation(accuracy, time.perf_counter() - t0, metrics)

@@ -22,6 +22,9 @@ when no strategy of the run reads it, the refusal on `--resume` and a report col
 differ in it all follow from the row. An old config.json without the key reads as the default (give
 `legacy=` when the runs before it behaved otherwise).
 
+A row with `plugin` also takes what the registry does not hold: an installed plug-in's name or a reference
+(module:attr, path/to/file.py:attr), loaded when checked (baltui.core.plugins), so a bad one is one line too.
+
 This module imports no TensorFlow: the registries it names (strategies, models, data sets) are plain dicts.
 """
 
@@ -33,10 +36,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from baltui.core import plugins, stopping
 from baltui.core.acquisition import DEFAULT_EPIG_TARGETS, STRATEGIES, Acquisition
 from baltui.core.data import DATASETS
 from baltui.core.errors import BaltuiError
+from baltui.core.images import DEFAULT_SIZE, MIN_SIZE
 from baltui.core.models import MODELS
+from baltui.core.models.batching import BATCHINGS
 from baltui.core.models.precision import TRAIN_PRECISIONS
 
 MC_MASKS = ("auto", "consistent", "independent")
@@ -60,6 +66,8 @@ KINDS = {
     "path": "str | None",  # a file path, or none
     "words": "list[str]",  # a comma list of names from `choices`, each once
     "wholes": "list[int]",  # a comma list of whole numbers in [low, high], each once
+    # Stop rules (baltui.core.stopping), each once, possibly none; a repeatable flag (a rule may hold a comma).
+    "rules": "list[str]",
 }
 
 
@@ -94,6 +102,9 @@ class Setting:
     zero: str | None = None  # what 0 means where low is 0 and 0 switches something off ("off", "none")
     choices: tuple[str, ...] = ()  # the registry a name (or each name of a list) must come from
     noun: tuple[str, str] | None = None  # ("strategy", "strategies"): an unknown choice is "unknown strategy 'x'"
+    # The kind of plug-in (baltui.core.plugins.KINDS) a value may name besides `choices`: an installed entry
+    # point's name or a reference (module:attr, file.py:attr), resolved when checked so a bad one is one line.
+    plugin: str | None = None
     most: int | None = None  # lists: at most this many items
     metavar: str | None = None
     # The runs' numbers depend on it, so `report` never pools runs that differ in it. False for what names
@@ -161,6 +172,8 @@ class Setting:
                     + (f", at most {self.most} of them" if self.most else ""))
         if self.kind == "words":
             return "a list of names" + (f" from {', '.join(self.choices)}" if self.choices else "")
+        if self.kind == "rules":
+            return f"a list of stop rules: {stopping.FORMS}"
         if self.kind == "word" and self.choices:
             return f"one of {', '.join(self.choices)}"
         return "a string"
@@ -229,6 +242,12 @@ class Setting:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self._refuse(value)
             return value
+        if kind == "rules":  # one rule as text (a preset's "labels>=500"), else a list; stored without spaces
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            return stopping.canonical(value)
         if kind == "wholes":
             if isinstance(value, int) and not isinstance(value, bool):
                 value = [value]
@@ -264,12 +283,16 @@ class Setting:
             if not isinstance(value, str):
                 raise self._refuse(value)
             if self.choices and value not in self.choices:
-                raise self._unknown(value)
+                self._check_plugin(value)
         elif kind == "words":
             self._check_list(value, str)
             for v in value:
                 if self.choices and v not in self.choices:
-                    raise self._unknown(v)
+                    self._check_plugin(v)
+        elif kind == "rules":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self._refuse(value)
+            stopping.parse_rules(value)
         elif kind == "wholes":
             self._check_list(value, int)
             for v in value:
@@ -288,12 +311,20 @@ class Setting:
         if self.most is not None and len(value) > self.most:
             raise BaltuiError(f"'{self.name}' lists {len(value)} {many}; at most {self.most}")
 
+    def _check_plugin(self, value: str) -> None:
+        """A value outside `choices`: a plug-in that loads, else one line (why it does not, or that it is unknown)."""
+        if not (self.plugin and plugins.known(self.plugin, value)):
+            raise self._unknown(value)
+
     def _unknown(self, value: str) -> BaltuiError:
         if self.noun is None:
             return self._refuse(value)
         one, many = self.noun
-        return BaltuiError(f"unknown {one} '{value}'{closest(value, self.choices)}; known {many}: "
-                           + ", ".join(self.choices))
+        known = list(self.choices)
+        if self.plugin:
+            known += [name for name in plugins.entry_points(self.plugin) if name not in known]
+        more = f"; or a plug-in: module:attr or path/to/file.py:attr (baltui --list-{many})" if self.plugin else ""
+        return BaltuiError(f"unknown {one} '{value}'{closest(value, known)}; known {many}: " + ", ".join(known) + more)
 
 
 def _scores(a: Acquisition) -> bool:
@@ -310,12 +341,15 @@ def _mc(a: Acquisition) -> bool:
 # Order: RunConfig's field order, hence config.json's key order and the flags' order in --help.
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", "word", "digits",
-            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz)"),
-    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout)",
-            metavar="FILE.npz", resume_may_change=True),
+            f"a named data set: {', '.join(DATASETS)} (or --data FILE.npz or DIR), an installed plug-in "
+            "(--list-datasets) or a loader module:attr / path/to/file.py:attr"),
+    Setting("data", "path", None, "an .npz with x_train, y_train, x_test, y_test (keras layout), or an image folder "
+            "with one subfolder per class (DIR/<class>/*.png|jpg; a DIR/test/<class>/ split or --test-fraction)",
+            metavar="FILE.npz|DIR", resume_may_change=True),
     Setting("strategies", "words", ["entropy", "uniform"],
-            f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}",
-            choices=tuple(STRATEGIES), noun=("strategy", "strategies"), changes_results=False),
+            f"comma list, e.g. entropy,bald,uniform; known: {', '.join(STRATEGIES)}; or plug-ins: installed ones "
+            "(--list-strategies), score functions module:attr or path/to/file.py:attr",
+            choices=tuple(STRATEGIES), noun=("strategy", "strategies"), plugin="strategy", changes_results=False),
     Setting("seeds", "wholes", [0], "comma list of seeds, e.g. 0,1,2", low=0, high=2**31 - 1, most=1000,
             noun=("seed", "seeds"), changes_results=False, resume_may_change=True),
     Setting("queries", "whole", 20, "number of acquisition rounds", low=1, high=100_000,
@@ -337,7 +371,8 @@ SETTINGS: tuple[Setting, ...] = (
     # "auto": consistent where the strategy needs it (batchbald), else the faster of the two.
     # Target inputs EPIG draws from the pool per query to average I(y; y*) over; its cost grows with
     # points x targets x classes^2 per MC sample.
-    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS, "target inputs EPIG draws from the pool per query",
+    Setting("epig_targets", "whole", DEFAULT_EPIG_TARGETS,
+            "target inputs EPIG draws per query (from the recipe's target set, else the pool)",
             low=1, high=10_000, metavar="N", read_by=lambda a: a.targets, legacy=DEFAULT_EPIG_TARGETS),
     Setting("mc_masks", "word", "auto",
             "MC-dropout masks: one per sample for all points (consistent), one per point (independent), "
@@ -345,8 +380,9 @@ SETTINGS: tuple[Setting, ...] = (
             choices=MC_MASKS, metavar="{" + ",".join(MC_MASKS) + "}", read_by=_mc,
             legacy="independent"),  # before mask modes, every strategy drew independent masks
     Setting("model", "word", "seed",
-            f"architecture and its training regime: {', '.join(MODELS)} (default seed)",
-            choices=tuple(MODELS), noun=("model", "models"), legacy="seed"),
+            f"architecture and its training regime: {', '.join(MODELS)} (default seed), an installed plug-in "
+            "(--list-models) or a build function module:attr / path/to/file.py:attr",
+            choices=tuple(MODELS), noun=("model", "models"), plugin="model", legacy="seed"),
     # L2 of C/N on the hidden Dense kernels (N: labelled images at that fit), or "auto": C chosen per fit on
     # the validation set (Gal et al. 2017). 0: none, as in the seed notebook.
     Setting("weight_decay", "number", 0.0,
@@ -363,6 +399,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("early_stopping", "whole", 0,
             "stop after PATIENCE epochs without better validation accuracy",
             low=0, high=10_000, zero="off", metavar="PATIENCE", legacy=0),
+    # How an epoch's images are cut into mini-batches (baltui.core.models.batching): "keep" ends each epoch on
+    # the remainder (2 images when 130 are labelled at batch 128), "even" makes ceil(n / batch) equal batches.
+    Setting("batching", "word", "keep",
+            "mini-batches of an epoch: keep (default: full batches, the last one holding the rest) or even "
+            "(ceil(images / batch size) batches whose sizes differ by at most one)",
+            choices=BATCHINGS, metavar="{" + ",".join(BATCHINGS) + "}", legacy="keep"),
     # Training arithmetic; "auto" is resolved for this CPU by build_config, so config.json records what ran.
     Setting("train_precision", "word", "float32",
             "training arithmetic: float32 (default), bfloat16 (mixed: float32 weights, loss and softmax; sampling "
@@ -382,6 +424,28 @@ SETTINGS: tuple[Setting, ...] = (
             "the first labels: initial-per-class of every class (balanced, default), or that many times the "
             "classes at random, chosen without reading a label (random)",
             choices=INITIAL_SETS, metavar="{" + ",".join(INITIAL_SETS) + "}", legacy="balanced"),
+    # An image folder (--data DIR) without a DIR/test/ split: the share of every class held out to test on, drawn
+    # once from a fixed seed (baltui.core.image_folder). 0: the folder's own test/ split, refused when it has none.
+    Setting("test_fraction", "number", 0.0,
+            "an image folder without a test/ split: the share of every class held out as the test set "
+            "(stratified, the same split every load)", low=0, high=0.9, zero="the folder's test/ split",
+            metavar="F", legacy=0.0),
+    # An image folder's images are padded to a square and resized to this side, as label mode's --size does.
+    Setting("image_size", "whole", DEFAULT_SIZE,
+            "an image folder's images are padded to a square and resized to SIZE x SIZE",
+            low=MIN_SIZE, high=1024, metavar="SIZE", legacy=DEFAULT_SIZE),
+    # When a run may end before --queries (baltui.core.stopping): judged after every query, ANY rule stops it. It
+    # changes how long runs are, so report never pools runs of different rules; --resume may drop rules (the
+    # stopped runs then continue as if never stopped) but not add them (start/resume.py says so).
+    Setting("stop_when", "rules", [],
+            "end a run after the first query at which ANY rule holds (repeat the flag for more rules): "
+            "labels>=N (labelled images, initial set included); accuracy>=X (reads the TEST set: an "
+            "oracle-peeking rule, for studies only); plateau:N,D (none of the last N queries beat the best "
+            "test accuracy before them by more than D; also reads the test set); uncertainty<X (the strategy's "
+            "mean acquisition score over the last query's scored subset; not for uniform); stable:X (the share "
+            "of deterministic predictions that changed since the previous query, on a fixed sample of at "
+            f"most {stopping.STOP_SET_SIZE} pool images, below X); none: no rule (default)",
+            metavar="RULE", resume_may_change=True, legacy=[]),
 )
 
 SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -389,7 +453,8 @@ SETTING: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # Keys that change what an experiment computes: refused as overrides on --resume unless resume_may_change.
 EXPERIMENT_KEYS: tuple[str, ...] = tuple(SETTING)
 # Settings --resume may change: more queries or more seeds extend the experiment, exactly as if they had
-# been asked for from the start; --data only says where the (same) data file is now.
+# been asked for from the start; --data only says where the (same) data file is now; dropping stop rules
+# lets the runs they stopped go on.
 RESUME_MAY_CHANGE: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.resume_may_change)
 # Settings two runs must share to be pooled in one row of a report.
 RESULTS_KEYS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.changes_results)

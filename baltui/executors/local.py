@@ -51,14 +51,15 @@ def run_experiment(
     """Run every (strategy, seed) of `config`, interleaved; returns each run's final state.
 
     `resume` maps run ids to the records already on disk; those runs continue after their last
-    completed query (failed ones too) and runs already finished are not run again.
+    completed query (failed ones too) and runs already finished (or stopped by a rule still given) are not
+    run again. A run ends early at the query its engine says met a stop rule.
     """
     if engine_factory is None:
         from baltui.core.engine import ActiveLearningRun
 
         engine_factory = ActiveLearningRun
     todo, states = runs_to_do(config, resume)
-    recorder = Recorder(config, out_dir, emit, states)
+    recorder = Recorder(config, out_dir, emit, states, resume)
     streams: dict[str, Iterator[QueryResult]] = {}
     try:
         for rid, strategy, seed, queries in todo:
@@ -79,7 +80,8 @@ def run_experiment(
                     del streams[rid]
                     recorder.failed(rid, _describe(exc))
                     continue
-                recorder.query(result)
+                if recorder.query(result):  # a stop rule ended the run: finished with it, nothing follows
+                    del streams[rid]
     except RunCancelled:
         for rid in streams:
             states[rid] = "cancelled"

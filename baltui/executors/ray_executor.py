@@ -206,7 +206,7 @@ class RayExecutor:
         """Run every (strategy, seed) run of `config` as a Ray task; returns each run's final state,
         plus "ray_session_dir": Ray's session folder (its logs are in logs/ there)."""
         todo, states = runs_to_do(config, resume)
-        recorder = Recorder(config, out_dir, emit, states)
+        recorder = Recorder(config, out_dir, emit, states, resume)
         cpus = ray.cluster_resources().get("CPU", 1.0)
         task = ray.remote(run_task).options(
             num_cpus=min(self.threads_per_run, cpus),
@@ -302,7 +302,8 @@ class RayExecutor:
                 return
             last_query[rid] = result.query
             self.produced_at[(rid, result.query)] = item["time"]
-            recorder.query(result)
+            if recorder.query(result):  # a stop rule ended the run (finished with it): its task ends on its own
+                del active[gen]
             self.emitted_at[(rid, result.query)] = time.time()
         elif item["kind"] == "phase":
             recorder.emit(item["event"])

@@ -1,5 +1,8 @@
 """Across seeds: mean curves and the "labels to reach X%" table, from per-run curves (numpy only).
 
+Any per-query metric the records hold summarises the same way (`summarise(metric=...)`: value at the common
+labelled count, area under its curve, mean curve); labels to reach X% only for accuracy.
+
 Used by `baltui report` and the headless summary, so the numbers a user pastes into a paper are the
 ones the tool printed. Every spread is the *sample* standard deviation (ddof=1): a handful of seeds is a
 sample of the runs a strategy could give, and the population formula would understate the spread by
@@ -63,7 +66,7 @@ class Reach:
 
 @dataclass
 class StrategySummary:
-    """One row of the report: a strategy under one combination of settings.
+    """One row of the report: a strategy under one combination of settings, on one metric (default accuracy).
 
     Failed runs are counted (`failed`) but left out of every statistic: their curve stops where something
     broke, not where the experiment ended. Unfinished (interrupted) runs count up to their last query, and
@@ -72,7 +75,7 @@ class StrategySummary:
     """
 
     strategy: str
-    runs: int  # runs in the statistics: not failed, at least one completed query
+    runs: int  # runs in the statistics: not failed, at least one completed query (holding the metric)
     final_at: int | None  # labelled count the final accuracy (and AUC range) refers to
     final_values: list[float]
     max_labelled: int
@@ -86,6 +89,13 @@ class StrategySummary:
     total: int = 0  # every run found for the row, failed and empty ones included
     failed: int = 0
     unfinished: int = 0  # neither finished nor failed: interrupted, or still running
+    metric: str = "accuracy"  # what final_values, auc and the curve are of
+    auc_values: list[float] = field(default_factory=list)  # per run in the statistics (their mean is `auc`)
+    found: list[RunCurve] = field(default_factory=list, repr=False)  # every run of the row
+    members: list[RunCurve] = field(default_factory=list, repr=False)  # the runs in the statistics
+    # Runs a stop rule ended early (finished, in every statistic up to their last query), and, per such run,
+    # its rule, its labels and its test accuracy at that last query: what a study of stop rules compares.
+    stopped: list[tuple[str, int, float]] = field(default_factory=list)
 
     @property
     def final_mean(self) -> float | None:
@@ -94,6 +104,14 @@ class StrategySummary:
     @property
     def final_std(self) -> float | None:
         return sample_std(self.final_values)
+
+    @property
+    def final_median(self) -> float | None:
+        return float(np.median(self.final_values)) if self.final_values else None
+
+    @property
+    def auc_std(self) -> float | None:
+        return sample_std(self.auc_values)
 
     def final_text(self, with_count: bool = False) -> str:
         """`0.9400 ± 0.0283`, no ± for a single run; `with_count` appends `at 320` for mixed-count tables."""
@@ -110,9 +128,21 @@ class StrategySummary:
         return ", ".join([f"{self.total} run{'' if self.total == 1 else 's'}", *notes])
 
     def runs_text(self) -> str:
-        """`3`, or `3 (1 failed)` / `3 (1 unfinished)`: the runs behind a row are never silently fewer."""
-        notes = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.unfinished, "unfinished")) if n]
+        """`3`, or `3 (1 failed)` / `3 (1 unfinished)` / `3 (2 stopped)`: the runs behind a row are never
+        silently fewer, nor silently shorter."""
+        notes = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.unfinished, "unfinished"),
+                                               (len(self.stopped), "stopped")) if n]
         return f"{self.total}" + (f" ({', '.join(notes)})" if notes else "")
+
+    def stopped_text(self) -> tuple[str, str]:
+        """(labels, accuracy) at the stopped runs' last queries: `2/3 at 140 ± 20`, `0.9100 ± 0.0100`; '-' none."""
+        if not self.stopped:
+            return "-", "-"
+        labels = [n for _, n, _ in self.stopped]
+        accuracy = [a for _, _, a in self.stopped]
+        at = f"{np.mean(labels):.0f}" + (f" ± {sample_std(labels):.0f}" if len(labels) > 1 else "")
+        acc = f"{np.mean(accuracy):.4f}" + (f" ± {sample_std(accuracy):.4f}" if len(accuracy) > 1 else "")
+        return f"{len(self.stopped)}/{self.runs} at {at}", acc
 
 
 def normalised_auc(x: list[int], y: list[float]) -> float:
@@ -134,26 +164,34 @@ def values_by_label(curves: list[dict[int, float]]) -> tuple[list[int], list[lis
 
 def common_count(group: list[RunCurve]) -> int | None:
     """The largest labelled count present in every run's curve, or None: the one point all runs share."""
-    if not group:
+    return shared_count([r.n_labelled for r in group])
+
+
+def shared_count(counts: list[list[int]]) -> int | None:
+    """The largest labelled count present in every list of counts (one per run), or None."""
+    if not counts:
         return None
-    shared = set(group[0].n_labelled).intersection(*(r.n_labelled for r in group[1:]))
+    shared = set(counts[0]).intersection(*counts[1:])
     return max(shared) if shared else None
 
 
-def _up_to(run: RunCurve, at: int) -> tuple[list[int], list[float]]:
-    """The run's curve cut at `at` labels, so every run's AUC covers the same labelled range."""
-    keep = [i for i, n in enumerate(run.n_labelled) if n <= at]
-    return [run.n_labelled[i] for i in keep], [run.accuracy[i] for i in keep]
+def up_to(xs: list[int], ys: list[float], at: int) -> tuple[list[int], list[float]]:
+    """A curve cut at `at` labels, so every run's AUC covers the same labelled range."""
+    keep = [i for i, n in enumerate(xs) if n <= at]
+    return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
 def _summary(
-    strategy: str, settings: Hashable, found: list[RunCurve], thresholds: tuple[float, ...]
+    strategy: str, settings: Hashable, found: list[RunCurve], thresholds: tuple[float, ...], metric: str = "accuracy"
 ) -> StrategySummary:
     group = [r for r in found if r.accuracy and not r.failed]
-    at = common_count(group)
-    finals = [a for r in group for n, a in zip(r.n_labelled, r.accuracy, strict=True) if n == at]
-    aucs = [normalised_auc(*_up_to(r, at)) for r in group] if at is not None else []
-    xs, per_x = values_by_label([dict(zip(r.n_labelled, r.accuracy, strict=True)) for r in group])
+    series = [r.values(metric) for r in group]
+    if metric != "accuracy":  # runs recorded before the metric existed have no curve of it
+        group, series = [r for r, c in zip(group, series, strict=True) if c[0]], [c for c in series if c[0]]
+    at = shared_count([xs for xs, _ in series])
+    finals = [v for xs, ys in series for n, v in zip(xs, ys, strict=True) if n == at]
+    aucs = [normalised_auc(*up_to(xs, ys, at)) for xs, ys in series] if at is not None else []
+    xs, per_x = values_by_label([dict(zip(x, y, strict=True)) for x, y in series])
     return StrategySummary(
         strategy=strategy,
         runs=len(group),
@@ -162,7 +200,7 @@ def _summary(
         max_labelled=max((r.n_labelled[-1] for r in group), default=0),
         auc=float(np.mean(aucs)) if aucs else None,
         reach=[Reach(t, [v for v in (r.labels_to_reach(t) for r in group) if v is not None], len(group))
-               for t in thresholds],
+               for t in (thresholds if metric == "accuracy" else ())],
         x=xs,
         mean=[float(np.mean(v)) for v in per_x],
         std=[sample_std(v) for v in per_x],
@@ -171,20 +209,27 @@ def _summary(
         total=len(found),
         failed=sum(1 for r in found if r.failed),
         unfinished=sum(1 for r in found if not r.failed and not r.finished),
+        metric=metric,
+        auc_values=aucs,
+        found=list(found),
+        members=group,
+        stopped=[(r.stopped, r.n_labelled[-1], r.accuracy[-1]) for r in group if r.stopped and r.accuracy],
     )
 
 
 def summarise(runs: list[RunCurve], thresholds: tuple[float, ...] = THRESHOLDS,
-              key: Callable[[RunCurve], Hashable] | None = None) -> list[StrategySummary]:
+              key: Callable[[RunCurve], Hashable] | None = None, metric: str = "accuracy") -> list[StrategySummary]:
     """One summary per (strategy, key(run)), strategies in first-seen order and, within one, keys in
     first-seen order, so rows that differ only in a setting sit next to each other.
 
     `key` separates runs that must not be pooled (different data, model, masks...); by default all runs
     of a strategy are one group. Failed runs and runs without a completed query are counted, not pooled.
+    `metric` is what the rows summarise (a per-query record field: accuracy, nll, ece, brier); labels to
+    reach the thresholds are counted for accuracy only.
     """
     groups: dict[str, dict[Hashable, list[RunCurve]]] = {}
     for run in runs:
         settings = key(run) if key is not None else ()
         groups.setdefault(run.strategy, {}).setdefault(settings, []).append(run)
-    return [_summary(strategy, settings, found, thresholds)
+    return [_summary(strategy, settings, found, thresholds, metric)
             for strategy, by_key in groups.items() for settings, found in by_key.items()]

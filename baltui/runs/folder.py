@@ -110,6 +110,14 @@ class RunFolder:
         """The saved settings as a RunConfig (with `changes` on top, e.g. more queries), `data` resolved from the
         folder (or given where it is now)."""
         values = {k: v for k, v in self.config.items() if k in RunConfig.__dataclass_fields__ and k != "out"}
+        # plug-in files are recorded relative to the folder (baltui.runs.start), as the data file is
+        from_folder = provenance_module.reference_from_folder
+        for key in ("model", "dataset"):
+            if isinstance(values.get(key), str):
+                values[key] = from_folder(values[key], self.path)
+        if isinstance(values.get("strategy_references"), dict):
+            values["strategy_references"] = {k: from_folder(v, self.path) if isinstance(v, str) else v
+                                             for k, v in values["strategy_references"].items()}
         values.update(changes or {})
         if data is not None:
             values["data"] = data
@@ -117,7 +125,7 @@ class RunFolder:
             found = provenance_module.resolve_data_path(str(values["data"]), self.path)
             if found is None:
                 raise BaltuiError(f"the data file of {self.path} ({values['data']}, relative to the run folder) is "
-                                  "not there; give its current place with --data FILE.npz")
+                                  "not there; give its current place with --data FILE.npz (or DIR)")
             values["data"] = str(found)
         return build_config(values)
 
@@ -156,8 +164,8 @@ class RunFolder:
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain dict per completed query (no lists of indices), for a table or a data frame."""
-        keep = ("run_id", "strategy", "seed", "query", "n_labelled", "pool_size", "accuracy", "acquisition_s",
-                "training_s", "evaluation_s")
+        keep = ("run_id", "strategy", "seed", "query", "n_labelled", "pool_size", "accuracy", "nll", "ece", "brier",
+                "acquisition_s", "training_s", "evaluation_s")  # nll, ece, brier: None in older records
         return [{k: r.get(k) for k in keep} for r in self.records() if is_query(r)]
 
     def to_pandas(self) -> Any:

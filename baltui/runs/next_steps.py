@@ -18,9 +18,12 @@ from baltui.runs.recorder import run_complete
 
 
 def folder_finished(folder: RunFolder) -> bool:
-    """Every run config.json lists has its last query and its finish on disk."""
+    """Every run config.json lists has its last query and its finish on disk (or was stopped by one of its rules)."""
     by_run = folder.records_by_run()
-    return bool(folder.run_ids) and all(run_complete(by_run.get(rid, []), folder.queries) for rid in folder.run_ids)
+    stop_when = folder.config.get("stop_when")
+    rules = [str(r) for r in stop_when] if isinstance(stop_when, list) else []
+    return bool(folder.run_ids) and all(run_complete(by_run.get(rid, []), folder.queries, rules)
+                                        for rid in folder.run_ids)
 
 
 def next_steps(path: str | Path, headless: bool = False) -> list[str]:

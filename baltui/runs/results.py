@@ -12,7 +12,7 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ def query_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass
 class RunCurve:
-    """One run's accuracy curve, in query order."""
+    """One run's accuracy curve, in query order (and its query records, for the other metrics)."""
 
     run_id: str
     strategy: str
@@ -185,6 +185,17 @@ class RunCurve:
     accuracy: list[float]
     failed: str | None = None
     finished: bool = False
+    stopped: str | None = None  # the stop rule that ended the run early (it is finished too)
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)  # one per point
+
+    def values(self, metric: str = "accuracy") -> tuple[list[int], list[float]]:
+        """(labelled counts, values) of a per-query metric of the records ("accuracy", "nll", "ece", "brier"),
+        where the records hold it: runs recorded before baltui recorded a metric have none of it."""
+        if metric == "accuracy":
+            return list(self.n_labelled), list(self.accuracy)
+        pairs = [(n, r.get(metric)) for n, r in zip(self.n_labelled, self.records, strict=False)]
+        kept = [(n, float(v)) for n, v in pairs if isinstance(v, int | float) and not isinstance(v, bool)]
+        return [n for n, _ in kept], [v for _, v in kept]
 
     def labels_to_reach(self, threshold: float) -> int | None:
         """Labelled images when test accuracy first reaches the threshold, or None."""
@@ -206,7 +217,8 @@ def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
     """Group records into per-run curves (a resumed run may repeat no query: last one wins).
 
     The latest outcome counts: a failed run that --resume continued is failed no more once it has a
-    later query, and a finished run extended with --queries is unfinished until its new finish.
+    later query, and a finished run extended with --queries (or a stopped one whose rule was dropped) is
+    unfinished until its new finish.
     """
     by_run: dict[str, dict[int, dict[str, Any]]] = {}
     out: dict[str, RunCurve] = {}
@@ -218,13 +230,15 @@ def curves(records: Iterable[dict[str, Any]]) -> dict[str, RunCurve]:
             by_run[rid] = {}
         if kind == "query":
             by_run[rid][r["query"]] = r
-            out[rid].failed, out[rid].finished = None, False
+            out[rid].failed, out[rid].finished, out[rid].stopped = None, False, None
         elif kind == "run_failed":
             out[rid].failed = r.get("error", "failed")
         elif kind == "run_finished":
             out[rid].finished, out[rid].failed = True, None
+            out[rid].stopped = str(r["stopped"]) if r.get("stopped") else None
     for rid, queries in by_run.items():
         for q in sorted(queries):
             out[rid].n_labelled.append(queries[q]["n_labelled"])
             out[rid].accuracy.append(queries[q]["accuracy"])
+            out[rid].records.append(queries[q])
     return out

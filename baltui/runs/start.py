@@ -18,17 +18,28 @@ from baltui.core.config import (
     RunConfig,
     build_config,
     load_preset,
+    validate,
     warn_train_precision,
     warn_unused,
 )
 from baltui.core.data_checks import check_config_against_data
 from baltui.core.errors import BaltuiError
 from baltui.core.settings import RESUME_MAY_CHANGE
+from baltui.core.stopping import describe
 from baltui.runs.folder import RunFolder
 from baltui.runs.jsonl import heal
 from baltui.runs.lock import FolderLock, release, take
-from baltui.runs.provenance import check_same_data, collect, relative_data_path, resolve_data_path
-from baltui.runs.recorder import run_complete
+from baltui.runs.provenance import (
+    accept_plugin_changes,
+    changed_plugins,
+    check_same_data,
+    collect,
+    plugins_used,
+    recorded_reference,
+    relative_data_path,
+    resolve_data_path,
+)
+from baltui.runs.recorder import run_complete, stopped_by
 from baltui.runs.results import check_known_keys, prepare_out_dir
 
 
@@ -79,6 +90,7 @@ def start(preset: str, overrides: dict[str, Any], out: str | None = None, thread
 
 def start_config(config: RunConfig, out: str | Path | None = None, threads: int | None = None) -> Prepared:
     """A new experiment from a built config (flags, preset or a Python caller)."""
+    validate(config)  # a RunConfig made by hand gets the flags' checks too, and its plug-in strategies their names
     path = Path(out) if out else default_out(config.name)
     config.out = str(path)
     dataset = load_data(config)  # bad data fails before a folder is made for it
@@ -87,15 +99,25 @@ def start_config(config: RunConfig, out: str | Path | None = None, threads: int 
     saved.pop("out")  # the folder itself: an absolute path here would tie it to this machine
     if config.data:
         saved["data"] = relative_data_path(config.data, path)
+    # Plug-in files relative to the folder too: config.json holds no absolute path of this machine.
+    saved["model"], saved["dataset"] = recorded_reference(config.model, path), recorded_reference(config.dataset, path)
+    saved["strategy_references"] = {name: recorded_reference(ref, path)
+                                     for name, ref in config.strategy_references.items()}
     saved["provenance"] = collect(dataset, config.data, config.train_precision)
     saved["provenance"]["threads_per_run"] = threads  # results depend on it (TensorFlow's arithmetic)
+    used = plugins_used(config, path)
+    if used:  # each plug-in's module, version and source hashes: --resume refuses changed code
+        saved["provenance"]["plugins"] = used
     folder = RunFolder.create(path, saved)
     return Prepared(config, folder, dataset, lock=take(folder.path, "run"))
 
 
 def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None = None,
-           preset_given: bool = False, out_given: bool = False) -> Prepared:
-    """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the overrides."""
+           preset_given: bool = False, out_given: bool = False, accept_changed_plugins: bool = False) -> Prepared:
+    """Continue RUN_DIR: unfinished and failed runs, plus any queries or seeds added by the overrides, and the
+    runs stopped by a stop rule the overrides drop.
+
+    A plug-in whose source changed since the runs started is refused unless `accept_changed_plugins`."""
     changed = [k for k in overrides if k in EXPERIMENT_KEYS and k not in RESUME_MAY_CHANGE]
     if changed or preset_given:
         flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--preset"
@@ -110,13 +132,14 @@ def resume(run_dir: str | Path, overrides: dict[str, Any], threads: int | None =
     lock = take(folder.path, "resume")
     try:
         heal(folder.results_path)
-        return _resume(folder, overrides, threads, lock)
+        return _resume(folder, overrides, threads, lock, accept_changed_plugins)
     except BaseException:
         release(lock)
         raise
 
 
-def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, lock: FolderLock) -> Prepared:
+def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, lock: FolderLock,
+            accept_changed_plugins: bool = False) -> Prepared:
     run_dir = folder.path
     saved = dict(folder.config)
     provenance = saved.pop("provenance", None)
@@ -124,9 +147,9 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
     data = None
     if saved.get("data"):
         found = Path(overrides["data"]) if overrides.get("data") else resolve_data_path(saved["data"], folder.path)
-        if found is None or not found.is_file():
-            raise BaltuiError(f"the data file of {run_dir} ({saved['data']}, relative to the run folder) is not "
-                              "there; give its current place with --data FILE.npz")
+        if found is None or not found.exists():
+            raise BaltuiError(f"the data of {run_dir} ({saved['data']}, relative to the run folder) is not "
+                              "there; give its current place with --data FILE.npz (or DIR)")
         data = str(found)
     elif overrides.get("data"):
         raise BaltuiError(f"{run_dir} did not run on a data file; drop --data")
@@ -135,8 +158,19 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
                           f"({','.join(map(str, saved.get('seeds', [])))})")
     if overrides.get("queries", saved.get("queries", 0)) < saved.get("queries", 0):
         raise BaltuiError(f"--queries on --resume may only extend the runs (saved: {saved.get('queries')})")
-    config = folder.run_config(data, {k: overrides[k] for k in ("queries", "seeds") if k in overrides})
+    saved_rules = list(saved.get("stop_when") or [])
+    added = [rule for rule in overrides.get("stop_when", []) if rule not in saved_rules]
+    if added:
+        raise BaltuiError(f"--stop-when on --resume may only drop rules (saved: {describe(saved_rules)}); "
+                          f"'{added[0]}' would stop runs the saved rules let go on (--stop-when none drops them all)")
+    config = folder.run_config(data, {k: overrides[k] for k in ("queries", "seeds", "stop_when") if k in overrides})
     config.out = str(folder.path)
+    used = plugins_used(config, folder.path)
+    changed = changed_plugins((provenance or {}).get("plugins"), used)
+    if changed and not accept_changed_plugins:
+        raise BaltuiError(f"plug-in code changed since the runs of {run_dir} started: {'; '.join(changed)}; its runs "
+                          "would go on with other code: restore it, or give --accept-changed-plugins to continue "
+                          "(config.json keeps what ran before)")
     warn_train_precision(config)  # this machine may lack what the one it started on had
     dataset = load_data(config)
     check_same_data(provenance, dataset, str(folder.path))
@@ -148,13 +182,29 @@ def _resume(folder: RunFolder, overrides: dict[str, Any], threads: int | None, l
     check_config_against_data(config, dataset)
     by_run = folder.records_by_run(resume=True)
     _refuse_runs_the_config_does_not_hold(folder, by_run)
-    if all(run_complete(by_run.get(rid, []), config.queries) for rid in config.run_ids):
+    if all(run_complete(by_run.get(rid, []), config.queries, config.stop_when) for rid in config.run_ids):
+        stopped = sorted({stop[0] for rid in config.run_ids if (stop := stopped_by(by_run.get(rid, [])))})
+        if stopped:
+            raise BaltuiError(f"every run in {folder.path} has already finished, some stopped by --stop-when "
+                              f"{' / '.join(stopped)}; nothing to resume (a stopped run goes on only once its rule "
+                              f"is dropped: --resume {folder.path} --stop-when none)")
         raise BaltuiError(f"every run in {folder.path} has already finished; nothing to resume "
                           "(--queries N or --seeds extend it)")
+    kept = [rid for rid in config.run_ids if (stop := stopped_by(by_run.get(rid, []))) and stop[0] in config.stop_when]
+    if kept:
+        print(f"baltui: note: {len(kept)} run(s) stopped by a --stop-when rule stay stopped ({', '.join(kept[:4])}"
+              f"{', ...' if len(kept) > 4 else ''}); to continue them, drop the rule (--stop-when none drops all)",
+              file=sys.stderr)
     prepare_out_dir(folder.path, {}, resume=True)  # checks the folder is writable
-    if "queries" in overrides or "seeds" in overrides or "data" in overrides:
+    if changed:
+        print(f"baltui: warning: continuing {run_dir} with changed plug-in code ({'; '.join(changed)}); config.json "
+              "records both", file=sys.stderr)
         updated = folder.saved_config()
-        updated.update({"queries": config.queries, "seeds": config.seeds})
+        updated["provenance"] = accept_plugin_changes(updated.get("provenance") or {}, used)
+        folder.write_config(updated)
+    if {"queries", "seeds", "data", "stop_when"} & set(overrides):
+        updated = folder.saved_config()
+        updated.update({"queries": config.queries, "seeds": config.seeds, "stop_when": config.stop_when})
         if "data" in overrides:  # where the data is now, so later resumes need no --data
             updated["data"] = relative_data_path(config.data, folder.path)
         folder.write_config(updated)

@@ -16,9 +16,10 @@ from baltui.runs import provenance
 from baltui.runs.folder import RunFolder
 from baltui.runs.results import RESULTS_FILE
 
-# What a watcher rebuilds a RunConfig from: the data settings only. It needs the run's data (for the
-# digit previews), and the other settings of a folder another version wrote may not pass today's checks.
-_DATA_KEYS = ("dataset", "data")
+# What a watcher rebuilds a RunConfig from: the data settings only (an image folder's split and size
+# included). It needs the run's data (for the digit previews), and the other settings of a folder another
+# version wrote may not pass today's checks.
+_DATA_KEYS = ("dataset", "data", "test_fraction", "image_size")
 
 
 @dataclass
@@ -84,6 +85,8 @@ def folder_run_config(folder: WatchedFolder) -> RunConfig:
     values = {k: v for k, v in folder.config.items() if k in _DATA_KEYS}
     if values.get("data"):
         values["data"] = str(resolve_data_path(str(values["data"]), folder.path))
+    if isinstance(values.get("dataset"), str):  # a data-set plug-in's file, recorded relative to the folder
+        values["dataset"] = provenance.reference_from_folder(values["dataset"], folder.path)
     return build_config(values)
 
 

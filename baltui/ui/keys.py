@@ -74,6 +74,10 @@ KEYS: tuple[Key, ...] = (
     Key("d", "toggle_digits", "Digits", frozenset({RUN, WATCH}), "show / hide the queried digits", id="digits"),
     Key("c", "toggle_comparison", "Compare", frozenset({RUN, WATCH}), "show / hide the comparison chart",
         id="compare"),
+    Key("i", "insight", "Insight", frozenset({RUN, WATCH}),
+        "insight into the selected run (the panel under the mouse, else the first): class balance, accuracy per "
+        "class, calibration (ECE, NLL, Brier) and the last fit's loss curve (`escape` or `i` closes it)",
+        id="insight"),
     Key("ctrl+p", "command_palette", "", ALL, "command palette: this app's keys by name, the theme, screenshot, quit",
         display="Ctrl+P", bound=False),
 )

@@ -6,6 +6,7 @@ A layer below both consumers (baltui.commands.run.headless and baltui.commands.r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -17,14 +18,23 @@ from baltui.runs.results import curves, read_records
 AUC = "AUC"
 
 
+def _last_metric(records: list[dict[str, Any]], metric: str) -> str:
+    """The last query's NLL / ECE as a cell; blank where its record has none (written by an older baltui)."""
+    value = records[-1].get(metric) if records else None
+    return f"{value:.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
 def summary_table(out_dir: Path) -> Table:
-    """Per run: final accuracy, AUC, and labels needed to reach 90% / 95% test accuracy.
+    """Per run: final accuracy, AUC, the last query's NLL and ECE (calibration beside accuracy), and labels
+    needed to reach 90% / 95% test accuracy.
 
     Run names never wrap ("entropy-" above "s0") nor lose their end ("entropy…"): the numbers give way first."""
     table = Table(title="Summary", title_justify="left")
     runs = curves(read_records(out_dir))
-    widest = max((len(rid) + len(" (failed)") * bool(c.failed) for rid, c in runs.items()), default=3)
-    for column in ("run", "queries", "labelled", "final acc", AUC, "labels to 90%", "labels to 95%"):
+    names = {rid: rid + (" (failed)" if c.failed else f" (stopped: {c.stopped})" if c.stopped else "")
+             for rid, c in runs.items()}
+    widest = max(map(len, names.values()), default=3)
+    for column in ("run", "queries", "labelled", "final acc", AUC, "NLL", "ECE", "labels to 90%", "labels to 95%"):
         if column == "run":
             table.add_column(column, justify="left", no_wrap=True, min_width=widest)
         else:
@@ -32,11 +42,13 @@ def summary_table(out_dir: Path) -> Table:
     for rid, curve in runs.items():
         reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
         table.add_row(
-            rid + (" (failed)" if curve.failed else ""),
+            names[rid],
             str(max(len(curve.accuracy) - 1, 0)),
             str(curve.n_labelled[-1]) if curve.n_labelled else "-",
             f"{curve.final_accuracy:.4f}" if curve.final_accuracy is not None else "-",
             f"{normalised_auc(curve.n_labelled, curve.accuracy):.4f}" if curve.accuracy else "-",
+            _last_metric(curve.records, "nll"),
+            _last_metric(curve.records, "ece"),
             *(str(r) if r is not None else "not reached" for r in reach),
         )
     return table

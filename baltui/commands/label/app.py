@@ -71,6 +71,7 @@ class LabelApp(AppBase):
         self.error: str | None = None  # a label that could not be written (a full disk): the command's one line
         self.training = False
         self._model_saved = False
+        self.rules_told: set[str] = set()  # stop rules already notified
         keys = "  ".join(f"{k}={session.classes[i]}" for k, i in session.keys.items())
         self.sub_title = f"{session.source.path} -> {session.out_dir} · {session.strategy} · keys: {keys}"
 
@@ -217,6 +218,11 @@ class LabelApp(AppBase):
         self.rounds_done += 1
         if message.result.scores is not None:
             self.query_one(ScoreHistogram).show(message.result.scores, None)
+        met = [rule for rule in message.result.rules_met if rule not in self.rules_told]
+        if met:  # once per rule: the person decides whether to stop
+            self.rules_told.update(met)
+            self.notify(f"{' and '.join(met)} holds after round {message.result.round}: you may stop here "
+                        "(q; every label is saved) or go on labelling", title="stop rule met", timeout=20)
         if not self.session.pending:
             self.notify("every image is labelled", title="done")
         self.refresh_view()
@@ -256,6 +262,8 @@ class LabelApp(AppBase):
         parts.append(f"{sum(v is None for v in s.labels.values())} unusable")
         if spl:
             parts.append(f"{spl:.1f} s per label")
+        if s.rules_met:
+            parts.append(f"stop rule met: {' and '.join(s.rules_met)}")
         state = self.query_one("#state", Static)
         state.update(pack_parts(Content(SEPARATOR.join(parts)), state.content_size.width))
         stats = Text()

@@ -7,7 +7,6 @@ an unreadable file that is skipped cannot shift the answers of the files after i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import signal
 import sys
@@ -16,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from baltui.commands.label.session import SESSION_FILE, LabelSession, parse_classes, recorded_source
-from baltui.commands.label.sources import DEFAULT_SIZE, Source, load_source
 from baltui.commands.parsing import OneLineParser
 from baltui.core.errors import BaltuiError, RunCancelled
+from baltui.core.images import DEFAULT_SIZE, Source, load_source
+from baltui.core.labels_file import read_labels_csv
+from baltui.core.stopping import Rule, check_rules, parse_rules
 from baltui.ui.leaving import exit_process, run_stoppable
 
 DIGITS = "0,1,2,3,4,5,6,7,8,9"
@@ -44,13 +45,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--mc-masks", dest="mc_masks", choices=("auto", "consistent", "independent"),
                    help="MC-dropout masks: one per sample for every point, or per point (default auto: consistent "
                    "where the strategy needs it)")
-    p.add_argument("--test", help="an .npz of labelled images (x_test/y_test, or x_train/y_train) for accuracy")
+    p.add_argument("--test", help="an .npz of labelled images (x_test/y_test, or x_train/y_train) for accuracy; "
+                   "with --export --format npz: written as x_test, y_test, so --data reads the file")
     p.add_argument("--size", type=int, help=f"square input size a folder's images are resized to (default "
                    f"{DEFAULT_SIZE}); an .npz keeps its own")
     p.add_argument("--oracle", help="answers instead of a person: a labels.csv (item,label, as --export writes), "
                    "an .npz with items and y_train, or, for an .npz source, an .npz with y_train by index")
     p.add_argument("--no-ui", action="store_true", help="headless (needs --oracle): one line per round")
     p.add_argument("--rounds", type=int, help="stop after N more rounds")
+    p.add_argument("--stop-when", dest="stop_when", action="append", metavar="RULE",
+                   help="say when a stop rule holds after a round (repeatable; the forms of baltui --stop-when, "
+                   "judged on this session's rounds): labels>=N, uncertainty<X, stable:X, and with --test "
+                   "accuracy>=X and plateau:N,D. The screen tells you and lets you go on; --no-ui stops there")
     p.add_argument("--save-model", help="save the trained model (.keras) when leaving")
     p.add_argument("--export", metavar="DIR", help="write the labelled set of session DIR and exit")
     p.add_argument("--format", choices=("csv", "npz"), default="csv", help="with --export")
@@ -94,7 +100,7 @@ def load_oracle(path: str, source: Source, classes: list[str]) -> np.ndarray:
     """
     what = f"--oracle {path}"
     if path.endswith(".csv"):
-        names = _oracle_csv(path, what)
+        names = read_labels_csv(path, what).labels
         answers: dict[str, int] = {}
         for item, name in names.items():
             if name not in classes:
@@ -135,29 +141,6 @@ def load_oracle(path: str, source: Source, classes: list[str]) -> np.ndarray:
     return np.asarray([answers[item] for item in source.items], dtype=np.int64)
 
 
-def _oracle_csv(path: str, what: str) -> dict[str, str]:
-    """item -> class name from a labels.csv (a header with item and label; `path` is read as item)."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            rows = [row for row in csv.reader(f) if row]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BaltuiError(f"{what} is not a readable CSV file ({exc})") from None
-    header = [c.strip() for c in rows[0]] if rows else []
-    key = "item" if "item" in header else "path"
-    if key not in header or "label" not in header:
-        raise BaltuiError(f"{what} needs a header with columns item,label (as --export --format csv writes)")
-    at, label_at = header.index(key), header.index("label")
-    names: dict[str, str] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) <= max(at, label_at):
-            raise BaltuiError(f"{what}: line {n} has {len(row)} column(s); expected item,label")
-        item, name = row[at], row[label_at].strip()
-        if names.get(item, name) != name:
-            raise BaltuiError(f"{what}: item {item} is labelled both '{names[item]}' and '{name}'")
-        names[item] = name
-    return names
-
-
 def _positional_oracle(arrays: dict[str, np.ndarray], what: str, source: Source, classes: list[str]) -> np.ndarray:
     """y_train by index: only an .npz source has indices for items, so a folder's files cannot be matched."""
     if source.kind != "npz":
@@ -194,10 +177,26 @@ def _export(args: argparse.Namespace) -> int:
     session = LabelSession(load_source(recorded_source(run, saved), saved.get("size")), run, saved.get("classes", []),
                            writer=False)
     target = Path(args.to) if args.to else run / f"labels.{args.format}"
-    n = session.export(args.format, target)
-    session.close()
+    test = None
+    if args.test:
+        test = _labelled_npz(args.test, "--test", len(session.classes))
+        _check_test_shape(test, session.source)
+    try:
+        n = session.export(args.format, target, test)
+    finally:
+        session.close()
     print(f"wrote {n} labels to {target}")
+    if args.format == "npz" and test is None:
+        print("it holds x_train, y_train; for baltui --data it also needs a test split: export again with "
+              "--test FILE.npz (written as x_test, y_test)")
     return 0
+
+
+def _check_test_shape(test: tuple[np.ndarray, np.ndarray], source: Source) -> None:
+    if test[0].shape[1:] != source.images.shape[1:]:
+        raise BaltuiError(f"--test images are {'x'.join(map(str, test[0].shape[1:]))} but the source's are "
+                          f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
+                          "they must match")
 
 
 def main(argv: list[str]) -> int:
@@ -221,13 +220,12 @@ def main(argv: list[str]) -> int:
                              args.size if args.size is not None else saved.get("size"))
         oracle = load_oracle(args.oracle, source, classes) if args.oracle else None
         test = _labelled_npz(args.test, "--test", len(classes)) if args.test else None
-        if test is not None and test[0].shape[1:] != source.images.shape[1:]:
-            raise BaltuiError(f"--test images are {'x'.join(map(str, test[0].shape[1:]))} but the source's are "
-                              f"{'x'.join(map(str, source.images.shape[1:]))} (height x width x channels); "
-                              "they must match")
+        if test is not None:
+            _check_test_shape(test, source)
+        rules = _stop_rules(args.stop_when, args.strategy, test is not None)
         session = LabelSession(source, Path(args.out), classes, args.strategy, args.initial, args.instances,
                                args.epochs, args.batch_size, args.mc_samples, args.subset, test=test,
-                               model=args.model, beta=args.beta, mc_masks=args.mc_masks)
+                               model=args.model, beta=args.beta, mc_masks=args.mc_masks, stop_rules=rules)
         for line in _setting_notes(session, args):
             print(line, file=sys.stderr)
         if source.skipped:
@@ -253,6 +251,14 @@ def main(argv: list[str]) -> int:
     finally:
         if session is not None:
             session.close()  # the folder's lock is released whichever way the session ended
+
+
+def _stop_rules(texts: list[str] | None, strategy: str, has_test: bool) -> list[Rule]:
+    """--stop-when's rules, checked as a run's are (a bad one is one line), plus: those that read test
+    accuracy need --test."""
+    rules = parse_rules(texts or [])
+    check_rules(rules, [strategy], has_test)
+    return rules
 
 
 def _setting_notes(session: LabelSession, args: argparse.Namespace) -> list[str]:
@@ -312,6 +318,9 @@ def _oracle_loop(session: LabelSession, oracle: np.ndarray, rounds: int | None, 
         done += 1
         acc = f", test accuracy {result.accuracy:.4f}" if result.accuracy is not None else ""
         _say(f"round {result.round}: {result.n_labelled} labels{acc} ({result.seconds:.1f} s)")
+        if result.rules_met:  # no person to decide: the oracle stops where the rule says it could
+            _say(f"stopped: {' and '.join(result.rules_met)} at round {result.round}")
+            break
         if not session.pending:
             break
     if save_model and session.clf is not None:

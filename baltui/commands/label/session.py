@@ -11,19 +11,20 @@ import csv
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baltui.commands.label.sources import Source
 from baltui.core.acquisition import STRATEGIES
 from baltui.core.config import MC_MASKS
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
+from baltui.core.images import Source
 from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
 from baltui.core.models import model_spec
+from baltui.core.stopping import Measured, Rule, changed_share, stop_set
 from baltui.runs.jsonl import Appender, read_jsonl
 from baltui.runs.lock import LOCK_FILE, FolderLock, release, take
 
@@ -73,6 +74,7 @@ class RoundResult:
     scores: np.ndarray | None
     predicted_counts: list[int]
     seconds: float
+    rules_met: list[str] = field(default_factory=list)  # the stop rules that hold after this round
 
 
 class LabelSession:
@@ -102,6 +104,7 @@ class LabelSession:
         beta: float | None = None,
         mc_masks: str | None = None,
         writer: bool = True,
+        stop_rules: list[Rule] | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise BaltuiError(f"unknown strategy '{strategy}'; known strategies: {', '.join(STRATEGIES)}")
@@ -132,6 +135,13 @@ class LabelSession:
         self._resolve({})  # the settings without a recorded session; _open resolves again from session.json
         self.probs: np.ndarray | None = None  # predictions over all items from the latest model
         self.history: list[RoundResult] = []
+        # Stop rules (--stop-when), judged after every round of this session as the engine judges a run's
+        # queries; label mode only says when one holds: the person decides whether to stop.
+        self.stop_rules = list(stop_rules or [])
+        self.measured: list[Measured] = []
+        self.rules_met: list[str] = []  # those that hold after the latest round
+        self._stop_items: np.ndarray | None = None
+        self._stop_predictions: np.ndarray | None = None
         self.label_times: list[float] = []
         self._index = {item: i for i, item in enumerate(source.items)}
         self.writer = writer  # False: read the session only (--export), never lock or append
@@ -371,9 +381,28 @@ class LabelSession:
         self.pending, self.position = chosen, 0
         self._save_session()
         result = RoundResult(self.round, len(usable), accuracy, scores, predicted.tolist(),
-                             time.perf_counter() - started)
+                             time.perf_counter() - started, self._judge(len(usable), accuracy, scores))
         self.history.append(result)
         return result
+
+    def _judge(self, n_labelled: int, accuracy: float | None, scores: np.ndarray | None) -> list[str]:
+        """The stop rules that hold after this round (the session's rounds so far are the history): the same
+        measures as a run's, `stable` on a fixed sample of the source's images (their predictions are made
+        every round anyway)."""
+        if not self.stop_rules:
+            return []
+        changed = None
+        if any(rule.needs_predictions for rule in self.stop_rules) and self.probs is not None:
+            if self._stop_items is None:
+                self._stop_items = stop_set(np.arange(len(self.source.items)), self.seed)
+            current = self.probs[self._stop_items].argmax(axis=1)
+            if self._stop_predictions is not None:
+                changed = changed_share(self._stop_predictions, current)
+            self._stop_predictions = current
+        mean = float(np.mean(np.asarray(scores, dtype=np.float64))) if scores is not None and len(scores) else None
+        self.measured.append(Measured(self.round, n_labelled, accuracy, mean, changed))
+        self.rules_met = [rule.text for rule in self.stop_rules if rule.met(self.measured)]
+        return self.rules_met
 
     def class_counts(self) -> list[int]:
         counts = [0] * len(self.classes)
@@ -383,18 +412,31 @@ class LabelSession:
         return counts
 
     # ---- export ---------------------------------------------------------------------------------
-    def export(self, fmt: str, target: Path) -> int:
+    def export(self, fmt: str, target: Path, test: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+        """Write the usable labels: csv (item,label, what --oracle reads back) or npz. The npz holds the keras
+        layout `x_train, y_train` (and `x_test, y_test` from `test`, if given: then `baltui --data` reads the
+        file as a data set) beside `x, y, classes, items` (`y` indexes `classes`; items name the source's images)."""
         usable = sorted(self.usable)
+        if test is not None and fmt != "npz":
+            raise BaltuiError("--test with --export goes into an .npz: add --format npz")
         if fmt == "csv":  # the form --oracle reads back: item (path or npz index), label (class name)
             with open(target, "w", encoding="utf-8", newline="") as f:
                 writer = csv.writer(f, lineterminator="\n")
                 writer.writerow(["item", "label"])
                 writer.writerows([self.source.items[i], self.classes[self.labels[i]]] for i in usable)
         elif fmt == "npz":
-            x = self.source.images[usable]
-            np.savez(target, x=x[..., 0] if x.shape[-1] == 1 else x,
-                     y=np.asarray([self.labels[i] for i in usable], dtype=np.int64),
-                     classes=np.asarray(self.classes), items=np.asarray([self.source.items[i] for i in usable]))
+            x = _keras_images(self.source.images[usable])
+            y = np.asarray([self.labels[i] for i in usable], dtype=np.int64)
+            arrays = {"x": x, "y": y, "classes": np.asarray(self.classes),
+                      "items": np.asarray([self.source.items[i] for i in usable]), "x_train": x, "y_train": y}
+            if test is not None:
+                arrays |= {"x_test": _keras_images(test[0]), "y_test": np.asarray(test[1], dtype=np.int64)}
+            np.savez(target, **arrays)
         else:
             raise BaltuiError(f"unknown export format '{fmt}'; use csv or npz")
         return len(usable)
+
+
+def _keras_images(x: np.ndarray) -> np.ndarray:
+    """Grayscale as [N, H, W] (as keras stores MNIST), colour as [N, H, W, 3]."""
+    return x[..., 0] if x.shape[-1] == 1 else x

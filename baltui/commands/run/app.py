@@ -32,12 +32,13 @@ from baltui.core.eta import ActiveClock, EtaModel, clock_text, cost_grows
 from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished, is_query
 from baltui.executors.local import EngineFactory, run_experiment
 from baltui.runs.next_steps import next_steps
-from baltui.runs.recorder import run_complete
+from baltui.runs.recorder import run_complete, stopped_by
 from baltui.runs.references import PaperReference, reference_for
 from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
 from baltui.ui.keys import RUN
 from baltui.ui.messages import EngineEvent
+from baltui.ui.screens.insight import InsightKey
 from baltui.ui.tables import summary_table
 from baltui.ui.view_toggles import ViewToggles
 from baltui.ui.widgets.plots import ComparisonPlot
@@ -61,7 +62,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
 * **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
   that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
   their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)
-* **queried digits**: the images the latest query chose, with their true label and score
+* **queried digits**: the images the latest query chose, with their true label (an image folder's class
+  name) and score
 
 The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
 
@@ -74,7 +76,7 @@ out (`q`, Ctrl+C, or after the end) the run folder and the commands to resume an
 """
 
 
-class BaltuiApp(ViewToggles, AppBase):
+class BaltuiApp(ViewToggles, InsightKey, AppBase):
     """The dashboard: one RunPanel per run, a comparison chart, status, progress and summary."""
 
     APP = RUN
@@ -159,7 +161,7 @@ class BaltuiApp(ViewToggles, AppBase):
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
                         yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries,
-                                       clock=self.clock.now)
+                                       class_names=getattr(self.dataset, "class_names", None), clock=self.clock.now)
             yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
@@ -187,7 +189,12 @@ class BaltuiApp(ViewToggles, AppBase):
                 self.query_one(ProgressBar).advance(1)
             if queries:
                 panel.show_saved_extras(queries[-1], self._saved_images(queries[-1]))
-            if run_complete(records, self.config.queries):
+            stop = stopped_by(records)
+            if stop is not None and stop[0] in self.config.stop_when:  # stays stopped: --resume leaves it be
+                panel.on_finished(RunFinished(rid, *stop))
+                self._skip_progress(rid)
+                self.eta.end(rid)
+            elif run_complete(records, self.config.queries, self.config.stop_when):
                 panel.on_finished()
                 self.eta.end(rid)
         self.eta.begin_session()
@@ -203,7 +210,7 @@ class BaltuiApp(ViewToggles, AppBase):
         return preview_images(self.dataset, indices)
 
     def panel(self, rid: str) -> RunPanel:
-        return self.query_one(f"#run-{rid}", RunPanel)
+        return self.query_one(f"#{RunPanel.widget_id(rid)}", RunPanel)
 
     # ---- the worker -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, name="experiment", group="experiment")
@@ -254,7 +261,9 @@ class BaltuiApp(ViewToggles, AppBase):
             self._show_times()
         elif isinstance(event, RunFinished):
             self.eta.end(event.run_id)
-            self.panel(event.run_id).on_finished()
+            self.panel(event.run_id).on_finished(event)
+            if event.stopped is not None:  # the queries it will never run
+                self._skip_progress(event.run_id)
             self._show_times()
         elif isinstance(event, ExperimentFinished):
             self.finish(event.cancelled)

@@ -47,7 +47,9 @@ class HeadlessPrinter:
             tag = escape(f"[{event.run_id}]")
             self.console.print(f"[bold red]{tag} failed:[/bold red] {escape(event.error)}", highlight=False)
         elif isinstance(event, RunFinished):
-            self.console.print(f"[dim]{escape(f'[{event.run_id}]')} finished[/dim]", highlight=False)
+            style = "dim" if event.stopped is None else "cyan"
+            self.console.print(f"[{style}]{escape(f'[{event.run_id}]')} {escape(event.text())}[/{style}]",
+                               highlight=False)
         elif isinstance(event, ExperimentFinished) and event.cancelled:
             self.console.print("[yellow]stopped: every completed query is saved[/yellow]")
 
@@ -86,7 +88,7 @@ def run_headless(
     what = "resuming" if resume else "running"
     console.print(
         f"baltui {what} '{config.name}' on {data_name(config, dataset)} ({len(dataset.y_pool)} pool, "
-        f"{len(dataset.y_test)} test): "
+        f"{len(dataset.y_test)} test{escape(_classes(dataset))}): "
         f"{', '.join(config.strategies)} x seeds {', '.join(map(str, config.seeds))}, {config.queries} queries of "
         f"{config.instances}; results in {out_dir}",
         highlight=False,
@@ -111,6 +113,15 @@ def run_headless(
     if control.stopped:  # a signal or a closed terminal: leave now, not after TensorFlow's slow teardown
         exit_process(code)
     return code
+
+
+def _classes(dataset: Any, shown: int = 10) -> str:
+    """', classes cat, dog, bird' for data that names its classes (an image folder), else ''."""
+    names = getattr(dataset, "class_names", None)
+    if not names:
+        return ""
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return f", classes {', '.join(names[:shown])}{more}"
 
 
 def _print_end(console: Console, out_dir: Path, started: float) -> None:

@@ -38,6 +38,7 @@ from baltui.runs.watched import WatchedFolder, folder_run_config
 from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
 from baltui.ui.keys import WATCH
+from baltui.ui.screens.insight import InsightKey
 from baltui.ui.view_toggles import ViewToggles
 from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import KEEP_ALWAYS, RunPanel
@@ -136,9 +137,9 @@ class WatchRunPanel(RunPanel):
         self._not_stalled()
         super().on_failed(error)
 
-    def on_finished(self) -> None:
+    def on_finished(self, event: RunFinished | None = None) -> None:
         self._not_stalled()
-        super().on_finished()
+        super().on_finished(event)
 
     def _not_stalled(self) -> None:
         self.stalled = self.interrupted = False
@@ -178,6 +179,7 @@ class WatchRunPanel(RunPanel):
                                       f"of {len(dataset.x_pool)} images (not the data this run used?)", style="dim"))
             return
         images = preview_images(dataset, indices) if indices else None
+        self.class_names = dataset.class_names
         self.show_previews(images, result.queried_labels, result.queried_scores)
 
     def status_parts(self) -> list[tuple[str, int]]:
@@ -189,7 +191,7 @@ class WatchRunPanel(RunPanel):
         return parts
 
 
-class WatchApp(ViewToggles, AppBase):
+class WatchApp(ViewToggles, InsightKey, AppBase):
     """The dashboard, read-only, on one or more run folders (side by side when several)."""
 
     APP = WATCH
@@ -337,14 +339,15 @@ class WatchApp(ViewToggles, AppBase):
                 return None, f"{type(exc).__name__}: {exc}"
 
         worker = get_current_worker()
-        cache: dict[tuple[str, str | None, str, int], tuple[Any, str | None]] = {}
+        cache: dict[tuple[Any, ...], tuple[Any, str | None]] = {}
         for index, folder in enumerate(self.folders):
             if worker.is_cancelled:
                 return
             config, error = attempt(lambda folder=folder: folder_run_config(folder))
             dataset = None
             if config is not None:
-                key = (config.dataset, config.data, config.recipe, config.recipe_seed)
+                key = (config.dataset, config.data, config.recipe, config.recipe_seed, config.test_fraction,
+                       config.image_size)
                 if key not in cache:
                     cache[key] = attempt(lambda config=config: load_dataset(config))
                 dataset, error = cache[key]
@@ -382,7 +385,9 @@ class WatchApp(ViewToggles, AppBase):
                     self._skip_progress(index, panel)
                 elif isinstance(event, RunFinished):
                     self.etas[index].end(event.run_id)
-                    panel.on_finished()
+                    panel.on_finished(event)
+                    if event.stopped is not None:  # the queries it will never run
+                        self._skip_progress(index, panel)
             for rid, results in saved.items():
                 self.panels[rid][1].show_saved_many(results)
             for panel in touched.values():  # the newest query only: a long backlog draws once

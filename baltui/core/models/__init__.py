@@ -3,7 +3,8 @@
 Adding an architecture is one module with a `build(input_shape, n_classes)` function returning a
 keras.Sequential with its Dropout layers in place, plus one `ModelSpec` line below. The registry
 itself imports no TensorFlow (builders import Keras when called), so `--help` and flag checks stay
-instant.
+instant. A model from outside baltui is the same `build` function, named by an entry point or a reference
+(`--model my_pkg.models:build`); baltui.core.plugins makes its ModelSpec (`builder`, `plugin`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ class ModelSpec:
     description: str
     regime: dict[str, Any] = field(default_factory=dict)
     min_size: int = 1  # smallest image side the architecture accepts
+    builder: Callable[..., Any] | None = None  # a plug-in's build function (then `module` is unused)
+    plugin: str = ""  # where a plug-in came from, "" for a built-in
 
     @property
     def build(self) -> Callable[..., Any]:
+        if self.builder is not None:
+            return self.builder
         return import_module(f"baltui.core.models.{self.module}").build
 
     def check_fits(self, input_shape: tuple[int, ...]) -> None:

@@ -11,6 +11,11 @@ differ where bfloat16's top two probabilities are within twice the largest devia
 image whose top-two gap is below `RECHECK_GAP` (0.1, a 20x margin over that measurement) is
 predicted again by the float32 network. The rest keep bfloat16's argmax, which float32 would give.
 
+Since query records hold test metrics beside accuracy (NLL, ECE, Brier: `baltui.core.metrics`), the engine
+evaluates with one float32 pass instead (`MCDropoutClassifier.evaluate_proba`): the metrics need float32's
+probabilities, not only its argmax, and bfloat16's would make them depend on the CPU. This path remains what
+`predict` and `score` use where it pays (and what `baltui bench` times).
+
 The float32 model stays the one that samples MC dropout (and trains, unless `--train-precision bfloat16`:
 see `precision`); the twin only copies its weights before each prediction (a few MB) and is used only on
 CPUs with AMX (`baltui.core.cpu.amx_native`): avx512_bf16 alone gives oneDNN a faster dot product, but

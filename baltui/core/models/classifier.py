@@ -36,6 +36,7 @@ from baltui.core.mc.consistent_tf import ConsistentSampler
 from baltui.core.mc.independent import IndependentSampler
 from baltui.core.mc.layers import STOCHASTIC_LAYERS, split_at_first_dropout
 from baltui.core.mc.masks import compact_rows, keep_mask, seed_pair
+from baltui.core.models.batching import BATCHINGS, batch_bounds, batch_sizes
 from baltui.core.models.checked_eval import CheckedPredictor
 from baltui.core.models.precision import TrainingModel, resolve_train_precision
 from baltui.core.tf_setup import quiet_tensorflow
@@ -82,13 +83,18 @@ class SamplingInfo:
 
 @dataclass(frozen=True)
 class FitInfo:
-    """What the last `fit` did: the weight decay its regime chose, the epochs it kept, its wall time."""
+    """What the last `fit` did: the weight decay its regime chose, the epochs it kept, its wall time, and the
+    kept training's curves (per epoch: mean cross-entropy and accuracy over the epoch's images, dropout on, as
+    each mini-batch was trained on)."""
 
     images: int
     epochs: int  # of the kept training (early stopping may stop before `epochs`)
     weight_decay: float | None  # C of L2 C/N (None: no weight decay)
     validation_accuracy: float | None
     seconds: float  # the whole fit, every weight-decay candidate included
+    loss: tuple[float, ...] = ()  # per epoch run, without the weight-decay term (comparable with the test NLL)
+    accuracy: tuple[float, ...] = ()  # per epoch run
+    last_batch: int = 0  # images in an epoch's last mini-batch (`--batching`)
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,7 @@ class MCDropoutClassifier:
         eval_precision: str = "auto",
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         train_precision: str = "float32",
+        batching: str = "keep",
     ) -> None:
         self.input_shape = tuple(input_shape)
         self.n_classes = n_classes
@@ -149,6 +156,11 @@ class MCDropoutClassifier:
         self.weight_decay = weight_decay
         self.epoch_draws = epoch_draws
         self.early_stopping = early_stopping
+        # How an epoch's images are cut into mini-batches ("keep": the last one holds the rest; "even": equal sizes).
+        if batching not in BATCHINGS:
+            raise ValueError(f"batching must be one of {', '.join(BATCHINGS)}, got {batching!r}")
+        self.batching = batching
+        self._curves: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())  # the last _fit_once's, per epoch
         self.validation: tuple[np.ndarray, np.ndarray] | None = validation
         self.last_weight_decay: float | None = None
         self.last_validation_accuracy: float | None = None
@@ -223,7 +235,6 @@ class MCDropoutClassifier:
     def _compile_functions(self) -> None:
         """Training, inference, the prefix and the seed's full stochastic pass (the samplers compile the heads)."""
         image = tf.TensorSpec([None, *self.input_shape], tf.float32)
-        count = tf.TensorSpec([], tf.int32)
         model, prefix, optimizer = self.model, self.prefix, self.optimizer
         trained = self._training.model  # self.model, or its bfloat16 twin (precision.py)
         variables = trained.trainable_variables
@@ -239,25 +250,33 @@ class MCDropoutClassifier:
             with tf.GradientTape() as tape:
                 probs = trained(x, training=True)
                 # The seed used categorical cross-entropy on one-hot labels: the same loss.
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+                per_image = keras.losses.sparse_categorical_crossentropy(y, probs)
+                loss = tf.reduce_mean(per_image)
                 if decayed:  # Gal et al.'s L2 of C/N (Keras's l2(C/N): C/N * sum of squares)
                     loss = loss + decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in decayed])
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables, strict=True))
-            return loss
+            # What the fit's curves sum (read off values the step computed anyway; the weights never see them)
+            summed = tf.reduce_sum(tf.cast(per_image, tf.float32))
+            hits = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, axis=1), y), tf.float32))
+            return loss, summed, hits
 
         @tf.function(
-            input_signature=[image, tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int32), count],
+            input_signature=[image, tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int32),
+                             tf.TensorSpec([None], tf.int32)],
             jit_compile=False,
         )
-        def train_epoch(X, y, order, batch_size):
-            """One epoch of mini-batch steps in `order`, as a graph loop: the same steps in the same
-            order as a Python loop (bitwise the same weights), without ~0.3 ms of dispatch per step."""
-            loss = tf.constant(0.0)
-            for start in tf.range(0, tf.shape(order)[0], batch_size):
-                batch = order[start : start + batch_size]
-                loss = train_step(tf.gather(X, batch), tf.gather(y, batch))
-            return loss
+        def train_epoch(X, y, order, bounds):
+            """One epoch of mini-batch steps in `order`, batch i being order[bounds[i]:bounds[i + 1]], as a graph
+            loop: the same steps in the same order as a Python loop (bitwise the same weights), without ~0.3 ms of
+            dispatch per step. Returns the last step's loss and the epoch's summed cross-entropy and hits."""
+            loss, summed, hits = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
+            for i in tf.range(tf.shape(bounds)[0] - 1):
+                batch = order[bounds[i] : bounds[i + 1]]
+                loss, batch_summed, batch_hits = train_step(tf.gather(X, batch), tf.gather(y, batch))
+                summed += batch_summed
+                hits += batch_hits
+            return loss, summed, hits
 
         @tf.function(input_signature=[image])
         def infer(x):
@@ -343,40 +362,52 @@ class MCDropoutClassifier:
         else:
             if self.validation is None:
                 raise ValueError("weight decay 'auto' needs a validation set (validation > 0)")
-            best: tuple[float, float, list[np.ndarray], int] | None = None
+            best: tuple[float, float, list[np.ndarray], int, Any] | None = None
             for c in WEIGHT_DECAY_GRID:
                 self._fit_once(X, y, c, epochs)
                 accuracy = self.last_validation_accuracy
                 if best is None or accuracy > best[0]:
-                    best = (accuracy, c, self.model.get_weights(), self.last_epochs)
+                    best = (accuracy, c, self.model.get_weights(), self.last_epochs, self._curves)
             self.model.set_weights(best[2])
             self.last_validation_accuracy, self.last_weight_decay, self.last_epochs = best[0], best[1], best[3]
-        self._last_fit = FitInfo(int(len(X)), int(self.last_epochs), self.last_weight_decay,
-                                 self.last_validation_accuracy, time.perf_counter() - started)
+            self._curves = best[4]
+        images = int(len(X))
+        draws = self.epoch_draws or images
+        last_batch = batch_sizes(draws, self.batch_size, self.batching)[-1] if draws else 0
+        self._last_fit = FitInfo(images, int(self.last_epochs), self.last_weight_decay,
+                                 self.last_validation_accuracy, time.perf_counter() - started,
+                                 self._curves[0], self._curves[1], last_batch)
         return self
 
     def _fit_once(self, X: np.ndarray, y: np.ndarray, c: float, epochs: int) -> None:
         """One training from fresh weights with L2 of c/N.
 
-        Each epoch is one call of a traced graph loop over the mini-batches of an order drawn from
-        `self.rng` (a permutation, or `epoch_draws` draws with repetition as in Kirsch et al. 2019):
-        deterministic for a given rng, and between epochs Python gets control back for the
-        pause/stop checkpoint, the progress callback and early stopping (best weights restored).
+        Each epoch is one call of a traced graph loop over the mini-batches (cut as `batching` says) of an
+        order drawn from `self.rng` (a permutation, or `epoch_draws` draws with repetition as in Kirsch et
+        al. 2019): deterministic for a given rng, and between epochs Python gets control back for the
+        pause/stop checkpoint, the progress callback and early stopping (best weights restored). The
+        epoch's mean cross-entropy and accuracy go into `_curves`.
         """
         X = tf.constant(np.asarray(X, dtype=np.float32))
         y = tf.constant(np.asarray(y, dtype=np.int64))
         self.reinitialise()
         n = int(X.shape[0])
         self._decay.assign(c / n)
-        batch_size = np.int32(self.batch_size)
+        draws = self.epoch_draws or n
+        bounds = batch_bounds(draws, self.batch_size, self.batching)
         loss = tf.constant(0.0)
+        losses: list[float] = []
+        accuracies: list[float] = []
         best_accuracy, best_weights, waited = -1.0, None, 0
         epoch = 0
         for epoch in range(1, epochs + 1):
             if self.control is not None:
                 self.control.checkpoint()
             order = self.rng.integers(0, n, size=self.epoch_draws) if self.epoch_draws else self.rng.permutation(n)
-            loss = self._train_epoch(X, y, order.astype(np.int32), batch_size)
+            loss, summed, hits = self._train_epoch(X, y, order.astype(np.int32), bounds)
+            losses.append(float(summed) / max(draws, 1))
+            accuracies.append(float(hits) / max(draws, 1))
+            self._curves = (tuple(losses), tuple(accuracies))
             if self.on_epoch is not None:
                 self.on_epoch(epoch, epochs)
             if self.early_stopping:
@@ -412,6 +443,18 @@ class MCDropoutClassifier:
         if precision != "float32":
             raise ValueError(f"predict_proba computes in float32 or bfloat16, not {precision!r}")
         return self._batched(self._infer, X, (self.n_classes,))
+
+    def evaluate_proba(self, X: np.ndarray) -> np.ndarray:
+        """[N, C] float32 probabilities, dropout off, in one pass: what a query is evaluated on.
+
+        Accuracy is their argmax (the float32 labels `predict` gives, whatever its precision) and every test
+        metric (`baltui.core.metrics`) comes from the same array, so the record's numbers are one model's, on
+        any CPU. It is the float32 pass even where `predict` would use the bfloat16 twin: the twin saves
+        arithmetic only on AMX CPUs, and its probabilities would make NLL and calibration depend on the CPU.
+        """
+        probs = self.predict_proba(X)
+        self._last_evaluation = EvaluationInfo(int(len(X)), "float32", 0)
+        return probs
 
     def predict(self, X: np.ndarray, precision: str | None = None) -> np.ndarray:
         """Class labels, always float32's: bfloat16 with float32 rechecks where that is faster.

@@ -1,4 +1,5 @@
-"""The images the latest query chose, with their true label and score: a TileGrid aligned across the run panels.
+"""The images the latest query chose, with their true label (an image folder's class name) and score: a TileGrid
+aligned across the run panels.
 
 A grayscale image ([H, W] or [H, W, 1]) is drawn with `render.shaded`'s block characters; an RGB image
 ([H, W, 3]) as upper half blocks whose foreground is the upper pixel's colour and background the lower one's,
@@ -7,13 +8,24 @@ so a cell shows two pixel rows in their own colours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from rich.text import Text
 
 from baltui.ui.widgets.tile_grid import GAP, TileGrid
 from baltui.ui.widgets.tiles import TILE, tile
 
-__all__ = ["GAP", "TILE", "DigitPreviews", "tile"]
+__all__ = ["GAP", "TILE", "DigitPreviews", "caption", "tile"]
+
+
+def caption(label: int, score: float | None, class_names: Sequence[str] | None = None) -> str:
+    """`y=3 0.93`, or `y=cat 0.93` for a named class: a long name is cut (with …) so the score still fits."""
+    score_text = "" if score is None else f" {score:.2f}"
+    if class_names is None or not 0 <= label < len(class_names):
+        return f"y={label}{score_text}"
+    name, room = class_names[label], TILE - len("y=") - len(score_text)
+    return f"y={name if len(name) <= room else name[: room - 1] + '…'}{score_text}"
 
 
 class DigitPreviews(TileGrid):
@@ -27,9 +39,11 @@ class DigitPreviews(TileGrid):
         self.labels: list[int] = []
         self.scores: list[float] | None = None
 
-    def show(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None) -> None:
+    def show(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None,
+             class_names: Sequence[str] | None = None) -> None:
+        """The images with their true labels (by name where the data names its classes) and scores."""
         self.images, self.labels, self.scores = images, labels, scores
-        captions = [Text(f"y={label}" + (f" {scores[i]:.2f}" if scores else "")) for i, label in enumerate(labels)]
+        captions = [Text(caption(label, scores[i] if scores else None, class_names)) for i, label in enumerate(labels)]
         self.show_tiles(images if images is not None else [], captions)
 
     def update(self, content="", *, layout: bool = True) -> None:

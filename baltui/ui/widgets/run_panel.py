@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,11 +11,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.markup import escape
 from textual.widgets import Static
 
 from baltui.core.acquisition import STRATEGIES
+from baltui.core.config import safe_id
 from baltui.core.eta import clock_text
-from baltui.core.events import PhaseChanged, QueryResult
+from baltui.core.events import PhaseChanged, QueryResult, RunFinished
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
 from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
@@ -34,10 +36,12 @@ class RunPanel(Vertical):
     `clock` is the app's: an ActiveClock's `now`, which stands still while the experiment is paused."""
 
     def __init__(self, run_id: str, strategy: str, seed: int, queries: int,
-                 clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
-        super().__init__(id=f"run-{run_id}", classes="run-panel", **kwargs)
+                 class_names: Sequence[str] | None = None, clock: Callable[[], float] = time.monotonic,
+                 **kwargs) -> None:
+        super().__init__(id=self.widget_id(run_id), classes="run-panel", **kwargs)
         self.clock = clock
         self.run_id = run_id
+        self.class_names = class_names  # the previews' labels by name (an image folder's classes), else by index
         self.strategy = strategy
         self.seed = seed
         self.queries = queries
@@ -50,6 +54,11 @@ class RunPanel(Vertical):
         self.finished = False
         self.resumed = 0  # results shown from disk on --resume
         self.eta: float | None = None  # seconds until its last query, as the app's EtaModel says
+
+    @staticmethod
+    def widget_id(run_id: str) -> str:
+        """The panel's id: a plug-in strategy's run id may hold what Textual refuses in an id ('.')."""
+        return f"run-{safe_id(run_id)}"
 
     def compose(self) -> ComposeResult:
         yield Static("waiting to start...", classes="status")
@@ -115,7 +124,7 @@ class RunPanel(Vertical):
         self.eta = seconds
 
     def show_previews(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None) -> None:
-        self.query_one(DigitPreviews).show(images, labels, scores)
+        self.query_one(DigitPreviews).show(images, labels, scores, self.class_names)
 
     def say_in_previews(self, text: Text) -> None:
         """A message where the digit previews go (why there are none)."""
@@ -132,11 +141,13 @@ class RunPanel(Vertical):
         self.border_subtitle = "failed"
         self.refresh_status()
 
-    def on_finished(self) -> None:
+    def on_finished(self, event: RunFinished | None = None) -> None:
+        """The run's end: 'finished', or 'stopped: <rule> at query k' when a stop rule ended it early."""
         self.finished = True
         self.add_class("-finished")
-        self.border_subtitle = "finished"
-        self.phase = "finished"
+        stopped = event is not None and event.stopped is not None
+        self.border_subtitle = "stopped" if stopped else "finished"
+        self.phase = f"[b $accent]{escape(event.text())}[/]" if stopped else "finished"
         self.refresh_status()
 
     # ---- status ---------------------------------------------------------------------------------
@@ -160,7 +171,10 @@ class RunPanel(Vertical):
         return " · ".join(text for text, _ in self.status_parts())
 
     def refresh_status(self) -> None:
-        status = self.query_one(".status", Static)
+        found = self.query(".status")
+        if not found:  # a tick or a message before the panel's children are mounted: on_resize draws it
+            return
+        status = found.first(Static)
         parts = [(Content.from_markup(text), rank) for text, rank in self.status_parts()]
         status.update(fit_parts(parts, status.content_size.width, STATUS_LINES))
 

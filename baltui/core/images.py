@@ -1,10 +1,14 @@
-"""Images to label: a folder of image files (any size or mode) or an .npz with x_train.
+"""Images from files: a folder of image files (any size or mode) or an .npz with x_train, as arrays the model takes.
 
-Every folder image becomes a square [0, 1] array of the model's input size (`--size`, 28 by default), padded
-(not stretched) to keep its aspect ratio, so what the person sees is what the model learns from. A folder
-holding any colour image is kept in colour ([N, size, size, 3]); otherwise it is grayscale ([N, size, size, 1])
-and dark ink on light paper is inverted to the MNIST convention. An .npz keeps its images as stored
-(grayscale or RGB, at their own size).
+The one image reader of baltui: label mode reads its sources here (`load_source`), the main loop reads a
+folder of class subfolders through `decode_images` (baltui.core.image_folder), and `baltui.next_batch` reads
+its images with `load_source`, so an image is the same array whichever of them reads it.
+
+Every file image becomes a square [0, 1] array of the model's input size (`--size`, 28 by default), padded
+(not stretched) to keep its aspect ratio, so what the person sees is what the model learns from. A set of
+images holding any colour image is kept in colour ([N, size, size, 3]); otherwise it is grayscale
+([N, size, size, 1]) and dark ink on light paper is inverted to the MNIST convention. An .npz keeps its
+images as stored (grayscale or RGB, at their own size).
 """
 
 from __future__ import annotations
@@ -83,30 +87,49 @@ def _read(img, size: int) -> tuple[np.ndarray, float, np.ndarray | None]:
     return gray, paper, _square(rgb, size)[0]
 
 
-def load_folder(folder: Path, size: int = DEFAULT_SIZE) -> Source:
+def image_files(folder: Path) -> list[Path]:
+    """The image files under `folder` (searched recursively), in a stable order: sorted by path."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def decode_images(files: list[Path], size: int) -> tuple[np.ndarray | None, list[int], list[tuple[int, str]]]:
+    """Every readable file of `files` as one array of squares of `size`, decided together: colour when any image
+    is ([N, size, size, 3], grey images joining as grey RGB), else grayscale ([N, size, size, 1], dark ink on
+    light paper inverted). Returns (images or None when none could be read, the positions in `files` read,
+    (position, reason) of each file that could not be)."""
     from PIL import Image, UnidentifiedImageError
 
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise BaltuiError(f"{folder} holds no images (PNG, JPEG or BMP, searched recursively)")
-    items, read, skipped = [], [], []
-    for path in files:
-        rel = path.relative_to(folder).as_posix()
+    read, ok, skipped = [], [], []
+    for i, path in enumerate(files):
         try:
             with Image.open(path) as img:
                 img.load()
                 read.append(_read(img, size))
-            items.append(rel)
+            ok.append(i)
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            skipped.append((rel, type(exc).__name__))
-    if not items:
-        raise BaltuiError(f"{folder}: none of its {len(files)} image files could be read")
-    if any(rgb is not None for _, _, rgb in read):  # a colour folder: grey images join it as grey RGB
+            skipped.append((i, type(exc).__name__))
+    if not read:
+        return None, ok, skipped
+    if any(rgb is not None for _, _, rgb in read):  # a colour set: grey images join it as grey RGB
         images = np.stack([rgb if rgb is not None else np.repeat(gray[..., None], 3, axis=2)
                            for gray, _, rgb in read]).astype(np.float32) / np.float32(255.0)
     else:  # dark ink on light paper: flipped to the MNIST convention
         images = np.stack([1.0 - gray / np.float32(255.0) if paper > 127 else gray / np.float32(255.0)
                            for gray, paper, _ in read]).astype(np.float32)[..., None]
+    return images, ok, skipped
+
+
+def load_folder(folder: Path, size: int = DEFAULT_SIZE) -> Source:
+    """Every image under `folder`; a file that cannot be read is skipped (and named in `Source.skipped`)."""
+    files = image_files(folder)
+    if not files:
+        raise BaltuiError(f"{folder} holds no images (PNG, JPEG or BMP, searched recursively)")
+    images, ok, failed = decode_images(files, size)
+    rel = [path.relative_to(folder).as_posix() for path in files]
+    if images is None:
+        raise BaltuiError(f"{folder}: none of its {len(files)} image files could be read")
+    items = [rel[i] for i in ok]
+    skipped = [(rel[i], why) for i, why in failed]
     identity = "folder:" + hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
     return Source(identity, items, images, skipped, str(folder), "folder", size)
 

@@ -1,0 +1,1 @@
+"""`baltui export RUN_DIR --format tensorboard|mlflow --to WHERE`: a run folder into an experiment tracker."""
