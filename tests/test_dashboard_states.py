@@ -134,6 +134,7 @@ async def test_header_palette_and_seeds(size, out, tiny, digits):
         await pilot.pause(0.2)
         assert app.screen.has_class("-hide-digits")
         await pilot.press("q")
+        await app.workers.wait_for_complete()  # the runs stopped before the screen goes
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
@@ -149,6 +150,7 @@ async def test_every_footer_shows_the_help_key(size, out, tiny, digits, tmp_path
         await pilot.pause()
         assert "? Help" in screen_lines(app)[-1]
         await pilot.press("q")
+        await app.workers.wait_for_complete()
     npz = tmp_path / "images.npz"
     np.savez(npz, x_train=digits.x_pool[:40, ..., 0], y_train=digits.y_pool[:40])
     session = LabelSession(load_source(str(npz)), tmp_path / "session", [str(c) for c in range(10)], initial=10,

@@ -98,6 +98,11 @@ class AppBase(App[int]):
         """Lines printed once the screen has closed and the work has stopped (e.g. how to resume)."""
         return []
 
+    @property
+    def closing(self) -> bool:
+        """The screen is closing (`leave` ran): messages still queued have no widgets left to draw on."""
+        return self._left
+
     def leave(self) -> None:
         """Close the screen with exit_code: the last step of every way out (once)."""
         if self._left:

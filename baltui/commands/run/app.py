@@ -241,6 +241,8 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
 
     @on(EngineEvent)
     def handle_engine_event(self, message: EngineEvent) -> None:
+        if self.closing:  # a result the worker posted while the screen was closing: it is on disk already
+            return
         event = message.event
         if isinstance(event, PhaseChanged):
             self.eta.start(self.clock.now())  # the first query is in progress from here (data and model loaded)
