@@ -194,3 +194,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
     from baltui.commands.label.cli import main as label_main
 
     return label_main(argv)
+
+
+if __name__ == "__main__":  # `python -m baltui.cli ...` runs the command as `baltui ...` does
+    raise SystemExit(main())

@@ -75,7 +75,8 @@ def example_site(tmp_path, monkeypatch):
 # a new module joins the fast tier by being listed once it runs in seconds.
 FAST_MODULES = {
     "test_acquisition", "test_batchbald", "test_config", "test_jsonl_properties", "test_readme_tables",
-    "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene",
+    "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene", "test_eta",
+    "test_next_steps",
     "test_metrics",
     "test_image_folder",
     "test_stopping",
@@ -86,6 +87,8 @@ SLOW_TESTS = {
     "test_ui_free_layers_and_lean_commands_import_no_ui_library",  # imports every module in a fork
     "test_paper_sized_batch_is_fast_enough",  # BatchBALD at N=2,000, T=100
     "test_stratified_weight_samples_shrink_the_estimators_spread_at_the_same_cost",  # many seeds
+    "test_headless_prints_the_same_lines",  # headless mode on the digits (a fake engine, but rich and sklearn)
+    "test_the_headless_banner_names_the_data_as_given",
 }
 
 

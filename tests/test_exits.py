@@ -383,6 +383,10 @@ def test_dashboard_leaves_a_phase_that_cannot_be_interrupted(tmp_path):
     assert STOP_GRACE_S - 0.5 < took < EXIT_LIMIT_S + MARGIN_S
     assert sum(r["type"] == "query" for r in check_results(out)) == 4
     assert_stops_growing(out)
+    # on the terminal the screen handed back: where the folder is and how to go on (as --no-ui says it)
+    after = term.text().split(LEAVE_ALT_SCREEN)[-1]
+    for line in (f"run folder: {out}", f"resume:     baltui --resume {out}", f"report:     baltui report {out}"):
+        assert line in after, after[-2000:]
 
 
 # ---- real processes: baltui watch -------------------------------------------------------------------
@@ -416,6 +420,8 @@ def test_watch_leaves_on_ctrl_c_and_sigterm_with_0(how, tmp_path):
     assert LEAVE_ALT_SCREEN in term.text() and "Traceback" not in term.text()
     assert took < EXIT_LIMIT_S + MARGIN_S
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "results.jsonl"]
+    after = term.text().split(LEAVE_ALT_SCREEN)[-1]
+    assert f"run folder: {folder}" in after and f"report:     baltui report {folder}" in after, after[-2000:]
 
 
 # ---- real processes: baltui label -------------------------------------------------------------------

@@ -59,9 +59,10 @@ async def test_dashboard_panels_of_the_new_strategies(tmp_path, tiny, digits):
 
 
 async def test_watch_titles_the_histograms_of_badge_and_coreset(tmp_path):
-    from baltui.commands.watch.app import BinnedScoreHistogram, make_watch_app
+    from baltui.commands.watch.app import make_watch_app
     from baltui.core.config import RunConfig
     from baltui.runs.watched import open_folders
+    from baltui.ui.widgets.histogram import ScoreHistogram
 
     folder = tmp_path / "run"
     folder.mkdir()
@@ -77,7 +78,7 @@ async def test_watch_titles_the_histograms_of_badge_and_coreset(tmp_path):
     async with app.run_test(size=(180, 70)) as pilot:
         for _ in range(50):
             await pilot.pause(0.1)
-            hists = {n: app.query_one(f"#run-{n}-s0").query_one(BinnedScoreHistogram) for n in config.strategies}
+            hists = {n: app.query_one(f"#run-{n}-s0").query_one(ScoreHistogram) for n in config.strategies}
             if all(sum(h.counts) == 40 for h in hists.values()):
                 break
         for name, hist in hists.items():

@@ -252,10 +252,10 @@ def test_two_folders_differing_only_in_beta_are_two_rows(tmp_path, capsys):
     md = report(capsys, one, four, "--format", "markdown")
     rows = markdown_rows(md)
     assert [(r["strategy"], r["beta"], r["runs"]) for r in rows] == [
-        ("powerbald", "1.0", "2"), ("powerbald", "4.0", "2")]
+        ("powerbald", "1", "2"), ("powerbald", "4", "2")]  # a number as written: no trailing .0
     # shared, a setting outside the README's first ten is named only when it is not at its default
     assert "beta" not in report(capsys, one, "--format", "markdown").split("Same for every row:")[1]
-    assert ", beta 4.0." in report(capsys, four, "--format", "markdown")
+    assert ", beta 4." in report(capsys, four, "--format", "markdown")
 
 
 def _another(setting):

@@ -200,8 +200,9 @@ def _overall(app) -> str:
 
 
 async def test_new_rows_appear_and_half_lines_wait(tmp_path):
-    from baltui.commands.watch.app import BinnedScoreHistogram, WatchRunPanel
+    from baltui.commands.watch.app import WatchRunPanel
     from baltui.ui.widgets.digits import DigitPreviews
+    from baltui.ui.widgets.histogram import ScoreHistogram
     from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot
 
     folder = make_run(tmp_path)
@@ -216,7 +217,7 @@ async def test_new_rows_appear_and_half_lines_wait(tmp_path):
         append(folder, query_row("entropy", 1), query_row("uniform", 1))
         await until(pilot, lambda: acc.xs == [20, 23])
         assert entropy.query_one(".pool", LinePlot).ys == [1000, 997]
-        hist = entropy.query_one(BinnedScoreHistogram)
+        hist = entropy.query_one(ScoreHistogram)
         assert sum(hist.counts) == 60
         assert hist.chosen_min == pytest.approx(min(query_row("entropy", 1)["queried_scores"]))
         previews = entropy.query_one(DigitPreviews)
@@ -326,7 +327,7 @@ async def test_several_folders_side_by_side(tmp_path):
     async with app.run_test(size=(200, 70)) as pilot:
         bald = app.query_one("#run-b-bald-s0", WatchRunPanel)
         await until(pilot, lambda: len(bald.results) == 2 and len(app.query_one("#run-a-uniform-s0").results) == 1)
-        assert bald.border_title == "b · bald · seed 0"
+        assert bald.border_title == "bald · seed 0 · b"  # the run first: a narrow column cuts the folder
         assert {p.run_id for p in app.query(WatchRunPanel)} == {"a-entropy-s0", "a-uniform-s0", "b-bald-s0",
                                                                "b-uniform-s0"}
         assert set(app.query_one(ComparisonPlot).series()) == {"a-entropy-s0", "a-uniform-s0", "b-bald-s0",

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from baltui.commands.bench_marks import SMOKE_RUN, mark
+from baltui.commands.bench_marks import checked as targets_checked
 from baltui.commands.parsing import OneLineParser
 from baltui.commands.timing import best_time, timed
 from baltui.core.errors import BaltuiError
@@ -75,7 +77,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     spec = model_spec(args.model)
     s: dict[str, Any] = {**(QUICK if args.quick else PAPER), **NO_REGIME, **spec.regime}
     s.update({k: getattr(args, k) for k in s if getattr(args, k, None) is not None})
-    s["repeats"], s["model"] = args.repeats, spec.name
+    s["repeats"], s["model"], s["quick"] = args.repeats, spec.name, bool(args.quick)
     for key in ("mc_samples", "subset", "labelled", "epochs", "batch_size", "repeats"):
         if s[key] < 1:
             raise BaltuiError(f"bench: --{key.replace('_', '-')} must be at least 1, got {s[key]}")
@@ -362,8 +364,6 @@ def _gflops(f: float) -> str:
 
 
 
-def _mark(met: bool) -> str:
-    return "[green]met[/]" if met else "[red]not met[/]"
 
 
 def _trained(s: dict[str, Any], tr: dict[str, Any]) -> str:
@@ -384,12 +384,13 @@ def render(figures: dict[str, Any]) -> Any:
 
     m, d, s = figures["machine"], figures["data"], figures["settings"]
     tr, ev, acq, rd = figures["training"], figures["evaluation"], figures["acquisition"], figures["round"]
+    checked = targets_checked(figures)
     load = ", ".join(f"{x:.1f}" for x in m["load_average_at_start"])
     table = Table(
         title=f"baltui bench: {d['name']} (pool {d['pool']:,}, test {d['test']:,}), {m['cpu_cores']} CPU cores, "
         f"TF {m['tensorflow']}, load average {load} at start",
         caption=f"T={s['mc_samples']} on {s['subset']:,} pool images; {_trained(s, tr)}; round = query + teach "
-        f"({rd['labelled_after']:,} images) + score; best of {s['repeats']}",
+        f"({rd['labelled_after']:,} images) + score; best of {s['repeats']}" + ("" if checked else f"; {SMOKE_RUN}"),
     )
     table.add_column("figure", no_wrap=True)
     table.add_column("value", justify="right")
@@ -399,7 +400,8 @@ def render(figures: dict[str, Any]) -> Any:
     if "compact_head_s" in acq:
         table.add_row("acquire, split head (compact, TF)", _fmt_s(acq["compact_head_s"]))
     table.add_row(f"acquire, split head ({acq['path']})", _fmt_s(acq["split_head_s"]))
-    table.add_row("  speed-up", f"{acq['speedup']:.1f}x", f">= {acq['target_speedup']:.0f}x", _mark(acq["met"]))
+    table.add_row("  speed-up", f"{acq['speedup']:.1f}x", f">= {acq['target_speedup']:.0f}x",
+                  mark(acq["met"], checked))
     table.add_row("  same mean P? max |z| old vs new", f"{acq['mean_prob_max_z']:.1f}",
                   f"~{acq['mean_prob_max_z_noise']:.1f} (noise)")
     table.add_row(f"acquire, consistent masks ({acq['consistent_path']})", _fmt_s(acq["consistent_s"]), "",
@@ -423,7 +425,7 @@ def render(figures: dict[str, Any]) -> Any:
     table.add_row("round: teach (retrain)", _fmt_s(rd["teach_s"]), "", f"fit {_fmt_s(rd['training_s'])}")
     table.add_row("round: evaluate", _fmt_s(rd["evaluate_s"]))
     table.add_row("  round / its training", f"{rd['ratio']:.2f}x", f"<= {rd['target_ratio']:.1f}x",
-                  _mark(rd["met"]))
+                  mark(rd["met"], checked))
     if rd["checked_evaluation"]:
         table.add_row("  the same, evaluating in f32", f"{rd['ratio_f32_evaluation']:.2f}x", "", "no-AMX CPUs")
     table.add_row("  acquire at train's FLOP/s", _fmt_s(rd["acquire_floor_s"]))
@@ -431,7 +433,7 @@ def render(figures: dict[str, Any]) -> Any:
     if "strategies" in figures:  # issue 30: each strategy's acquisition against the round's training
         from baltui.commands.bench_strategies import strategy_rows
 
-        for row in strategy_rows(figures["strategies"], rd["training_s"]):
+        for row in strategy_rows(figures["strategies"], rd["training_s"], checked):
             table.add_row(*row)
     table.add_row("train arithmetic rate", _gflops(tr["flops"]), "", f"{tr['flop'] / 1e9:.3g} GFLOP")
     table.add_row("evaluate arithmetic rate, f32", _gflops(ev["flops"]))
@@ -441,7 +443,7 @@ def render(figures: dict[str, Any]) -> Any:
 
     add_precision_rows(table, figures)  # float32 vs bfloat16 training
     traces = figures["tracing_counts"]
-    table.add_row("tf.function traces, max", str(max(traces.values())), "1", _mark(not figures["retraced"]))
+    table.add_row("tf.function traces, max", str(max(traces.values())), "1", mark(not figures["retraced"], checked))
     return table
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from baltui.commands.bench_marks import checked, mark
+
 PRECISIONS = ("float32", "bfloat16")
 # The paper run the minutes are for (Gal et al. 2017 on MNIST): 2 initial labels per class of 10, then
 # 100 queries of 10 images.
@@ -113,7 +115,7 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         (f"train f32 | bf16, whole fit ({tp['epochs']} epochs)", f"{_s(f32['fit_s'])} | {_s(bf16['fit_s'])}", "",
          f"acc {f32['accuracy']:.3f} | {bf16['accuracy']:.3f}"),
         ("  bf16 training speed-up (auto's bar)", f"{tp['speedup']:.2f}x", f">= {AUTO_MIN_SPEEDUP}x",
-         "[green]met[/]" if met else "[red]not met[/]"),
+         mark(met, checked(figures))),
         ("  round / its training, f32 | bf16", f"{f32['round_ratio']:.2f}x | {bf16['round_ratio']:.2f}x"),
         (f"  {tp['run']['queries']}-query run per strategy, f32 | bf16",
          f"{f32['run_minutes']:.1f} | {bf16['run_minutes']:.1f} min"),

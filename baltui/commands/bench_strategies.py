@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from baltui.commands.bench_marks import mark
 from baltui.commands.timing import timed
 
 # BALD first (the reference the others are read against), then the strategies of issue 30.
@@ -68,8 +69,10 @@ class _WithMasks:
         return self._clf.mc_predict_proba(X, T, seed, masks=self._masks, **kwargs)
 
 
-def strategy_rows(costs: dict[str, dict[str, Any]], training_s: float) -> list[tuple[str, str, str, str]]:
-    """(figure, value, target, mark) rows for the bench table: each strategy against the round's training time."""
+def strategy_rows(costs: dict[str, dict[str, Any]], training_s: float,
+                  checked: bool = True) -> list[tuple[str, str, str, str]]:
+    """(figure, value, target, mark) rows for the bench table: each strategy against the round's training time
+    (`checked`: False for a --quick smoke run, whose sizes say nothing about the target)."""
     rows = []
     bald = costs.get("bald", {}).get("s")
     for name, cost in costs.items():
@@ -78,7 +81,7 @@ def strategy_rows(costs: dict[str, dict[str, Any]], training_s: float) -> list[t
         relative = f"{cost['s'] / bald:.2f}x bald, " if bald and name != "bald" else ""
         met = cost["s"] < training_s
         rows.append((what, _seconds(cost["s"]), f"< {_seconds(training_s)} (train)",
-                     f"{relative}{'[green]met[/]' if met else '[red]not met[/]'}"))
+                     f"{relative}{mark(met, checked)}"))
     return rows
 
 

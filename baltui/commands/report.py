@@ -21,6 +21,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Hashable
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baltui.commands.curves_png import NEEDS_MATPLOTLIB, write_curves_png
+from baltui.commands.curves_png import NEEDS_MATPLOTLIB, curves_figure, figure_options, write_curves_png
 from baltui.commands.parsing import OneLineParser
 from baltui.core.config import migrate_config
 from baltui.core.errors import BaltuiError
@@ -110,15 +111,27 @@ class Folder:
         return _hashable(self.config.get(name))
 
     def shown(self, name: str) -> str:
-        """A setting as a table cell: the data by name, with the start of its hash when there is one."""
+        """A setting as a table cell: the data by name (a file as seen from here), with the start of its hash when
+        there is one; a number as written, whichever version saved it (0 and 0.0 alike)."""
         if name == "data":
-            label = str(self.config.get("data") or self.config.get("dataset") or "?")
+            data = self.config.get("data")
+            label = self.data_path(str(data)) if data else str(self.config.get("dataset") or "?")
             sha = self.data_sha256
             return f"{label} (sha256 {sha[:12]})" if sha else label
         value = self.config.get(name)
         if name == "stop_when" and isinstance(value, list):
             return describe([str(v) for v in value])
-        return "-" if value is None else str(value)
+        return "-" if value is None else number_text(value)
+
+    def data_path(self, data: str) -> str:
+        """config.json keeps the data file relative to the run folder (so the folder can move with it); the
+        report names it as a user would give it here: relative to the current folder (absolute if it is)."""
+        if os.path.isabs(data):
+            return data
+        try:
+            return os.path.relpath(os.path.normpath(self.path / data))
+        except ValueError:  # another drive (Windows)
+            return data
 
     def unremarkable(self, name: str) -> bool:
         """Not worth a mention when shared: unrecorded, or at the settings table's default."""
@@ -129,6 +142,14 @@ class Folder:
     def reference(self) -> PaperReference | None:
         """The paper this folder's runs may be compared with; none without provenance (unknown data)."""
         return RunFolder(self.path, self.config).reference()
+
+
+def number_text(value: Any) -> str:
+    """A config value as text, a float without a trailing `.0` (`0`, `3.5`): a setting saved as 0 by one version
+    and 0.0 by another reads the same; anything else as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def load_folders(run_dirs: list[str], metric: str = "accuracy") -> list[Folder]:
@@ -443,7 +464,7 @@ def main(argv: list[str]) -> int:
         else:
             _print_table(_rows(report), report, chart=not args.no_chart)
         if args.plot is not None:
-            _write_png(report, Path(args.plot))
+            _write_png(report, Path(args.plot), args.run_dirs)
             print(f"baltui report: wrote the chart of mean {report.metric} to {args.plot}", file=sys.stderr)
     except BaltuiError as exc:
         print(f"baltui report: error: {exc}", file=sys.stderr)
@@ -519,8 +540,10 @@ def _print_table(rows: list[dict[str, str]], report: Report, chart: bool) -> Non
     else:  # color_system=None: no codes even with FORCE_COLOR set; wide, so no cell wraps in a log
         console = Console(file=io.StringIO(), highlight=False, color_system=None, force_terminal=False, width=1000)
     table = Table(title="baltui report (labels include the initial set)", title_justify="left")
+    name = max((len(s.strategy) for s in report.summaries), default=8)  # a strategy's name is never cut short
     for c in rows[0]:
-        table.add_column(c, justify="left" if c == "strategy" or c in report.differing else "right")
+        table.add_column(c, justify="left" if c == "strategy" or c in report.differing else "right",
+                         min_width=name if c == "strategy" else None)
     for r in rows:
         table.add_row(*r.values())
     console.print(table)
@@ -550,5 +573,15 @@ def _plain(text: str) -> str:
     return "".join(line.rstrip() + "\n" for line in text.rstrip("\n").split("\n"))
 
 
-def _write_png(report: Report, path: Path) -> None:
-    write_curves_png(report.summaries, report.label, path, ylabel=f"test {report.metric}{report.better}")
+def _write_png(report: Report, path: Path, folders: list[str] | None = None) -> None:
+    write_curves_png(report.summaries, report.label, path, **_png_options(report, folders))
+
+
+def png_figure(report: Report, folders: list[str] | None = None) -> Any:
+    """The figure `--plot` writes (a matplotlib Figure): the mean curves, and for accuracy the 90% / 95% guides
+    and each row's paper points (where its data is the paper's); titled with the folders it reports."""
+    return curves_figure(report.summaries, report.label, **_png_options(report, folders))
+
+
+def _png_options(report: Report, folders: list[str] | None) -> dict[str, Any]:
+    return figure_options(report.metric, folders or [], report.better, lambda s: report.references[s.settings])

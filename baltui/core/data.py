@@ -167,11 +167,10 @@ def npz_problem(path: str | Path) -> str | None:
 
 
 def load_npz(path: str | Path, name: str | None = None) -> Dataset:
-    """An .npz with x_train, y_train, x_test, y_test as keras stores MNIST."""
+    """An .npz with x_train, y_train, x_test, y_test as keras stores MNIST, named after its file: never after
+    its images' shape (a Fashion-MNIST or a user's own 28x28 set is not MNIST; keras's file is mnist.npz)."""
     path = Path(path)
-    arrays = read_npz(path)
-    is_mnist = arrays["x_train"].shape[1:3] == (28, 28) and _channels(arrays["x_train"]) == 1
-    return make_dataset(name or ("mnist" if is_mnist else path.stem), arrays, str(path))
+    return make_dataset(name or path.stem, read_npz(path), str(path))
 
 
 def load_digits() -> Dataset:

@@ -122,6 +122,11 @@ class StrategySummary:
             text += f" ± {self.final_std:.4f}"
         return text + (f" at {self.final_at}" if with_count else "")
 
+    def runs_phrase(self) -> str:
+        """`3 runs` or `3 runs, 3 unfinished`: what runs_text says, for a chart's legend."""
+        notes = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.unfinished, "unfinished")) if n]
+        return ", ".join([f"{self.total} run{'' if self.total == 1 else 's'}", *notes])
+
     def runs_text(self) -> str:
         """`3`, or `3 (1 failed)` / `3 (1 unfinished)` / `3 (2 stopped)`: the runs behind a row are never
         silently fewer, nor silently shorter."""

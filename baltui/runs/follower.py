@@ -119,6 +119,7 @@ class FolderFollower:
         self.probe = WriterProbe(folder.results) if probe else None
         self.ended: dict[str, str] = {}  # run id (as in the file) -> FINISHED | FAILED
         self.seen: set[str] = set()
+        self.last_query: dict[str, int] = {}  # run id (as in the file) -> its latest completed query
         self.rows = 0
         self.bad_records = 0
         self.status: FolderStatus | None = None
@@ -148,6 +149,7 @@ class FolderFollower:
             self.seen.add(rid)
             if isinstance(event, RecordedQuery):  # a resumed run goes on after its run_failed record
                 self.ended.pop(rid, None)
+                self.last_query[rid] = max(self.last_query.get(rid, -1), event.query)
             elif isinstance(event, RunFinished):
                 self.ended[rid] = FINISHED
             elif isinstance(event, RunFailed):
@@ -175,5 +177,7 @@ class FolderFollower:
             gone = self.probe.gone() if self.probe is not None else False
             missing = not self.folder.path.is_dir()
             state = STALLED if gone or missing or self.clock.overdue(now) else RUNNING
+        unfinished = [self.last_query.get(rid, -1) for rid in expected if rid not in self.ended]
         return FolderStatus(state, self.rows, self.clock.last, gone, self.lines.bad_lines + self.bad_records,
-                            done, len(expected), folder_gone=missing)
+                            done, len(expected), folder_gone=missing, query=min(unfinished, default=-1),
+                            queries=self.folder.queries)

@@ -203,3 +203,14 @@ def release(lock: FolderLock | None) -> None:
     """Release a lock taken with `take` (None: nothing was taken)."""
     if lock is not None:
         lock.release()
+
+
+def other_writer(folder: Path) -> Holder | None:
+    """The process other than this one that holds the folder's lock now (or may: one on another host), else None.
+
+    Read from the lock file, never by taking the lock (a writer starting at that moment would be refused)."""
+    path = Path(folder) / LOCK_FILE
+    holder = read_holder(path)
+    if holder is None or (holder.here and holder.pid == os.getpid()):
+        return None
+    return None if holder_alive(holder, os.path.realpath(path)) is False else holder

@@ -2,8 +2,10 @@
 
 A folder is *stalled* when no new row has come for `factor` x the median interval of its last
 `window` rows and at least `floor_s` seconds, or at once when its writer (the process its writer.lock
-names) is known to be gone, or the folder itself is. Times are wall-clock seconds (time.time()), like the
-file's mtime.
+names) is known to be gone, or the folder itself is. A stalled folder whose writer is gone and which is not
+finished was *interrupted*: that is what it says, with the query its runs got to (`--resume` continues it).
+Times are wall-clock seconds (time.time()), like the file's mtime, and are shown with their date when it
+is not today.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ STALLED = "stalled"
 STALL_FLOOR_S = 60.0
 STALL_FACTOR = 3.0
 STALL_WINDOW = 5
+
+
+def moment(at: float, today: float | None = None) -> str:
+    """A wall time as `21:46:53`, or `2026-12-01 21:46:53` when it is not on the day of `today` (now)."""
+    when = time.localtime(at)
+    same_day = time.localtime(time.time() if today is None else today)[:3] == when[:3]
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", when)
 
 
 class StallClock:
@@ -70,13 +79,22 @@ class FolderStatus:
     runs_done: int = 0
     runs_total: int = 0
     folder_gone: bool = False  # the folder was deleted or moved: whatever its writer does, nothing can be read
+    query: int = -1  # the last query every unfinished run has completed (-1: not even query 0)
+    queries: int = 0  # N of "query k of N"
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped for good short of its end: no writer holds the folder (it was stopped, or died), which is
+        there and unfinished; `--resume` continues it."""
+        return self.state == STALLED and self.writer_gone and not self.folder_gone
 
     def describe(self) -> str:
-        """One phrase, e.g. 'stalled: no new row since 14:02:11 (the writer's process is gone)'."""
-        since = time.strftime("%H:%M:%S", time.localtime(self.last_row)) if self.last_row else None
+        """One phrase, e.g. 'interrupted at query 12 of 40' or 'stalled: no new row since 14:02:11'."""
+        since = moment(self.last_row) if self.last_row else None
+        if self.interrupted:
+            return f"interrupted at query {max(self.query, 0)} of {self.queries}" if self.queries else "interrupted"
         if self.state == STALLED:
-            why = (" (the run folder was deleted or moved)" if self.folder_gone
-                   else " (the writer's process is gone)" if self.writer_gone else "")
+            why = " (the run folder was deleted or moved)" if self.folder_gone else ""
             return f"stalled: no new row since {since or 'the start'}{why}"
         if self.state in (FINISHED, FAILED):
             failed = " (some runs failed)" if self.state == FAILED else ""
@@ -86,11 +104,12 @@ class FolderStatus:
         return f"running, last row {since}"
 
     def short(self) -> str:
-        """The same for a run's status line: 'running', or 'stalled since 14:02:11, writer gone'."""
+        """The same for a run's status line: 'running', 'interrupted', or 'stalled: no new row since 14:02:11'."""
+        if self.interrupted:
+            return "interrupted"
         if self.state == STALLED:
-            since = time.strftime("%H:%M:%S", time.localtime(self.last_row)) if self.last_row else "the start"
-            why = ", folder gone" if self.folder_gone else ", writer gone" if self.writer_gone else ""
-            return f"stalled: no new row since {since}{why}"
+            since = moment(self.last_row) if self.last_row else "the start"
+            return f"stalled: no new row since {since}" + (", folder gone" if self.folder_gone else "")
         return self.state
 
 
@@ -99,27 +118,24 @@ class WriterProbe:
     its writer. The lock itself is never taken (a writer starting at that moment would be refused).
 
     Known gone: the lock names a process of this machine that no longer runs (or, its pid reused, no longer
-    holds the lock file), or the lock was released after a writer was seen. A writer on another machine, or a
-    folder without a lock file (written by an older baltui), is unknown: never gone.
+    holds the lock file), or the lock file is there and released (empty: its writer ended normally, before the
+    watch began or while it ran). A writer on another machine, or a folder without a lock file (written by an
+    older baltui), is unknown: never gone.
     """
 
     def __init__(self, path: Path) -> None:
         self.lock = Path(path).parent / LOCK_FILE  # `path`: the folder's results.jsonl
         self.target = os.path.realpath(self.lock)  # now, while the folder is there
         self.holder: Holder | None = None
-        self.seen = False
 
     def gone(self) -> bool:
         holder = read_holder(self.lock)
         if holder is None:
             if not self.lock.parent.is_dir():  # the folder went away: ask after the writer we knew
                 holder = self.holder
-            elif self.lock.exists():  # released: gone if it was there before
-                return self.seen
+            elif self.lock.exists():  # released: nobody writes it
+                return True
         if holder is None:
             return False
         self.holder = holder
-        alive = holder_alive(holder, self.target)
-        if alive:
-            self.seen = True
-        return alive is False
+        return holder_alive(holder, self.target) is False

@@ -13,6 +13,10 @@
 - **Theme**: every app starts in THEME; the palette's Theme changes it and the plots follow.
 - **Worker errors**: one handler turns a worker that raised into a notification and the app's own message
   (`worker_failed`); the RunCancelled a quit causes is not an error.
+- **Last words**: once the screen has closed and the work has stopped, whichever way out was taken, the lines
+  of `farewell` (the run folder, how to resume and report it) are printed to the terminal's scrollback.
+- **Palette**: the command palette offers the app's own keys (the key table's rows) beside Textual's commands.
+- **Header**: baltui's icon, not Textual's default.
 """
 
 from __future__ import annotations
@@ -23,20 +27,25 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from baltui.core.errors import RunCancelled
-from baltui.ui.keys import bindings_for
+from baltui.ui.keys import bindings_for, keys_of
 from baltui.ui.leaving import SCREEN_CLOSE_S, STOP_GRACE_S, STOP_SIGNALS, exit_process
 from baltui.ui.screens.help import HelpScreen
 
 ENDED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+HEADER_ICON = "β"  # Bayesian active learning; Textual's default is a circle every Textual app shows
+# Palette commands Textual offers already (by their action), so the key table's rows do not repeat them.
+_TEXTUAL_COMMANDS = {"quit", "screenshot", "command_palette", "help_quit"}
 
 
 class AppBase(App[int]):
@@ -84,6 +93,15 @@ class AppBase(App[int]):
 
     def worker_failed(self, worker: Worker, text: str) -> None:
         """A worker raised (shown as a notification already): show it where the app shows its state."""
+
+    def farewell(self) -> list[str]:
+        """Lines printed once the screen has closed and the work has stopped (e.g. how to resume)."""
+        return []
+
+    @property
+    def closing(self) -> bool:
+        """The screen is closing (`leave` ran): messages still queued have no widgets left to draw on."""
+        return self._left
 
     def leave(self) -> None:
         """Close the screen with exit_code: the last step of every way out (once)."""
@@ -157,6 +175,7 @@ class AppBase(App[int]):
                 raise
             self._screen_closed = True
             await self._work_ended()
+            self._say_farewell()
             exit_process(self._exit_code())
         finally:  # only reached when an exception propagates
             for s, handler in previous.items():
@@ -181,6 +200,16 @@ class AppBase(App[int]):
             await asyncio.sleep(0.05)
         return not self.worker_busy.is_set()
 
+    def _say_farewell(self) -> None:
+        """Print `farewell` on the terminal the screen has handed back (nothing after a hang-up)."""
+        if self._terminal_gone:
+            return
+        try:
+            for line in self.farewell():
+                print(line, flush=True)
+        except (OSError, ValueError):  # the terminal or pipe is gone: the folder is on disk all the same
+            pass
+
     def _exit_code(self) -> int:
         """What the command returns: the code the app exited with; 1 after an error; else exit_code."""
         value = self.return_value
@@ -200,11 +229,25 @@ class AppBase(App[int]):
         path = self.save_screenshot(filename=name, path=str(self.screenshot_folder()))
         self.notify(f"saved {path}", title="screenshot")
 
+    def on_mount(self) -> None:
+        for header in self.query(Header):
+            header.icon = HEADER_ICON
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Textual's palette commands, with its Screenshot (to the Downloads folder) made ours."""
+        """Textual's palette commands, with its Screenshot (to the Downloads folder) made ours, then the app's own
+        keys from the key table (those its state allows now, as the footer shows them)."""
         for command in super().get_system_commands(screen):
             if command.title == "Screenshot":
                 yield SystemCommand("Screenshot", f"Save an SVG screenshot into {self.screenshot_folder()}",
                                     self.action_screenshot)
             else:
                 yield command
+        seen: set[str] = set()
+        for key in keys_of(self.APP):
+            if not key.bound or not key.description or key.action in _TEXTUAL_COMMANDS or key.action in seen:
+                continue
+            seen.add(key.action)
+            if self.check_action(key.action, ()) is False:
+                continue
+            yield SystemCommand(key.description, f"{key.help or key.description} (key {key.shown_as})",
+                                partial(self.run_action, key.action))

@@ -53,9 +53,11 @@ KEYS: tuple[Key, ...] = (
     # Textual binds Ctrl+Q (priority) and Ctrl+C (a toast "press Ctrl+Q"): here both quit, by the one path.
     Key("ctrl+q", QUIT, "Quit", ALL, None, display="Ctrl+Q", show=False, priority=True),
     Key("ctrl+c", QUIT, "Quit", ALL, None, display="Ctrl+C", show=False),
+    # next to Quit in every footer, so an 80-column terminal, which cuts the footer's end, still shows it
+    Key("question_mark", "help", "Help", ALL, "this help (`escape` closes it)", display="?", id="help"),
     Key("", "label", "", frozenset({LABEL}), "label the image and move on (the keys are in the title bar)",
         display="class key", bound=False),
-    Key("enter", "accept", "Accept prediction", frozenset({LABEL}),
+    Key("enter", "accept", "Accept", frozenset({LABEL}),
         "accept the model's prediction (shown with its confidence)", display="Enter", id="accept"),
     Key("x", "unusable", "Unusable", frozenset({LABEL}), "unusable: never asked again, never trained on",
         id="unusable"),
@@ -76,8 +78,7 @@ KEYS: tuple[Key, ...] = (
         "insight into the selected run (the panel under the mouse, else the first): class balance, accuracy per "
         "class, calibration (ECE, NLL, Brier) and the last fit's loss curve (`escape` or `i` closes it)",
         id="insight"),
-    Key("question_mark", "help", "Help", ALL, "this help (`escape` closes it)", display="?", id="help"),
-    Key("ctrl+p", "command_palette", "", ALL, "command palette: quit, change the theme, keys, screenshot",
+    Key("ctrl+p", "command_palette", "", ALL, "command palette: this app's keys by name, the theme, screenshot, quit",
         display="Ctrl+P", bound=False),
 )
 

@@ -10,8 +10,12 @@ from typing import Any
 
 from rich.table import Table
 
-from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, summarise
+from baltui.runs.aggregate import STD_NOTE, THRESHOLDS, normalised_auc, summarise
 from baltui.runs.results import curves, read_records
+
+# The figure over the whole curve is named and computed as `baltui report` does (its AUC column, defined in the
+# help screens): the area under the learning curve divided by the labelled range.
+AUC = "AUC"
 
 
 def _last_metric(records: list[dict[str, Any]], metric: str) -> str:
@@ -21,21 +25,28 @@ def _last_metric(records: list[dict[str, Any]], metric: str) -> str:
 
 
 def summary_table(out_dir: Path) -> Table:
-    """Per run: final and mean accuracy, the last query's NLL and ECE (calibration beside accuracy), and
-    labels needed to reach 90% / 95% test accuracy."""
+    """Per run: final accuracy, AUC, the last query's NLL and ECE (calibration beside accuracy), and labels
+    needed to reach 90% / 95% test accuracy.
+
+    Run names never wrap ("entropy-" above "s0") nor lose their end ("entropy…"): the numbers give way first."""
     table = Table(title="Summary", title_justify="left")
-    for column in ("run", "queries", "labelled", "final acc", "mean acc", "NLL", "ECE", "labels to 90%",
-                   "labels to 95%"):
-        # The run's name (with why it stopped) on one line: the numbers' columns wrap their headers instead.
-        table.add_column(column, justify="left" if column == "run" else "right", no_wrap=column == "run")
-    for rid, curve in curves(read_records(out_dir)).items():
+    runs = curves(read_records(out_dir))
+    names = {rid: rid + (" (failed)" if c.failed else f" (stopped: {c.stopped})" if c.stopped else "")
+             for rid, c in runs.items()}
+    widest = max(map(len, names.values()), default=3)
+    for column in ("run", "queries", "labelled", "final acc", AUC, "NLL", "ECE", "labels to 90%", "labels to 95%"):
+        if column == "run":
+            table.add_column(column, justify="left", no_wrap=True, min_width=widest)
+        else:
+            table.add_column(column, justify="right")
+    for rid, curve in runs.items():
         reach = [curve.labels_to_reach(t) for t in THRESHOLDS]
         table.add_row(
-            rid + (" (failed)" if curve.failed else f" (stopped: {curve.stopped})" if curve.stopped else ""),
+            names[rid],
             str(max(len(curve.accuracy) - 1, 0)),
             str(curve.n_labelled[-1]) if curve.n_labelled else "-",
             f"{curve.final_accuracy:.4f}" if curve.final_accuracy is not None else "-",
-            f"{curve.mean_accuracy:.4f}" if curve.mean_accuracy is not None else "-",
+            f"{normalised_auc(curve.n_labelled, curve.accuracy):.4f}" if curve.accuracy else "-",
             _last_metric(curve.records, "nll"),
             _last_metric(curve.records, "ece"),
             *(str(r) if r is not None else "not reached" for r in reach),
@@ -55,8 +66,12 @@ def strategy_table(out_dir: Path) -> Table | None:
         return None
     table = Table(title="Over seeds (labels include the initial set)", title_justify="left", caption=STD_NOTE,
                   caption_justify="left")
-    for column in ("strategy", "runs", "final acc (at labels)", "labels to 90%", "labels to 95%", "AUC"):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
+    widest = max((len(s.strategy) for s in summaries), default=8)
+    for column in ("strategy", "runs", "final acc (at labels)", "labels to 90%", "labels to 95%", AUC):
+        if column == "strategy":
+            table.add_column(column, justify="left", no_wrap=True, min_width=widest)
+        else:
+            table.add_column(column, justify="right")
     for s in summaries:
         final = f"{s.final_text()} ({s.final_at})" if s.final_at is not None else "-"
         table.add_row(s.strategy, s.runs_text(), final, s.reach[0].text(), s.reach[1].text(),

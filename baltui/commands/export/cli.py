@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from baltui.commands.curves_png import matplotlib_available, write_curves_png
+from baltui.commands.curves_png import figure_options, matplotlib_available, write_curves_png
 from baltui.commands.parsing import OneLineParser
 from baltui.core.errors import BaltuiError
 from baltui.runs.folder import RunFolder
@@ -62,7 +62,8 @@ def report_png(folder: RunFolder) -> Callable[[], bytes | None]:
             return None
         with tempfile.TemporaryDirectory(prefix="baltui-export-") as tmp:
             path = Path(tmp) / "curves.png"
-            write_curves_png(folder.summaries(), lambda s: s.strategy, path, what="the figure")
+            write_curves_png(folder.summaries(), lambda s: s.strategy, path, what="the figure",
+                             **figure_options("accuracy", [str(folder.path)], reference=lambda s: folder.reference()))
             return path.read_bytes()
 
     return draw

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +20,14 @@ def make_app(
     dataset: Any = None,
     resume: dict[str, list[dict[str, Any]]] | None = None,
     executor: Any = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> BaltuiApp:
     """The one factory the CLI and the tests use (as posting's make_posting).
 
     `executor` runs the grid instead of baltui.executors.local.run_experiment (same signature), e.g. a RayExecutor.
+    `clock` times elapsed and ETAs (tests give a fake one).
     """
     from baltui.commands.run.app import BaltuiApp
 
     return BaltuiApp(config, Path(out_dir), engine_factory=engine_factory, dataset=dataset, resume=resume,
-                     executor=executor)
+                     executor=executor, clock=clock)

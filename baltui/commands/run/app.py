@@ -12,11 +12,12 @@ every run finished, 1 if one failed, 130 when the experiment was stopped before 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
@@ -27,9 +28,11 @@ from textual.worker import Worker
 from baltui.core.config import RunConfig, run_id
 from baltui.core.control import Control
 from baltui.core.errors import BaltuiError
+from baltui.core.eta import ActiveClock, EtaModel, clock_text, cost_grows
 from baltui.core.events import Event, ExperimentFinished, PhaseChanged, QueryResult, RunFailed, RunFinished, is_query
 from baltui.executors.local import EngineFactory, run_experiment
-from baltui.runs.recorder import stopped_by
+from baltui.runs.next_steps import next_steps
+from baltui.runs.recorder import run_complete, stopped_by
 from baltui.runs.references import PaperReference, reference_for
 from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
@@ -50,7 +53,11 @@ HELP = """\
 Each **panel** is one run (acquisition strategy x seed), all advancing together query by query:
 
 * **status**: query k of N, labelled images, test accuracy, phase (training epoch e/E, acquiring,
-  evaluating), elapsed time and ETA
+  evaluating), elapsed time and ETA (a narrow panel drops elapsed, labelled and phase first). The ETA
+  adds up the queries left at a cost per query fitted to the run's queries so far (after `--resume`,
+  the recorded ones too): a + b x labelled images where each query trains a fresh model on all of them, a
+  constant where an epoch is a fixed number of draws. Paused time counts neither as elapsed nor in an ETA.
+  The bar's ETA is the last run's.
 * **test accuracy** against labelled images, and the **unlabelled pool** shrinking per query
 * **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
   that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
@@ -59,6 +66,13 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
   name) and score
 
 The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
+
+The **summary** at the end has, per run, **AUC**: the area under the learning curve (test accuracy against
+labelled images) divided by the labelled range, a mean accuracy that weighs every label alike; `baltui
+report` calls it the same and computes it the same way.
+
+The screen **scrolls** (mouse wheel, arrows, Page Up/Down) where it is taller than the terminal. On the way
+out (`q`, Ctrl+C, or after the end) the run folder and the commands to resume and to report it are printed.
 """
 
 
@@ -81,6 +95,7 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
         dataset: Any = None,
         resume: dict[str, list[dict[str, Any]]] | None = None,
         executor: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.executor = executor  # runs the grid instead of run_experiment (same signature), e.g. a RayExecutor
@@ -93,7 +108,37 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
         self.done = False
         self.failed: dict[str, str] = {}
         self._last_phase: dict[str, float] = {}
-        self.sub_title = f"{config.name} · {', '.join(config.strategies)} · seeds {config.seeds} · {self.out_dir}"
+        self.clock = ActiveClock(clock)  # stands still while paused: elapsed times and ETAs leave pauses out
+        self._paused_mark: dict[str, float] = {}  # paused seconds so far at the last completion (see _compute)
+        initial = config.initial_per_class * dataset.n_classes if dataset is not None else None
+        self.eta = EtaModel(config.run_ids, config.queries, config.instances, grows=cost_grows(config.epoch_draws),
+                            slots=self._slots(executor, len(config.run_ids)), initial=initial)
+        self.sub_title = self._header(10_000)
+
+    def _header(self, width: int) -> str:
+        """The header's line: preset, strategies, seeds and the run folder; where that is too long for `width`,
+        the strategies are counted and the folder keeps its end (its own name), so it is never what is lost."""
+        c = self.config
+        seeds = f"seed{'s' if len(c.seeds) > 1 else ''} {', '.join(map(str, c.seeds))}"
+        folder = str(self.out_dir)
+        full = f"{c.name} · {', '.join(c.strategies)} · {seeds} · {folder}"
+        if len(full) <= width:
+            return full
+        short = f"{c.name} · {len(c.strategies)} strategies · {seeds} · "
+        room = width - len(short)
+        if room >= len(folder):
+            return short + folder
+        return short + "…" + folder[-max(room - 1, 12):]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.sub_title = self._header(event.size.width - 18 - len(self.TITLE) - 3)  # Header: icon 8, clock 10, " — "
+
+    @staticmethod
+    def _slots(executor: Any, runs: int) -> int:
+        """Runs computing at once: one in process (they take turns), the executor's workers otherwise."""
+        if executor is None:
+            return 1
+        return max(1, min(runs, getattr(executor, "workers", None) or runs))
 
     # ---- layout ---------------------------------------------------------------------------------
     def _reference(self) -> PaperReference | None:
@@ -108,37 +153,61 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
         with Horizontal(id="top"):
             yield Static("starting...", id="overall")
             yield ProgressBar(total=len(self.config.run_ids) * (self.config.queries + 1), id="progress",
-                              show_eta=True)
+                              show_eta=False)  # Textual's own guess assumes every query costs the same
+            yield Static("", id="eta")
         with VerticalScroll(id="main"):
             with VerticalScroll(id="runs") as runs:
                 runs.can_focus = False
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
                         yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries,
-                                       class_names=getattr(self.dataset, "class_names", None))
+                                       class_names=getattr(self.dataset, "class_names", None), clock=self.clock.now)
             yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.started = time.monotonic()
+        self.started = self.clock.now()
         self.query_one("#runs").styles.grid_size_columns = min(2, len(self.config.run_ids))
         self._show_resumed()
         self.run_worker_experiment()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self.tick)
 
     def _show_resumed(self) -> None:
-        """On --resume, draw the queries already on disk so curves and progress continue where they were."""
+        """On --resume, draw the queries already on disk so curves, progress and ETAs continue where they were:
+        each run's latest histogram and queried digits too, and the runs already finished as finished."""
         for rid, records in (self.resume or {}).items():
-            for r in sorted((r for r in records if is_query(r)), key=lambda r: r["query"]):
+            if rid not in self.config.run_ids:
+                continue
+            queries = sorted((r for r in records if is_query(r)), key=lambda r: r["query"])
+            panel = self.panel(rid)
+            for r in queries:
                 result = QueryResult.from_record(r, rid)
-                self.panel(rid).show_saved(result)
+                panel.show_saved(result)
+                self.eta.add(rid, result.query, result.n_labelled, _seconds(result))
                 self.query_one(ComparisonPlot).add(rid, result.strategy, result.n_labelled, result.accuracy)
                 self.query_one(ProgressBar).advance(1)
+            if queries:
+                panel.show_saved_extras(queries[-1], self._saved_images(queries[-1]))
             stop = stopped_by(records)
             if stop is not None and stop[0] in self.config.stop_when:  # stays stopped: --resume leaves it be
-                self.panel(rid).on_finished(RunFinished(rid, *stop))
+                panel.on_finished(RunFinished(rid, *stop))
                 self._skip_progress(rid)
+                self.eta.end(rid)
+            elif run_complete(records, self.config.queries, self.config.stop_when):
+                panel.on_finished()
+                self.eta.end(rid)
+        self.eta.begin_session()
+        self._show_times()
+
+    def _saved_images(self, record: dict[str, Any]) -> Any:
+        """A saved query's images, from the run's data by index (None without the data, or out of its range)."""
+        indices = [int(i) for i in record.get("queried_indices") or []]
+        if self.dataset is None or not indices or max(indices) >= len(self.dataset.x_pool):
+            return None
+        from baltui.core.data import preview_images
+
+        return preview_images(self.dataset, indices)
 
     def panel(self, rid: str) -> RunPanel:
         return self.query_one(f"#{RunPanel.widget_id(rid)}", RunPanel)
@@ -172,23 +241,32 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
 
     @on(EngineEvent)
     def handle_engine_event(self, message: EngineEvent) -> None:
+        if self.closing:  # a result the worker posted while the screen was closing: it is on disk already
+            return
         event = message.event
         if isinstance(event, PhaseChanged):
+            self.eta.start(self.clock.now())  # the first query is in progress from here (data and model loaded)
             self.panel(event.run_id).on_phase(event)
         elif isinstance(event, QueryResult):
+            self.eta.add(event.run_id, event.query, event.n_labelled, self._compute(event), at=self.clock.now())
             with self.batch_update():
                 self.panel(event.run_id).on_result(event)
                 self.query_one(ComparisonPlot).add(event.run_id, event.strategy, event.n_labelled, event.accuracy)
                 self.query_one(ProgressBar).advance(1)
+                self._show_times()
         elif isinstance(event, RunFailed):
             self.failed[event.run_id] = event.error
             self.exit_code = 1
+            self.eta.end(event.run_id)
             self.panel(event.run_id).on_failed(event.error)
             self._skip_progress(event.run_id)
+            self._show_times()
         elif isinstance(event, RunFinished):
+            self.eta.end(event.run_id)
             self.panel(event.run_id).on_finished(event)
             if event.stopped is not None:  # the queries it will never run
                 self._skip_progress(event.run_id)
+            self._show_times()
         elif isinstance(event, ExperimentFinished):
             self.finish(event.cancelled)
 
@@ -208,27 +286,48 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
     def finish(self, cancelled: bool) -> None:
         self.done = True
         self.refresh_bindings()
+        self.query_one("#eta", Static).update("")
         if cancelled:
             self._stopped_early()
             self.query_one("#overall", Static).update("stopped: every completed query is saved")
             return
         self.query_one("#summary", Static).update(self.summary_text())
-        self.query_one("#overall", Static).update(
-            f"[b]experiment finished[/b] in {time.monotonic() - self.started:.0f} s · results in {self.out_dir}")
+        self.query_one(ProgressBar).display = False  # the whole width for the line that names the folder
+        took = clock_text(self.clock.now() - self.started)
+        self.query_one("#overall", Static).update(f"[b]finished[/b] in {took} · results in {escape(str(self.out_dir))}")
 
     def summary_text(self) -> Table:
         """The same per-run table headless mode prints (labels to reach 90% / 95%)."""
         return summary_table(self.out_dir)
 
-    def _tick(self) -> None:
-        """Once a second: elapsed times move on even while a long epoch runs."""
+    def tick(self) -> None:
+        """Once a second: elapsed times and ETAs move on even while a long epoch runs (not while paused)."""
         if self.done:
             return
-        for panel in self.query(RunPanel):
-            panel.refresh_status()
+        self._show_times()
         state = "paused" if self.paused else "running"
         self.query_one("#overall", Static).update(
-            f"{state} · {len(self.config.run_ids)} runs · elapsed {time.monotonic() - self.started:.0f} s")
+            f"{state} · elapsed {clock_text(self.clock.now() - self.started)}")
+
+    def _compute(self, result: QueryResult) -> float:
+        """A query's seconds without the pauses it waited through: the engine's clock runs on while a paused run
+        waits at an epoch's checkpoint, and a pause must not make the runs look slower. Where the runs take
+        turns, a pause falls in the one query then computing; in parallel slots, in each run's own."""
+        key = "*" if self.eta.slots == 1 else result.run_id
+        paused = self.clock.paused_total()
+        during = paused - self._paused_mark.get(key, 0.0)
+        self._paused_mark[key] = paused
+        return max(0.0, _seconds(result) - during)
+
+    def _show_times(self) -> None:
+        """Every panel's ETA and the bar's (the last run's), from the one EtaModel: the bar and the panels agree."""
+        if self.done:
+            return
+        remaining = self.eta.remaining(self.clock.now())
+        for panel in self.query(RunPanel):
+            panel.show_eta(remaining.get(panel.run_id))
+            panel.refresh_status()
+        self.query_one("#eta", Static).update(f"ETA {clock_text(max(remaining.values()))}" if remaining else "")
 
     # ---- keys -----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -240,13 +339,15 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
 
     def action_pause(self) -> None:
         self.control.pause()
+        self.clock.pause()
         self.paused = True
-        self._tick()
+        self.tick()
 
     def action_resume(self) -> None:
         self.control.resume()
+        self.clock.resume()
         self.paused = False
-        self._tick()
+        self.tick()
 
     def stop_work(self) -> None:
         """Stop the runs at their next epoch; every completed query is already on disk."""
@@ -265,3 +366,12 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
 
     def screenshot_folder(self) -> Path:
         return self.out_dir
+
+    def farewell(self) -> list[str]:
+        """The run folder and how to resume (if unfinished) and report it, as headless mode prints them."""
+        return next_steps(self.out_dir)
+
+
+def _seconds(result: QueryResult) -> float:
+    """A query's own compute, as results.jsonl records it."""
+    return result.acquisition_s + result.training_s + result.evaluation_s

@@ -18,8 +18,10 @@ from rich.markup import escape
 
 from baltui.core.config import RunConfig
 from baltui.core.control import Control
+from baltui.core.eta import clock_text
 from baltui.core.events import Event, ExperimentFinished, QueryResult, RunFailed, RunFinished
 from baltui.executors.local import EngineFactory, run_experiment
+from baltui.runs.next_steps import next_steps
 from baltui.ui.leaving import exit_process, run_stoppable
 from baltui.ui.tables import strategy_table, summary_table
 
@@ -85,8 +87,8 @@ def run_headless(
 
     what = "resuming" if resume else "running"
     console.print(
-        f"baltui {what} '{config.name}' on {dataset.name} ({len(dataset.y_pool)} pool, {len(dataset.y_test)} test"
-        f"{escape(_classes(dataset))}): "
+        f"baltui {what} '{config.name}' on {data_name(config, dataset)} ({len(dataset.y_pool)} pool, "
+        f"{len(dataset.y_test)} test{escape(_classes(dataset))}): "
         f"{', '.join(config.strategies)} x seeds {', '.join(map(str, config.seeds))}, {config.queries} queries of "
         f"{config.instances}; results in {out_dir}",
         highlight=False,
@@ -104,8 +106,8 @@ def run_headless(
         _print_end(console, out_dir, started)
         if not ended:  # else the printer said so on ExperimentFinished
             console.print("[yellow]stopped: every completed query is saved[/yellow]")
-        if code == 130:
-            console.print(f"continue with: baltui --resume {out_dir} --no-ui", highlight=False)
+        for line in next_steps(out_dir, headless=True):  # the dashboard and watch print the same on leaving
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     except OSError:  # the terminal is gone (SIGHUP); the results are on disk
         pass
     if control.stopped:  # a signal or a closed terminal: leave now, not after TensorFlow's slow teardown
@@ -127,4 +129,13 @@ def _print_end(console: Console, out_dir: Path, started: float) -> None:
     by_strategy = strategy_table(out_dir)
     if by_strategy is not None:
         console.print(by_strategy)
-    console.print(f"results: {out_dir / 'results.jsonl'} ({time.perf_counter() - started:.0f} s)", highlight=False)
+    console.print(f"results: {out_dir / 'results.jsonl'} ({clock_text(time.perf_counter() - started)})",
+                  highlight=False, soft_wrap=True)
+
+
+def data_name(config: RunConfig, dataset: Any) -> str:
+    """The data as the user named it: the file given (--data) or the data set's name, and its recipe, if any;
+    never a name guessed from the images' shape."""
+    name = str(config.data) if config.data else dataset.name
+    recipe = getattr(config, "recipe", "none")
+    return f"{name} (recipe {recipe})" if recipe and recipe != "none" else name

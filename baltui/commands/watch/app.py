@@ -8,14 +8,16 @@ and quitting (q, Ctrl+Q, Ctrl+C, the command palette, a signal) leaves only the 
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from rich.console import Group
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
@@ -25,9 +27,11 @@ from textual.worker import Worker, get_current_worker
 
 from baltui.core.data import preview_images
 from baltui.core.errors import BaltuiError
+from baltui.core.eta import EtaModel, cost_grows
 from baltui.core.events import Event, RunFailed, RunFinished
 from baltui.runs.folder import RunFolder
 from baltui.runs.follower import FolderFollower, RecordedQuery
+from baltui.runs.next_steps import next_steps
 from baltui.runs.references import PaperReference
 from baltui.runs.status import FAILED, FINISHED, STALL_FLOOR_S, STALLED, FolderStatus
 from baltui.runs.watched import WatchedFolder, folder_run_config
@@ -37,7 +41,7 @@ from baltui.ui.keys import WATCH
 from baltui.ui.screens.insight import InsightKey
 from baltui.ui.view_toggles import ViewToggles
 from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
-from baltui.ui.widgets.run_panel import RunPanel
+from baltui.ui.widgets.run_panel import KEEP_ALWAYS, RunPanel
 
 MAX_QUEUED = 50  # messages waiting for the UI before the follower slows down (back-pressure on a backlog)
 
@@ -48,8 +52,14 @@ A read-only view of run folders another process writes: each **panel** is one ru
 within a second of each new row of `results.jsonl`, with the same charts as the dashboard. The score
 histogram comes from the row's `score_histogram`; the digits are taken from the run's data (config.json).
 
-A run is **finished** or **failed** when its writer says so; a folder is **stalled** when no row has come for
-3x the usual interval (and at least the `--stall-after` floor), or when the writing process is gone.
+A run is **finished** or **failed** when its writer says so; a folder is **interrupted** (at query k of N) when
+no process writes it any more (its `writer.lock` is released, or names a process that is gone) short of its
+end, and **stalled** when no row has come for 3x the usual interval (and at least the `--stall-after` floor).
+Times not of today come with their date.
+
+The ETA adds up each run's queries left at a cost per query fitted to its recorded times (see the dashboard's
+help); **AUC** in the summary is the area under the learning curve over the labelled range, as `baltui report`
+computes it. On leaving, each folder and the commands to resume (when nobody writes it) and report it are printed.
 """
 
 
@@ -59,48 +69,34 @@ def _strategy_seed(rid: str) -> tuple[str, int]:
     return (strategy, int(tail)) if strategy and tail.isdigit() else (rid, 0)
 
 
-class BinnedScoreHistogram(ScoreHistogram):
-    """The score histogram drawn from counts binned by the writer (results.jsonl keeps no raw scores)."""
-
-    def show_binned(self, histogram: dict[str, Any]) -> None:
-        counts = [int(c) for c in histogram["counts"]]
-        lo, hi = float(histogram["lo"]), float(histogram["hi"])
-        if hi > lo and counts:
-            width = (hi - lo) / len(counts)
-            self.centers = [round(lo + (i + 0.5) * width, 4) for i in range(len(counts))]
-            self.counts = counts
-        else:  # every score equal: one bar
-            self.centers, self.counts = [round(lo, 4)], [sum(counts)]
-        threshold = histogram.get("threshold")
-        self.chosen_min = None if threshold is None else float(threshold)
-        self.plt.clear_data()
-        self.plt.bar(self.centers, self.counts, width=0.8)
-        if self.chosen_min is not None:
-            self.plt.vline(self.chosen_min, "red")
-        self.refresh()
-
-    def show_missing(self) -> None:
-        what = self.heading.removesuffix(" (latest query)")
-        self.plt.title(f"{what}: not in this results.jsonl (written by an older baltui)")
-        self.refresh()
+def folders_title(paths: list[str], names: list[str], width: int) -> str:
+    """The watched folders for the header: every path as given when they fit in `width`, else
+    `3 folders: a, b, c` by their names, with as many names as fit (then `…`)."""
+    full = " · ".join(paths)
+    if len(paths) < 2 or len(full) <= width:
+        return full
+    head = f"{len(names)} folders: "
+    if len(head + ", ".join(names)) <= width:
+        return head + ", ".join(names)
+    shown: list[str] = []
+    for name in names:
+        if len(head + ", ".join([*shown, name]) + ", …") > width:
+            break
+        shown.append(name)
+    return head + ", ".join([*shown, "…"])
 
 
 class WatchRunPanel(RunPanel):
-    """A RunPanel fed from disk: the histogram draws pre-binned counts, and a run can be stalled."""
+    """A RunPanel fed from disk: the histogram draws the writer's binned counts, and a run can be stalled."""
 
     def __init__(self, run_id: str, strategy: str, seed: int, queries: int, label: str | None = None) -> None:
         super().__init__(run_id, strategy, seed, queries)
         if label:
-            self.border_title = f"{label} · {strategy} · seed {seed}"
+            self.border_title = f"{strategy} · seed {seed} · {label}"  # cut at the folder, never the run
         self.stalled = False
+        self.interrupted = False
         self.latest: RecordedQuery | None = None  # the newest query, for previews once the data is loaded
         self.seen: set[int] = set()
-
-    def compose(self) -> ComposeResult:
-        for widget in super().compose():
-            if type(widget) is ScoreHistogram:
-                widget = BinnedScoreHistogram(widget.heading, classes="histogram")
-            yield widget
 
     def show_saved_many(self, results: list[RecordedQuery]) -> None:
         """Rows already on disk: every point goes on the curves, which are drawn once with the newest row
@@ -146,16 +142,16 @@ class WatchRunPanel(RunPanel):
         super().on_finished(event)
 
     def _not_stalled(self) -> None:
-        self.stalled = False
+        self.stalled = self.interrupted = False
         self.remove_class("-stalled")
 
-    def on_folder_status(self, text: str, stalled: bool) -> None:
+    def on_folder_status(self, text: str, stalled: bool, interrupted: bool = False) -> None:
         """The writer's state, shown in the status line in place of the engine's phase."""
         if self.finished or self.error:
             return
-        self.stalled = stalled
+        self.stalled, self.interrupted = stalled, interrupted and stalled
         self.set_class(stalled, "-stalled")
-        self.border_subtitle = "stalled" if stalled else ""
+        self.border_subtitle = ("interrupted" if self.interrupted else "stalled") if stalled else ""
         self.phase = f"[b $warning]{escape(text)}[/]" if stalled else escape(text)
         self.refresh_status()
 
@@ -164,7 +160,7 @@ class WatchRunPanel(RunPanel):
         result = self.latest
         if result is None:
             return
-        histograms = self.query(BinnedScoreHistogram)
+        histograms = self.query(ScoreHistogram)
         if histograms:
             if result.score_histogram:
                 histograms.first().show_binned(result.score_histogram)
@@ -186,14 +182,13 @@ class WatchRunPanel(RunPanel):
         self.class_names = dataset.class_names
         self.show_previews(images, result.queried_labels, result.queried_scores)
 
-    def status_text(self) -> str:
+    def status_parts(self) -> list[tuple[str, int]]:
+        parts = super().status_parts()
         if self.stalled and not self.finished and not self.error:  # no elapsed time or ETA for a stopped run
-            started, self.started = self.started, None
-            try:
-                return super().status_text()
-            finally:
-                self.started = started
-        return super().status_text()
+            parts = [(text, rank) for text, rank in parts if not text.startswith(("elapsed ", "ETA "))]
+        if self.interrupted:  # what it says matters more than the accuracy on a narrow panel
+            parts = [(text, KEEP_ALWAYS if text == self.phase else rank) for text, rank in parts]
+        return parts
 
 
 class WatchApp(ViewToggles, InsightKey, AppBase):
@@ -238,7 +233,16 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
         self.data_errors: dict[int, str] = {}
         self.panels: dict[str, tuple[int, WatchRunPanel]] = {}
         self._summarised: dict[int, str] = {}
-        self.sub_title = " · ".join(str(f.path) for f in folders)
+        self.etas = [EtaModel([f.screen_id(rid) for rid in f.run_ids], f.queries, _whole(f.config.get("instances")),
+                              grows=cost_grows(f.config.get("epoch_draws", 0))) for f in folders]
+        self.sub_title = self._header(10_000)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The header names every folder while they fit beside the title, else as many as do."""
+        self.sub_title = self._header(event.size.width - 18 - len(self.TITLE) - 3)  # Header: icon 8, clock 10, " — "
+
+    def _header(self, width: int) -> str:
+        return folders_title([str(f.path) for f in self.folders], [f.label for f in self.folders], max(width, 20))
 
     # ---- layout ---------------------------------------------------------------------------------
     def _new_panel(self, index: int, rid: str, strategy: str, seed: int) -> WatchRunPanel:
@@ -280,9 +284,14 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
     def on_mount(self) -> None:
         if len(self.folders) == 1:
             self.query_one("#runs").styles.grid_size_columns = max(1, min(2, len(self.folders[0].run_ids)))
+        for folder, eta in zip(self.folders, self.etas, strict=True):
+            try:  # the query in progress began about when the rows on disk ended
+                eta.start(os.stat(folder.results).st_mtime)
+            except OSError:
+                eta.start(time.time())
         self.follow()
         self.load_data()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self.tick)
 
     def panel_for(self, index: int, event: Event) -> WatchRunPanel:
         """The panel of an event's run; a run config.json did not list gets a new one."""
@@ -371,9 +380,11 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
                         panel.on_row(event, event.at - previous_row if previous_row else 0.0)
                         rows += 1
                 elif isinstance(event, RunFailed):
+                    self.etas[index].end(event.run_id)
                     panel.on_failed(escape(event.error))
                     self._skip_progress(index, panel)
                 elif isinstance(event, RunFinished):
+                    self.etas[index].end(event.run_id)
                     panel.on_finished(event)
                     if event.stopped is not None:  # the queries it will never run
                         self._skip_progress(index, panel)
@@ -389,6 +400,8 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
         """Book a query row (False for one already drawn) and put it on the comparison (drawn per batch)."""
         if not panel.book(event):
             return False
+        seconds = event.acquisition_s + event.training_s + event.evaluation_s
+        self.etas[index].add(event.run_id, event.query, event.n_labelled, seconds, at=event.at if event.live else None)
         folder = self.folders[index]
         group = f"{folder.label} {event.strategy}" if len(self.folders) > 1 else event.strategy
         self.query_one(ComparisonPlot).book(panel.run_id, event.strategy, event.n_labelled, event.accuracy, group)
@@ -420,7 +433,8 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
         self.statuses[index] = status
         for i, panel in self.panels.values():
             if i == index:
-                panel.on_folder_status(status.short(), status.state == STALLED)
+                panel.on_folder_status(status.short(), status.state == STALLED, status.interrupted)
+        self._show_times()
         self._show_overall()
         if status.state in (FINISHED, FAILED, STALLED) and self._summarised.get(index) != status.state:
             self._summarised[index] = status.state
@@ -461,10 +475,17 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
             tables.append(table)
         self.query_one("#summary", Static).update(Group(*tables))
 
-    def _tick(self) -> None:
-        """Once a second: elapsed times of running runs move on."""
-        for _index, panel in self.panels.values():
+    def tick(self) -> None:
+        """Once a second: elapsed times and ETAs of running runs move on."""
+        self._show_times()
+
+    def _show_times(self) -> None:
+        """Each running run's ETA from its folder's EtaModel (wall time: the writer's pauses are not known)."""
+        now = time.time()
+        remaining = [eta.remaining(now) for eta in self.etas]
+        for index, panel in self.panels.values():
             if not (panel.finished or panel.error or panel.stalled):
+                panel.show_eta(remaining[index].get(panel.run_id))
                 panel.refresh_status()
 
     # ---- keys -----------------------------------------------------------------------------------
@@ -477,6 +498,15 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
         """The current folder, never a watched run folder (then the temp folder)."""
         here = Path.cwd().resolve()
         return Path(tempfile.gettempdir()) if any(f.path.resolve() == here for f in self.folders) else here
+
+    def farewell(self) -> list[str]:
+        """Each folder and how to resume (when unfinished and nobody writes it) and report it."""
+        return [line for folder in self.folders for line in next_steps(folder.path)]
+
+
+def _whole(value: Any, default: int = 10) -> int:
+    """A whole number from a config.json another version wrote (else `default`)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
 def make_watch_app(folders: list[WatchedFolder], stall_after: float = STALL_FLOOR_S, poll: float = 0.5,

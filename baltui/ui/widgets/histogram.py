@@ -1,6 +1,8 @@
-"""The acquisition-score histogram: the dashboard's run panels and label mode draw the same one."""
+"""The acquisition-score histogram: the dashboard's run panels, the watcher and label mode draw the same one."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from textual_plotext import PlotextPlot
@@ -43,4 +45,28 @@ class ScoreHistogram(PlotextPlot):
         self.plt.bar(self.centers, self.counts, width=0.8)
         if self.chosen_min is not None:
             self.plt.vline(self.chosen_min, "red")
+        self.refresh()
+
+    def show_binned(self, histogram: dict[str, Any]) -> None:
+        """Counts binned by the writer (results.jsonl keeps no raw scores): a watched or resumed run's latest."""
+        counts = [int(c) for c in histogram["counts"]]
+        lo, hi = float(histogram["lo"]), float(histogram["hi"])
+        if hi > lo and counts:
+            width = (hi - lo) / len(counts)
+            self.centers = [round(lo + (i + 0.5) * width, 4) for i in range(len(counts))]
+            self.counts = counts
+        else:  # every score equal: one bar
+            self.centers, self.counts = [round(lo, 4)], [sum(counts)]
+        threshold = histogram.get("threshold")
+        self.chosen_min = None if threshold is None else float(threshold)
+        self.plt.clear_data()
+        self.plt.bar(self.centers, self.counts, width=0.8)
+        if self.chosen_min is not None:
+            self.plt.vline(self.chosen_min, "red")
+        self.refresh()
+
+    def show_missing(self) -> None:
+        """The run's records were written before histograms were kept: say so in the title."""
+        what = self.heading.removesuffix(" (latest query)")
+        self.plt.title(f"{what}: not in this results.jsonl (written by an older baltui)")
         self.refresh()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from rich.text import Text
@@ -15,27 +16,30 @@ from textual.widgets import Static
 
 from baltui.core.acquisition import STRATEGIES
 from baltui.core.config import safe_id
+from baltui.core.eta import clock_text
 from baltui.core.events import PhaseChanged, QueryResult, RunFinished
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
 from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
-from baltui.ui.widgets.status import pack_parts
+from baltui.ui.widgets.status import fit_parts
 
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
+STATUS_LINES = 2  # the status line's height (app.tcss): every panel keeps one layout
+# What a narrow status line gives up first (higher first; 0 is never left out): the elapsed time, then the
+# labelled count, then the phase; the query, the accuracy and the ETA stay.
+KEEP_ALWAYS, KEEP, KEEP_PHASE, KEEP_LABELLED, KEEP_ELAPSED = 0, 1, 2, 3, 4
 
 
 class RunPanel(Vertical):
     """Everything about one run; fed by the app with engine events, on the UI thread only.
 
-    It changes only through its own methods: an app calls them and reads its fields, never sets them."""
+    It changes only through its own methods: an app calls them and reads its fields, never sets them.
+    `clock` is the app's: an ActiveClock's `now`, which stands still while the experiment is paused."""
 
     def __init__(self, run_id: str, strategy: str, seed: int, queries: int,
-                 class_names: Sequence[str] | None = None, **kwargs) -> None:
+                 class_names: Sequence[str] | None = None, clock: Callable[[], float] = time.monotonic,
+                 **kwargs) -> None:
         super().__init__(id=self.widget_id(run_id), classes="run-panel", **kwargs)
+        self.clock = clock
         self.run_id = run_id
         self.class_names = class_names  # the previews' labels by name (an image folder's classes), else by index
         self.strategy = strategy
@@ -48,7 +52,8 @@ class RunPanel(Vertical):
         self.started: float | None = None
         self.error: str | None = None
         self.finished = False
-        self.resumed = 0  # results shown from disk on --resume: not part of this session's pace
+        self.resumed = 0  # results shown from disk on --resume
+        self.eta: float | None = None  # seconds until its last query, as the app's EtaModel says
 
     @staticmethod
     def widget_id(run_id: str) -> str:
@@ -71,7 +76,7 @@ class RunPanel(Vertical):
     # ---- events ---------------------------------------------------------------------------------
     def on_phase(self, event: PhaseChanged) -> None:
         if self.started is None:
-            self.started = time.monotonic()
+            self.started = self.clock()
         self.current_query = event.query
         if event.phase == "training" and event.epochs:
             self.phase = f"training epoch {event.epoch}/{event.epochs}"
@@ -81,8 +86,9 @@ class RunPanel(Vertical):
 
     def on_result(self, result: QueryResult) -> None:
         if self.started is None:
-            self.started = time.monotonic()
+            self.started = self.clock()
         self.results.append(result)
+        self.current_query = max(self.current_query, result.query)
         self.query_one(".accuracy", AccuracyPlot).add(result.n_labelled, result.accuracy)
         self.query_one(".pool", LinePlot).add(result.query, result.pool_size)
         if result.scores is not None and len(result.scores):
@@ -98,11 +104,24 @@ class RunPanel(Vertical):
         self.resumed += 1
         self.started = None
 
+    def show_saved_extras(self, record: dict[str, Any], images: np.ndarray | None) -> None:
+        """What results.jsonl keeps of a saved query beyond its curves (--resume, watch): its score histogram,
+        binned by the writer, and its queried images (taken from the run's data by index, when loaded)."""
+        histograms = self.query(ScoreHistogram)
+        if histograms and record.get("score_histogram"):
+            histograms.first().show_binned(record["score_histogram"])
+        if int(record.get("query", 0)) > 0 and images is not None:
+            self.show_previews(images, [int(v) for v in record.get("queried_labels") or []],
+                               record.get("queried_scores"))
+
     def start_clock(self, ago: float = 0.0) -> None:
-        """Time the run from `ago` seconds back, unless it is timed already (the watcher paces a run from the
-        folder's previous row, so the ETA is right at once)."""
+        """Time the run from `ago` seconds back, unless it is timed already."""
         if self.started is None:
-            self.started = time.monotonic() - max(0.0, ago)
+            self.started = self.clock() - max(0.0, ago)
+
+    def show_eta(self, seconds: float | None) -> None:
+        """Seconds until the run's last query (None: not known yet, or nothing left)."""
+        self.eta = seconds
 
     def show_previews(self, images: np.ndarray | None, labels: list[int], scores: list[float] | None) -> None:
         self.query_one(DigitPreviews).show(images, labels, scores, self.class_names)
@@ -132,31 +151,32 @@ class RunPanel(Vertical):
         self.refresh_status()
 
     # ---- status ---------------------------------------------------------------------------------
-    def status_text(self) -> str:
+    def status_parts(self) -> list[tuple[str, int]]:
+        """The status line's items (markup) with the rank `fit_parts` leaves them out by on a narrow panel."""
         if self.error:
-            return f"[b red]failed:[/] {self.error}"
+            return [(f"[b red]failed:[/] {self.error}", KEEP_ALWAYS)]
         last = self.results[-1] if self.results else None
-        done = last.query if last else -1
-        parts = [f"query {max(self.current_query, 0)} of {self.queries}"]
+        parts = [(f"query {max(self.current_query, 0)} of {self.queries}", KEEP_ALWAYS)]
         if last:
-            parts.append(f"labelled {last.n_labelled}")
-            parts.append(f"acc [b]{last.accuracy:.4f}[/b]")
-        parts.append(self.phase)
+            parts.append((f"labelled {last.n_labelled}", KEEP_LABELLED))
+            parts.append((f"acc [b]{last.accuracy:.4f}[/b]", KEEP))
+        parts.append((self.phase, KEEP_PHASE))
         if self.started is not None:
-            elapsed = time.monotonic() - self.started
-            parts.append(f"elapsed {_clock(elapsed)}")
-            new = len(self.results) - self.resumed
-            if new >= 2 and not self.finished:
-                remaining = self.queries - done
-                parts.append(f"ETA {_clock(elapsed / new * remaining)}")
-        return " · ".join(parts)
+            parts.append((f"elapsed {clock_text(self.clock() - self.started)}", KEEP_ELAPSED))
+        if self.eta is not None and not self.finished:
+            parts.append((f"ETA {clock_text(self.eta)}", KEEP))
+        return parts
+
+    def status_text(self) -> str:
+        return " · ".join(text for text, _ in self.status_parts())
 
     def refresh_status(self) -> None:
         found = self.query(".status")
         if not found:  # a tick or a message before the panel's children are mounted: on_resize draws it
             return
         status = found.first(Static)
-        status.update(pack_parts(Content.from_markup(self.status_text()), status.content_size.width))
+        parts = [(Content.from_markup(text), rank) for text, rank in self.status_parts()]
+        status.update(fit_parts(parts, status.content_size.width, STATUS_LINES))
 
     def on_resize(self) -> None:
         self.refresh_status()  # re-packed for the new width

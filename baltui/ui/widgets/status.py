@@ -34,3 +34,30 @@ def pack_parts(content: Content, width: int) -> Content:
             line_start, line_end = part_start, part_end
     lines.append(content[line_start:line_end])
     return Content("\n").join(lines)
+
+
+def line_count(content: Content, width: int) -> int:
+    """Lines `content` takes at `width` cells once packed (a part wider than `width` wraps on its own)."""
+    if width <= 0:
+        return 1
+    return sum(max(1, -(-cell_len(line) // width)) for line in pack_parts(content, width).plain.split("\n"))
+
+
+def fit_parts(parts: list[tuple[Content, int]], width: int, lines: int) -> Content:
+    """The parts, packed as `pack_parts` does, in at most `lines` lines: where they do not fit, the parts of
+    the highest `rank` are left out first (the latest of equals first); rank 0 is always kept.
+
+    A status line whose height is fixed (the run panels keep one layout) would otherwise lose its last items
+    to the edge: at 80 columns the ETA. Ranking them keeps what matters on narrow screens."""
+    kept = list(parts)
+
+    def joined() -> Content:
+        return Content(SEPARATOR).join([content for content, _ in kept])
+
+    while kept and width > 0 and line_count(joined(), width) > lines:
+        droppable = [i for i, (_, rank) in enumerate(kept) if rank > 0]
+        if not droppable:
+            break
+        worst = max(droppable, key=lambda i: (kept[i][1], i))
+        del kept[worst]
+    return pack_parts(joined(), width)
