@@ -36,8 +36,10 @@ from baltui.ui.keys import RUN
 from baltui.ui.messages import EngineEvent
 from baltui.ui.tables import summary_table
 from baltui.ui.view_toggles import ViewToggles
+from baltui.ui.widgets.comparison import Comparison
 from baltui.ui.widgets.plots import ComparisonPlot
 from baltui.ui.widgets.run_panel import RunPanel
+from baltui.ui.widgets.run_table import RunTable
 
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
 
@@ -55,7 +57,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
   their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)
 * **queried digits**: the images the latest query chose, with their true label and score
 
-The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
+The **run table** (first with more than four runs, or when the panels do not fit) has a row per run.
+The **comparison** draws each strategy in its colour: mean, band, the paper's points, 90% / 95% lines.
 """
 
 
@@ -107,19 +110,25 @@ class BaltuiApp(ViewToggles, AppBase):
             yield ProgressBar(total=len(self.config.run_ids) * (self.config.queries + 1), id="progress",
                               show_eta=True)
         with VerticalScroll(id="main"):
-            with VerticalScroll(id="runs") as runs:
+            yield RunTable(id="run-table")
+            with VerticalScroll(id="runs", classes="panels") as runs:
                 runs.can_focus = False
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
                         yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries)
-            yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
+            yield Comparison(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 
     def on_mount(self) -> None:
         self.started = time.monotonic()
         self.query_one("#runs").styles.grid_size_columns = min(2, len(self.config.run_ids))
+        comparison = self.query_one(ComparisonPlot)
+        for panel in self.query(RunPanel):
+            comparison.plan(panel.run_id, panel.strategy)
+        self.start_views()
         self._show_resumed()
+        self.refresh_run_table()
         self.run_worker_experiment()
         self.set_interval(1.0, self._tick)
 
@@ -172,15 +181,19 @@ class BaltuiApp(ViewToggles, AppBase):
                 self.panel(event.run_id).on_result(event)
                 self.query_one(ComparisonPlot).add(event.run_id, event.strategy, event.n_labelled, event.accuracy)
                 self.query_one(ProgressBar).advance(1)
+                self.run_table_changed()
         elif isinstance(event, RunFailed):
             self.failed[event.run_id] = event.error
             self.exit_code = 1
             self.panel(event.run_id).on_failed(event.error)
             self._skip_progress(event.run_id)
+            self.run_table_changed()
         elif isinstance(event, RunFinished):
             self.panel(event.run_id).on_finished()
+            self.run_table_changed()
         elif isinstance(event, ExperimentFinished):
             self.finish(event.cancelled)
+            self.refresh_run_table()
 
     def _skip_progress(self, rid: str) -> None:
         panel = self.panel(rid)
@@ -216,6 +229,7 @@ class BaltuiApp(ViewToggles, AppBase):
             return
         for panel in self.query(RunPanel):
             panel.refresh_status()
+        self.refresh_run_table()
         state = "paused" if self.paused else "running"
         self.query_one("#overall", Static).update(
             f"{state} · {len(self.config.run_ids)} runs · elapsed {time.monotonic() - self.started:.0f} s")
@@ -226,7 +240,7 @@ class BaltuiApp(ViewToggles, AppBase):
             return not self.paused and not self.done
         if action == "resume":
             return self.paused and not self.done
-        return True
+        return super().check_action(action, parameters)
 
     def action_pause(self) -> None:
         self.control.pause()

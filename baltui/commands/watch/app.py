@@ -35,8 +35,10 @@ from baltui.ui import APP_CSS, BASE_CSS
 from baltui.ui.app_base import AppBase
 from baltui.ui.keys import WATCH
 from baltui.ui.view_toggles import ViewToggles
+from baltui.ui.widgets.comparison import Comparison
 from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import RunPanel
+from baltui.ui.widgets.run_table import RunTable
 
 MAX_QUEUED = 50  # messages waiting for the UI before the follower slows down (back-pressure on a backlog)
 
@@ -62,21 +64,9 @@ class BinnedScoreHistogram(ScoreHistogram):
     """The score histogram drawn from counts binned by the writer (results.jsonl keeps no raw scores)."""
 
     def show_binned(self, histogram: dict[str, Any]) -> None:
-        counts = [int(c) for c in histogram["counts"]]
-        lo, hi = float(histogram["lo"]), float(histogram["hi"])
-        if hi > lo and counts:
-            width = (hi - lo) / len(counts)
-            self.centers = [round(lo + (i + 0.5) * width, 4) for i in range(len(counts))]
-            self.counts = counts
-        else:  # every score equal: one bar
-            self.centers, self.counts = [round(lo, 4)], [sum(counts)]
         threshold = histogram.get("threshold")
-        self.chosen_min = None if threshold is None else float(threshold)
-        self.plt.clear_data()
-        self.plt.bar(self.centers, self.counts, width=0.8)
-        if self.chosen_min is not None:
-            self.plt.vline(self.chosen_min, "red")
-        self.refresh()
+        self.draw_bins(float(histogram["lo"]), float(histogram["hi"]), [int(c) for c in histogram["counts"]],
+                       None if threshold is None else float(threshold))
 
     def show_missing(self) -> None:
         what = self.heading.removesuffix(" (latest query)")
@@ -184,6 +174,9 @@ class WatchRunPanel(RunPanel):
         images = preview_images(dataset, indices) if indices else None
         self.show_previews(images, result.queried_labels, result.queried_scores)
 
+    def eta_seconds(self) -> float | None:
+        return None if self.stalled else super().eta_seconds()  # a stopped run has no time left to tell
+
     def status_text(self) -> str:
         if self.stalled and not self.finished and not self.error:  # no elapsed time or ETA for a stopped run
             started, self.started = self.started, None
@@ -261,23 +254,28 @@ class WatchApp(ViewToggles, AppBase):
             yield Static("reading...", id="overall")
             yield ProgressBar(total=total or None, id="progress", show_eta=False)
         with VerticalScroll(id="main"):
+            yield RunTable(id="run-table")
             if len(self.folders) == 1:
-                with VerticalScroll(id="runs", classes="folder-0") as runs:
+                with VerticalScroll(id="runs", classes="folder-0 panels") as runs:
                     runs.can_focus = False
                     yield from self._planned(0)
             else:
-                with Horizontal(id="folders"):
+                with Horizontal(id="folders", classes="panels"):
                     for i in range(len(self.folders)):
                         with Vertical(classes=f"folder-column folder-{i}"):
                             yield from self._planned(i)
             seeds = max((len(f.config.get("seeds") or [0]) for f in self.folders), default=1)
-            yield ComparisonPlot(seeds, reference=self._reference(), id="comparison")
+            yield Comparison(seeds, reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 
     def on_mount(self) -> None:
         if len(self.folders) == 1:
             self.query_one("#runs").styles.grid_size_columns = max(1, min(2, len(self.folders[0].run_ids)))
+        for index, panel in self.panels.values():
+            self._plan(index, panel)
+        self.start_views()
+        self.refresh_run_table()
         self.follow()
         self.load_data()
         self.set_interval(1.0, self._tick)
@@ -292,7 +290,15 @@ class WatchApp(ViewToggles, AppBase):
         strategy, seed = (event.strategy, event.seed) if isinstance(event, RecordedQuery) else _strategy_seed(rid)
         panel = self._new_panel(index, rid, strategy, seed)
         self.query_one(f".folder-{index}").mount(panel)
+        self._plan(index, panel)
         return panel
+
+    def _group(self, index: int, strategy: str) -> str:
+        """The comparison's series of a strategy: with several folders, the folder's label and the strategy."""
+        return f"{self.folders[index].label} {strategy}" if len(self.folders) > 1 else strategy
+
+    def _plan(self, index: int, panel: WatchRunPanel) -> None:
+        self.query_one(ComparisonPlot).plan(panel.run_id, panel.strategy, self._group(index, panel.strategy))
 
     # ---- workers --------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, name="follow", group="follow")
@@ -384,8 +390,7 @@ class WatchApp(ViewToggles, AppBase):
         """Book a query row (False for one already drawn) and put it on the comparison (drawn per batch)."""
         if not panel.book(event):
             return False
-        folder = self.folders[index]
-        group = f"{folder.label} {event.strategy}" if len(self.folders) > 1 else event.strategy
+        group = self._group(index, event.strategy)
         self.query_one(ComparisonPlot).book(panel.run_id, event.strategy, event.n_labelled, event.accuracy, group)
         return True
 
@@ -417,6 +422,7 @@ class WatchApp(ViewToggles, AppBase):
             if i == index:
                 panel.on_folder_status(status.short(), status.state == STALLED)
         self._show_overall()
+        self.run_table_changed()
         if status.state in (FINISHED, FAILED, STALLED) and self._summarised.get(index) != status.state:
             self._summarised[index] = status.state
             self._show_summary()
@@ -461,6 +467,7 @@ class WatchApp(ViewToggles, AppBase):
         for _index, panel in self.panels.values():
             if not (panel.finished or panel.error or panel.stalled):
                 panel.refresh_status()
+        self.refresh_run_table()
 
     # ---- keys -----------------------------------------------------------------------------------
     def stop_work(self) -> None:

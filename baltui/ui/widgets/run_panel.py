@@ -19,7 +19,8 @@ from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.status import pack_parts
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
         f"{seconds // 60}:{seconds % 60:02d}"
@@ -49,7 +50,7 @@ class RunPanel(Vertical):
         yield Static("waiting to start...", classes="status")
         with Horizontal(classes="charts"):
             yield AccuracyPlot("test accuracy", "labelled images", classes="accuracy")
-            yield LinePlot("unlabelled pool", "query", classes="pool")
+            yield LinePlot("unlabelled pool", "query", y_integer=True, classes="pool")
         acquisition = STRATEGIES.get(self.strategy)
         if acquisition is not None and not acquisition.has_scores:
             yield Static(f"{self.strategy} picks pool images without scoring them: no acquisition scores to show.",
@@ -112,6 +113,10 @@ class RunPanel(Vertical):
         self.border_subtitle = "failed"
         self.refresh_status()
 
+    def mark_selected(self, selected: bool) -> None:
+        """The run picked in the run table (Enter): its border stands out among the panels."""
+        self.set_class(selected, "-selected")
+
     def on_finished(self) -> None:
         self.finished = True
         self.add_class("-finished")
@@ -120,11 +125,25 @@ class RunPanel(Vertical):
         self.refresh_status()
 
     # ---- status ---------------------------------------------------------------------------------
+    def seconds_per_query(self) -> float | None:
+        """This session's pace: elapsed time over the queries completed in it (two at least), else None."""
+        new = len(self.results) - self.resumed
+        if self.started is None or new < 2:
+            return None
+        return (time.monotonic() - self.started) / new
+
+    def eta_seconds(self) -> float | None:
+        """Time left at this session's pace, for a run still going; the status line and the run table show it."""
+        pace = self.seconds_per_query()
+        if pace is None or self.finished or self.error:
+            return None
+        done = self.results[-1].query if self.results else -1
+        return pace * (self.queries - done)
+
     def status_text(self) -> str:
         if self.error:
             return f"[b red]failed:[/] {self.error}"
         last = self.results[-1] if self.results else None
-        done = last.query if last else -1
         parts = [f"query {max(self.current_query, 0)} of {self.queries}"]
         if last:
             parts.append(f"labelled {last.n_labelled}")
@@ -132,11 +151,10 @@ class RunPanel(Vertical):
         parts.append(self.phase)
         if self.started is not None:
             elapsed = time.monotonic() - self.started
-            parts.append(f"elapsed {_clock(elapsed)}")
-            new = len(self.results) - self.resumed
-            if new >= 2 and not self.finished:
-                remaining = self.queries - done
-                parts.append(f"ETA {_clock(elapsed / new * remaining)}")
+            parts.append(f"elapsed {clock(elapsed)}")
+            eta = self.eta_seconds()
+            if eta is not None:
+                parts.append(f"ETA {clock(eta)}")
         return " · ".join(parts)
 
     def refresh_status(self) -> None:
