@@ -62,7 +62,7 @@ def tiny():
 # a new module joins the fast tier by being listed once it runs in seconds.
 FAST_MODULES = {
     "test_acquisition", "test_batchbald", "test_config", "test_jsonl_properties", "test_readme_tables",
-    "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene",
+    "test_report_stats", "test_run_folder", "test_settings", "test_recipes", "test_import_hygiene", "test_charts",
 }
 # Tests of fast modules that are not fast themselves.
 SLOW_TESTS = {
