@@ -109,8 +109,9 @@ def six_runs_engine():
 def dashboard(tmp_path, tiny, digits):
     def _make(strategies=("entropy", "bald", "uniform"), seeds=(0, 1), queries=TABLE_QUERIES, engine=None):
         config = tiny(strategies=list(strategies), seeds=list(seeds), queries=queries)
-        prepare_out_dir(tmp_path / "run", config.to_dict())
-        return make_app(config, tmp_path / "run", engine_factory=engine or six_runs_engine(), dataset=digits)
+        out = tmp_path / "-".join(strategies)
+        prepare_out_dir(out, config.to_dict())
+        return make_app(config, out, engine_factory=engine or six_runs_engine(), dataset=digits)
 
     return _make
 
@@ -163,6 +164,28 @@ async def test_run_table_comes_first_sorts_and_opens_a_panel(size, dashboard):
         assert app.view == "table" and "→90%" in screen_lines(app)[2]
 
 
+async def test_the_table_shows_the_eta_and_pace_the_panels_show(dashboard):
+    app = dashboard(strategies=("entropy", "uniform"), seeds=(0,), queries=200,
+                    engine=FakeEngine(epochs=2, delay=0.05))
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one("#run-entropy-s0", RunPanel)
+        await wait_for(pilot, lambda: len(panel.results) >= 4)
+        while app.view != "table":
+            await pilot.press("v")
+        await pilot.press("p")  # paused: no new result between reading the table and the status line
+        await pilot.pause(0.5)
+        app._tick()  # the once-a-second refresh: the status lines and the table together
+        status = panel.status_text()  # what its status line says (the panel is hidden under the table)
+        row = next(line for line in text_of(app.query_one(RunTable)) if "entropy-s0" in line)
+        await pilot.press("q")  # (a paused run would keep its thread, and the test, waiting)
+        eta = re.search(r"ETA (\d+:\d\d)", status)[1]
+        seconds = lambda clock: int(clock.split(":")[0]) * 60 + int(clock.split(":")[1])  # noqa: E731
+        assert abs(seconds(row.split()[-1]) - seconds(eta)) <= 1  # read a moment apart
+        pace = float(row.split()[-2])
+        remaining = 200 - panel.results[-1].query
+        assert abs(pace * remaining - seconds(eta)) <= 0.05 * remaining + 1  # s/query is shown to 0.1 s
+
+
 @pytest.mark.parametrize(("size", "first"), [((80, 24), "table"), ((200, 60), "panels")], ids=["80x24", "200x60"])
 async def test_two_runs_open_on_the_panels_where_they_fit(size, first, dashboard):
     app = dashboard(strategies=("entropy", "uniform"), seeds=(0,))
@@ -184,6 +207,20 @@ async def test_two_runs_open_on_the_panels_where_they_fit(size, first, dashboard
                 assert any("test accuracy, all runs" in line for line in lines)
                 assert any("━ entropy-s0" in line for line in lines)
                 assert not any("seed 0" in line or "→90%" in line for line in lines)
+
+
+async def test_more_than_four_runs_open_on_the_table_even_where_their_panels_fit(dashboard):
+    """On a screen tall enough for six panels, six runs still open on the table; four open on their panels."""
+    for strategies, first in ((("entropy", "bald", "uniform"), "table"), (("entropy", "bald"), "panels")):
+        app = dashboard(strategies=strategies)
+        async with app.run_test(size=(200, 140)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.5)
+            assert app.query_one(".panels").outer_size.height < 130 or first == "table"
+            assert app.view == first and (screen_lines(app)[2].split()[:2] == ["run", "status"]) == (first == "table")
+            await pilot.press("v")
+            await pilot.pause()
+            assert app.query_one(".panels").outer_size.height < 130  # six panels would have fitted
 
 
 # ---- the comparison ------------------------------------------------------------------------------
@@ -330,7 +367,9 @@ async def test_axes_tick_round_whole_numbers_and_histogram_bars_stand_whole(size
         histogram = panel.query_one(ScoreHistogram)
         lines = text_of(histogram)
         assert "pool images" in lines[-1] and "score" in lines[-1]  # both axes titled
-        assert_round_ticks([float(t) for t in x_tick_labels(lines)])
+        score_ticks = [float(t) for t in x_tick_labels(lines)]
+        assert_round_ticks(score_ticks)
+        assert 0 <= min(score_ticks) and max(score_ticks) <= 2.0  # score values (the bars are drawn in bin units)
         area = [re.split("[│┤]", line, maxsplit=1)[1].rstrip("│ ") for line in plot_area(lines)]
         # every bar stands whole down to the axis (an empty bin's blank bar once cut its neighbour's foot),
         # and the empty bins between the two clusters draw nothing
