@@ -121,7 +121,7 @@ async def test_run_table_comes_first_sorts_and_opens_a_panel(size, dashboard):
     app = dashboard()
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: sum("■" in line and "finished" in line for line in screen_lines(app)) == 6)
         lines = screen_lines(app)
         # six runs: the table is the first thing under the top bar, one row per run, every column in view
         header = lines[2].split()

@@ -157,17 +157,32 @@ class RunTable(DataTable):
             if old == row:
                 continue
             cells = row.cells()
+            widened = self._fit(cells)
             if old is None:
                 self.add_row(*(cells[c.key] for c in COLUMNS), key=row.run_id)
             else:
                 before = old.cells()
                 for key, cell in cells.items():
-                    if cell != before[key]:  # measuring is the cost: only a wider cell can widen its column
-                        self.update_cell(row.run_id, key, cell, update_width=cell.cell_len > before[key].cell_len)
+                    if cell != before[key]:
+                        self.update_cell(row.run_id, key, cell, update_width=key in widened)
             changed = changed or old is None or old.value(self.sort_key) != row.value(self.sort_key)
             self.rows_by_run[row.run_id] = row
         if changed:
             self._sort()
+
+    def _fit(self, cells: dict[str, Text]) -> set[str]:
+        """Widen the columns for these cells now, before the cells change (the columns that grew).
+
+        DataTable measures updated cells when idle, but caches rendered rows by its update count only: a
+        column widened after the last update is drawn at its old width, cutting "finished" to "finishe",
+        until the next update. Widening first, the update that follows draws at the new width."""
+        widened = set()
+        for key, cell in cells.items():
+            column = self.columns[key]
+            if cell.cell_len > column.content_width:
+                column.content_width = cell.cell_len
+                widened.add(key)
+        return widened
 
     def run_at_cursor(self) -> str | None:
         if not self.row_count:
