@@ -186,14 +186,25 @@ async def test_the_table_shows_the_eta_and_pace_the_panels_show(dashboard):
         assert abs(pace * remaining - seconds(eta)) <= 0.05 * remaining + 1  # s/query is shown to 0.1 s
 
 
-@pytest.mark.parametrize(("size", "first"), [((80, 24), "table"), ((200, 60), "panels")], ids=["80x24", "200x60"])
+@pytest.mark.parametrize(("size", "first"), [((80, 24), "table"), ((120, 40), "table"), ((160, 50), "panels"),
+                                           ((200, 60), "panels")], ids=IDS)
 async def test_two_runs_open_on_the_panels_where_they_fit(size, first, dashboard):
-    app = dashboard(strategies=("entropy", "uniform"), seeds=(0,))
+    """Five previews a query: at 120x40 they take two rows of the narrow panels, which then no longer fit (the
+    view is chosen for the panels as they will be, not as they are before the first query)."""
+    import threading
+
+    gate = threading.Event()  # no query before the view is chosen
+    app = dashboard(strategies=("entropy", "uniform"), seeds=(0,), engine=FakeEngine(epochs=1, gate=gate, gate_at=0))
     async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.5)
+        assert app.view == first and not app.query_one(RunPanel).results
+        gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)
         lines = screen_lines(app)
         assert app.view == first
+        if first == "panels":  # and the panels fit now that the previews are in
+            assert app.query_one(".panels").outer_size.height <= app.query_one("#main").size.height
         assert (lines[2].split()[:2] == ["run", "status"]) == (first == "table")
         assert any("entropy · seed 0" in line for line in lines) == (first == "panels")
         # `v`: the next view, round and round; the comparison view shows the chart and its legend alone

@@ -16,6 +16,7 @@ from textual.widget import Widget
 from baltui.ui.charts import hex_colour
 from baltui.ui.widgets.chart import ChartPlot
 from baltui.ui.widgets.comparison import Comparison, ComparisonPlot
+from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.run_panel import RunPanel
 from baltui.ui.widgets.run_table import RunTable, row_of
 
@@ -58,9 +59,24 @@ class ViewToggles:
         main = self.query_one("#main")
         panels = self.query_one(".panels")
         if self._panels_height is None and panels.display and panels.outer_size.height:
-            self._panels_height = panels.outer_size.height
+            self._panels_height = panels.outer_size.height + self._previews_growth()
         too_tall = self._panels_height is not None and self._panels_height > main.scrollable_content_region.height
         self.show_view(TABLE if len(self.query(RunPanel)) > MAX_PANEL_RUNS or too_tall else PANELS)
+
+    def previews_per_query(self) -> int:
+        """How many images a query shows in each panel's previews (the app knows; 0: none)."""
+        return 0
+
+    def _previews_growth(self) -> int:
+        """How much taller the panels get once the previews of a query are in: the panels are planned at
+        their full height, so the view chosen at the start still fits after the first query."""
+        count = self.previews_per_query()
+        panels = [p for p in self.query(RunPanel) if p.display and p.region.height]
+        if not count or not panels:
+            return 0
+        growth = max(p.query_one(DigitPreviews).height_for(count) - p.query_one(DigitPreviews).outer_size.height
+                     for p in panels)
+        return max(0, growth) * len({p.region.y for p in panels})  # per row of panels
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.choose_view)

@@ -141,6 +141,9 @@ class BaltuiApp(ViewToggles, AppBase):
                 self.query_one(ComparisonPlot).add(rid, result.strategy, result.n_labelled, result.accuracy)
                 self.query_one(ProgressBar).advance(1)
 
+    def previews_per_query(self) -> int:
+        return self.config.instances
+
     def panel(self, rid: str) -> RunPanel:
         return self.query_one(f"#run-{rid}", RunPanel)
 

@@ -280,6 +280,9 @@ class WatchApp(ViewToggles, AppBase):
         self.load_data()
         self.set_interval(1.0, self._tick)
 
+    def previews_per_query(self) -> int:
+        return max((int(f.config.get("instances") or 0) for f in self.folders), default=0)
+
     def panel_for(self, index: int, event: Event) -> WatchRunPanel:
         """The panel of an event's run; a run config.json did not list gets a new one."""
         known = self.panels.get(event.run_id)
