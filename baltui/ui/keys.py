@@ -81,7 +81,7 @@ KEYS: tuple[Key, ...] = (
     Key("escape", "back", "Back", frozenset({RUN, WATCH}), "back to the run table; out of a full-screen chart",
         display="Escape", id="back"),
     Key("f", "fullscreen", "Full screen", frozenset({RUN, WATCH}), "the focused chart full screen (Tab: next "
-        "chart)", id="fullscreen"),
+        "chart)", id="fullscreen", show=False),
     Key("b", "band", "Band", frozenset({RUN, WATCH}), "comparison band: mean ± std, or min / max", id="band",
         show=False),
     Key("r", "paper", "Paper", frozenset({RUN, WATCH}), "show / hide the paper's points on the comparison",

@@ -89,9 +89,19 @@ class ViewToggles:
         if view != PANELS:
             self.from_table = False
         self.view = view
-        if view == TABLE:
-            self.query_one(RunTable).focus()
+        self._focus_in_view()
         self.refresh_bindings()
+
+    def _focus_in_view(self, panel: RunPanel | None = None) -> None:
+        """Focus where the view's keys act: the table, a panel's first chart (Tab: the next), the comparison."""
+        if self.view == TABLE:
+            self.query_one(RunTable).focus()
+        elif self.view == COMPARISON:
+            self.query_one(ComparisonPlot).focus()
+        else:
+            charts = (panel or self.query(RunPanel).first()).query(ChartPlot)
+            if charts:
+                charts.first().focus(scroll_visible=False)
 
     def action_cycle_view(self) -> None:
         self.view_chosen = True
@@ -107,6 +117,7 @@ class ViewToggles:
             panel.mark_selected(panel.run_id == message.run_id)
         chosen = next((p for p in self.query(RunPanel) if p.run_id == message.run_id), None)
         if chosen is not None:
+            self._focus_in_view(chosen)
             self.call_after_refresh(chosen.scroll_visible, top=True, animate=False)
 
     def action_back(self) -> None:

@@ -140,6 +140,7 @@ class RunTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.rows_by_run: dict[str, RunRow] = {}
+        self._cell_widths: dict[str, int] = {}  # per column, its widest cell so far
         self.sort_key: str = "run"
         self.sort_reverse = False
 
@@ -179,6 +180,7 @@ class RunTable(DataTable):
         widened = set()
         for key, cell in cells.items():
             column = self.columns[key]
+            self._cell_widths[key] = max(self._cell_widths.get(key, 0), cell.cell_len)
             if cell.cell_len > column.content_width:
                 column.content_width = cell.cell_len
                 widened.add(key)
@@ -232,7 +234,8 @@ class RunTable(DataTable):
             column = self.columns[c.key]
             column.label = Text(c.label + (arrow if c.key == self.sort_key else ""), style="bold" if arrow and
                                 c.key == self.sort_key else "")
-            column.content_width = max(column.content_width, column.label.cell_len)
+            column.content_width = max(self._cell_widths.get(c.key, 0), column.label.cell_len)  # the arrow's
+            # column is one wider, the one it left narrower again
 
     # ---- events ---------------------------------------------------------------------------------
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
