@@ -72,6 +72,7 @@ class Look:
     band: bool = True
     paper: bool = True
     guides: bool = True
+    accuracy: bool = True  # an accuracy axis (zoomed below 1.0, guides at THRESHOLDS); False: any other metric
 
 
 def within_reach(points: Iterable[int], largest: float) -> list[tuple[int, float]]:
@@ -114,9 +115,12 @@ def draw(plt: Any, curves: list[Curve], look: Look) -> tuple[Range | None, Range
             ys.extend(v for v in c.lo if v is not None)
         if look.paper:
             xs.extend(c.paper[0])
-    y_range = (max(0.0, min(ys) - 0.05), 1.0) if ys else None
+    if not look.accuracy:
+        y_range = span(ys)
+    else:
+        y_range = (max(0.0, min(ys) - 0.05), 1.0) if ys else None
     x_range = span(xs, integer=True, floor=0)
-    if look.guides and x_range is not None:
+    if look.guides and look.accuracy and x_range is not None:
         for t in THRESHOLDS:  # plotext draws the curves over them
             plt.hline(t, GUIDE_COLOUR if look.colour else None)
     for c in curves:
@@ -147,7 +151,7 @@ def legend(curves: list[Curve], look: Look, band: str = "std", paper_name: str |
         entries.append((f"{BAND_MARKER} {BAND_TEXT[band]}", None))
     if look.paper and paper_name and any(c.paper[0] for c in curves):
         entries.append((f"{PAPER_MARKER} {paper_name} at {' / '.join(f'{t:.0%}' for t in THRESHOLDS)}", None))
-    if look.guides:
+    if look.guides and look.accuracy:
         entries.append(("─ " + " / ".join(f"{t:.0%}" for t in THRESHOLDS) + " accuracy", None))
     return entries
 
