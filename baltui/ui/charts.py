@@ -82,7 +82,10 @@ def within_reach(points: Iterable[int], largest: float) -> list[tuple[int, float
 
 
 def _segments(xs: list[int], ys: list[float | None]) -> list[tuple[list[int], list[float]]]:
-    """Runs of consecutive points that have a value (a band has none where a single run contributes)."""
+    """Runs of consecutive points that have a value (a band has none where a single run contributes; a curve
+    without a band has no values at all)."""
+    if not ys:
+        return []
     out: list[tuple[list[int], list[float]]] = []
     cur_x: list[int] = []
     cur_y: list[float] = []
