@@ -81,6 +81,7 @@ FAST_MODULES = {
     "test_image_folder",
     "test_stopping",
     "test_plugins",
+    "test_charts",
 }
 # Tests of fast modules that are not fast themselves.
 SLOW_TESTS = {

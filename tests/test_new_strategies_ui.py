@@ -48,6 +48,9 @@ async def test_dashboard_panels_of_the_new_strategies(tmp_path, tiny, digits):
     async with app.run_test(size=(180, 80)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
+        while app.view != "panels":  # more than four runs open on the run table
+            await pilot.press("v")
+        await pilot.pause()
         assert [p.strategy for p in app.query(RunPanel)] == list(SHOWN)
         for name in SHOWN[:-1]:
             hist = app.query_one(f"#run-{name}-s0", RunPanel).query_one(ScoreHistogram)

@@ -552,20 +552,61 @@ def _print_table(rows: list[dict[str, str]], report: Report, chart: bool) -> Non
     if not terminal:
         sys.stdout.write(_plain(console.file.getvalue()))
     if chart:
-        import plotext as plt
+        _print_chart(report, console.width if terminal else CHART_WIDTH, terminal)
 
-        plt.clear_figure()
-        if not terminal:
-            plt.theme("clear")
-        plt.plotsize(min(console.width, 100) if terminal else 100, 20)
-        for s in report.summaries:
-            if s.x:
-                plt.plot(s.x, s.mean, label=report.label(s), marker="braille")
-        plt.title(f"mean test {report.metric} over runs{report.better}")
-        plt.xlabel("labelled images")
-        text = plt.build()
-        # theme("clear") still ends every line with a reset code; a pipe or a log gets none at all
-        sys.stdout.write(text.rstrip("\n") + "\n" if terminal else _plain(plt.uncolorize(text)))
+
+CHART_WIDTH = 100  # columns of the chart in a pipe or a file (a terminal's own width, up to this, in one)
+CHART_HEIGHT = 20
+
+
+def _print_chart(report: Report, width: int, terminal: bool) -> None:
+    """The mean curves, one colour per row in a terminal and one marker per row in a pipe (no colour there),
+    with the band (± std over runs, terminal only: in a pipe it would need the row's marker too), the 90% / 95%
+    guides, each paper's points on the data it measured, and the legend under the chart, not inside it."""
+    import plotext as plt
+    from rich.console import Console
+    from rich.text import Text
+
+    from baltui.ui import charts
+    from baltui.ui.axes import set_axes
+
+    accuracy = report.metric == "accuracy"  # the papers' points and the guides are accuracies
+    curves = []
+    for slot, s in enumerate(report.summaries):
+        if not s.x:
+            continue
+        ref = report.references[s.settings]
+        total = ref.total_labels(s.strategy) if ref is not None else None
+        paper = charts.within_reach(total, max(s.x)) if total and accuracy else []
+        lo = [None if d is None else m - d for m, d in zip(s.mean, s.std, strict=True)]
+        hi = [None if d is None else m + d for m, d in zip(s.mean, s.std, strict=True)]
+        curves.append(charts.Curve(report.label(s), slot, s.x, s.mean, lo, hi,
+                                   ([x for x, _ in paper], [y for _, y in paper])))
+    look = charts.Look(colour=terminal, band=terminal, accuracy=accuracy)
+    width = min(width, CHART_WIDTH)
+    plt.clear_figure()
+    plt.theme("clear")  # the terminal's own colours, light or dark
+    plt.plotsize(width, CHART_HEIGHT)
+    x_range, y_range = charts.draw(plt, curves, look)
+    set_axes(plt, width - 8, CHART_HEIGHT - 5, x_range, y_range, x_integer=True)
+    plt.title(f"mean test {report.metric} over runs{report.better}")
+    plt.xlabel("labelled images")
+    text = plt.build()
+    papers = {c.short for c in report.citations}
+    entries = charts.legend(curves, look, "std", " / ".join(sorted(papers)) or None)
+    lines = []
+    for line in charts.pack_entries(entries, width):
+        lines.append(Text(charts.LEGEND_GAP).join(
+            Text.assemble((swatch, f"bold {colour}" if colour else "bold"), " ", name)
+            for swatch, name, colour in ((*t.split(" ", 1), c) for t, c in line)))
+    legend = Text("\n").join(lines)
+    if terminal:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+        Console(highlight=False, width=width, color_system="truecolor").print(legend)  # as plotext draws
+    else:  # theme("clear") still ends every line with a reset code; a pipe or a log gets none at all
+        console = Console(file=io.StringIO(), highlight=False, color_system=None, force_terminal=False, width=width)
+        console.print(legend)
+        sys.stdout.write(_plain(plt.uncolorize(text)) + _plain(console.file.getvalue()))
 
 
 def _plain(text: str) -> str:

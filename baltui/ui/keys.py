@@ -78,6 +78,22 @@ KEYS: tuple[Key, ...] = (
         "insight into the selected run (the panel under the mouse, else the first): class balance, accuracy per "
         "class, calibration (ECE, NLL, Brier) and the last fit's loss curve (`escape` or `i` closes it)",
         id="insight"),
+    Key("v", "cycle_view", "View", frozenset({RUN, WATCH}), "next view: run table, panels, comparison alone",
+        id="view"),
+    Key("o", "sort", "Sort", frozenset({RUN, WATCH}), "sort the run table by its next column (or click a header; "
+        "again: reverse)", id="sort", show=False),
+    Key("enter", "select_cursor", "Open", frozenset({RUN, WATCH}), "in the run table: open that run's panel",
+        display="Enter", bound=False),
+    Key("escape", "back", "Back", frozenset({RUN, WATCH}), "back to the run table; out of a full-screen chart",
+        display="Escape", id="back"),
+    Key("f", "fullscreen", "Full screen", frozenset({RUN, WATCH}), "the focused chart full screen (Tab: next "
+        "chart)", id="fullscreen", show=False),
+    Key("b", "band", "Band", frozenset({RUN, WATCH}), "comparison band: mean ± std, or min / max", id="band",
+        show=False),
+    Key("r", "paper", "Paper", frozenset({RUN, WATCH}), "show / hide the paper's points on the comparison",
+        id="paper", show=False),
+    Key("n", "next_strategy", "Next", frozenset({RUN, WATCH}), "comparison: one strategy at a time, then all",
+        id="next-strategy", show=False),
     Key("ctrl+p", "command_palette", "", ALL, "command palette: this app's keys by name, the theme, screenshot, quit",
         display="Ctrl+P", bound=False),
 )

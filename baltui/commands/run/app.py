@@ -41,8 +41,10 @@ from baltui.ui.messages import EngineEvent
 from baltui.ui.screens.insight import InsightKey
 from baltui.ui.tables import summary_table
 from baltui.ui.view_toggles import ViewToggles
+from baltui.ui.widgets.comparison import Comparison
 from baltui.ui.widgets.plots import ComparisonPlot
 from baltui.ui.widgets.run_panel import RunPanel
+from baltui.ui.widgets.run_table import RunTable
 
 PHASE_INTERVAL_S = 0.1  # at most ~10 status updates a second per run from training epochs
 
@@ -65,7 +67,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
 * **queried digits**: the images the latest query chose, with their true label (an image folder's class
   name) and score
 
-The **comparison** chart overlays every run (with several seeds: the mean per strategy, min/max dotted).
+The **run table** (first with more than four runs, or when the panels do not fit) has a row per run.
+The **comparison** draws each strategy in its colour: mean, band, the paper's points, 90% / 95% lines.
 
 The **summary** at the end has, per run, **AUC**: the area under the learning curve (test accuracy against
 labelled images) divided by the labelled range, a mean accuracy that weighs every label alike; `baltui
@@ -156,20 +159,26 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
                               show_eta=False)  # Textual's own guess assumes every query costs the same
             yield Static("", id="eta")
         with VerticalScroll(id="main"):
-            with VerticalScroll(id="runs") as runs:
+            yield RunTable(id="run-table")
+            with VerticalScroll(id="runs", classes="panels") as runs:
                 runs.can_focus = False
                 for seed in self.config.seeds:
                     for strategy in self.config.strategies:
                         yield RunPanel(run_id(strategy, seed), strategy, seed, self.config.queries,
                                        class_names=getattr(self.dataset, "class_names", None), clock=self.clock.now)
-            yield ComparisonPlot(len(self.config.seeds), reference=self._reference(), id="comparison")
+            yield Comparison(len(self.config.seeds), reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 
     def on_mount(self) -> None:
         self.started = self.clock.now()
         self.query_one("#runs").styles.grid_size_columns = min(2, len(self.config.run_ids))
+        comparison = self.query_one(ComparisonPlot)
+        for panel in self.query(RunPanel):
+            comparison.plan(panel.run_id, panel.strategy)
+        self.start_views()
         self._show_resumed()
+        self.refresh_run_table()
         self.run_worker_experiment()
         self.set_interval(1.0, self.tick)
 
@@ -208,6 +217,9 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
         from baltui.core.data import preview_images
 
         return preview_images(self.dataset, indices)
+
+    def previews_per_query(self) -> int:
+        return self.config.instances
 
     def panel(self, rid: str) -> RunPanel:
         return self.query_one(f"#{RunPanel.widget_id(rid)}", RunPanel)
@@ -254,6 +266,7 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
                 self.query_one(ComparisonPlot).add(event.run_id, event.strategy, event.n_labelled, event.accuracy)
                 self.query_one(ProgressBar).advance(1)
                 self._show_times()
+                self.run_table_changed()
         elif isinstance(event, RunFailed):
             self.failed[event.run_id] = event.error
             self.exit_code = 1
@@ -261,14 +274,17 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
             self.panel(event.run_id).on_failed(event.error)
             self._skip_progress(event.run_id)
             self._show_times()
+            self.run_table_changed()
         elif isinstance(event, RunFinished):
             self.eta.end(event.run_id)
             self.panel(event.run_id).on_finished(event)
             if event.stopped is not None:  # the queries it will never run
                 self._skip_progress(event.run_id)
             self._show_times()
+            self.run_table_changed()
         elif isinstance(event, ExperimentFinished):
             self.finish(event.cancelled)
+            self.refresh_run_table()
 
     def _skip_progress(self, rid: str) -> None:
         panel = self.panel(rid)
@@ -305,6 +321,7 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
         if self.done:
             return
         self._show_times()
+        self.refresh_run_table()
         state = "paused" if self.paused else "running"
         self.query_one("#overall", Static).update(
             f"{state} · elapsed {clock_text(self.clock.now() - self.started)}")
@@ -335,7 +352,7 @@ class BaltuiApp(ViewToggles, InsightKey, AppBase):
             return not self.paused and not self.done
         if action == "resume":
             return self.paused and not self.done
-        return True
+        return super().check_action(action, parameters)
 
     def action_pause(self) -> None:
         self.control.pause()

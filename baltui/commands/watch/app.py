@@ -40,8 +40,10 @@ from baltui.ui.app_base import AppBase
 from baltui.ui.keys import WATCH
 from baltui.ui.screens.insight import InsightKey
 from baltui.ui.view_toggles import ViewToggles
+from baltui.ui.widgets.comparison import Comparison
 from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import KEEP_ALWAYS, RunPanel
+from baltui.ui.widgets.run_table import RunTable
 
 MAX_QUEUED = 50  # messages waiting for the UI before the follower slows down (back-pressure on a backlog)
 
@@ -182,6 +184,9 @@ class WatchRunPanel(RunPanel):
         self.class_names = dataset.class_names
         self.show_previews(images, result.queried_labels, result.queried_scores)
 
+    def eta_seconds(self) -> float | None:
+        return None if self.stalled else super().eta_seconds()  # a stopped run has no time left to tell
+
     def status_parts(self) -> list[tuple[str, int]]:
         parts = super().status_parts()
         if self.stalled and not self.finished and not self.error:  # no elapsed time or ETA for a stopped run
@@ -267,17 +272,18 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
             yield Static("reading...", id="overall")
             yield ProgressBar(total=total or None, id="progress", show_eta=False)
         with VerticalScroll(id="main"):
+            yield RunTable(id="run-table")
             if len(self.folders) == 1:
-                with VerticalScroll(id="runs", classes="folder-0") as runs:
+                with VerticalScroll(id="runs", classes="folder-0 panels") as runs:
                     runs.can_focus = False
                     yield from self._planned(0)
             else:
-                with Horizontal(id="folders"):
+                with Horizontal(id="folders", classes="panels"):
                     for i in range(len(self.folders)):
                         with Vertical(classes=f"folder-column folder-{i}"):
                             yield from self._planned(i)
             seeds = max((len(f.config.get("seeds") or [0]) for f in self.folders), default=1)
-            yield ComparisonPlot(seeds, reference=self._reference(), id="comparison")
+            yield Comparison(seeds, reference=self._reference(), id="comparison")
             yield Static("", id="summary")
         yield Footer()
 
@@ -289,9 +295,16 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
                 eta.start(os.stat(folder.results).st_mtime)
             except OSError:
                 eta.start(time.time())
+        for index, panel in self.panels.values():
+            self._plan(index, panel)
+        self.start_views()
+        self.refresh_run_table()
         self.follow()
         self.load_data()
         self.set_interval(1.0, self.tick)
+
+    def previews_per_query(self) -> int:
+        return max((int(f.config.get("instances") or 0) for f in self.folders), default=0)
 
     def panel_for(self, index: int, event: Event) -> WatchRunPanel:
         """The panel of an event's run; a run config.json did not list gets a new one."""
@@ -303,7 +316,15 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
         strategy, seed = (event.strategy, event.seed) if isinstance(event, RecordedQuery) else _strategy_seed(rid)
         panel = self._new_panel(index, rid, strategy, seed)
         self.query_one(f".folder-{index}").mount(panel)
+        self._plan(index, panel)
         return panel
+
+    def _group(self, index: int, strategy: str) -> str:
+        """The comparison's series of a strategy: with several folders, the folder's label and the strategy."""
+        return f"{self.folders[index].label} {strategy}" if len(self.folders) > 1 else strategy
+
+    def _plan(self, index: int, panel: WatchRunPanel) -> None:
+        self.query_one(ComparisonPlot).plan(panel.run_id, panel.strategy, self._group(index, panel.strategy))
 
     # ---- workers --------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, name="follow", group="follow")
@@ -402,8 +423,7 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
             return False
         seconds = event.acquisition_s + event.training_s + event.evaluation_s
         self.etas[index].add(event.run_id, event.query, event.n_labelled, seconds, at=event.at if event.live else None)
-        folder = self.folders[index]
-        group = f"{folder.label} {event.strategy}" if len(self.folders) > 1 else event.strategy
+        group = self._group(index, event.strategy)
         self.query_one(ComparisonPlot).book(panel.run_id, event.strategy, event.n_labelled, event.accuracy, group)
         return True
 
@@ -436,6 +456,7 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
                 panel.on_folder_status(status.short(), status.state == STALLED, status.interrupted)
         self._show_times()
         self._show_overall()
+        self.run_table_changed()
         if status.state in (FINISHED, FAILED, STALLED) and self._summarised.get(index) != status.state:
             self._summarised[index] = status.state
             self._show_summary()
@@ -487,6 +508,7 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
             if not (panel.finished or panel.error or panel.stalled):
                 panel.show_eta(remaining[index].get(panel.run_id))
                 panel.refresh_status()
+        self.refresh_run_table()
 
     # ---- keys -----------------------------------------------------------------------------------
     def stop_work(self) -> None:

@@ -64,7 +64,7 @@ class RunPanel(Vertical):
         yield Static("waiting to start...", classes="status")
         with Horizontal(classes="charts"):
             yield AccuracyPlot("test accuracy", "labelled images", classes="accuracy")
-            yield LinePlot("unlabelled pool", "query", classes="pool")
+            yield LinePlot("unlabelled pool", "query", y_integer=True, classes="pool")
         acquisition = STRATEGIES.get(self.strategy)
         if acquisition is not None and not acquisition.has_scores:
             yield Static(f"{self.strategy} picks pool images without scoring them: no acquisition scores to show.",
@@ -141,6 +141,10 @@ class RunPanel(Vertical):
         self.border_subtitle = "failed"
         self.refresh_status()
 
+    def mark_selected(self, selected: bool) -> None:
+        """The run picked in the run table (Enter): its border stands out among the panels."""
+        self.set_class(selected, "-selected")
+
     def on_finished(self, event: RunFinished | None = None) -> None:
         """The run's end: 'finished', or 'stopped: <rule> at query k' when a stop rule ended it early."""
         self.finished = True
@@ -151,6 +155,17 @@ class RunPanel(Vertical):
         self.refresh_status()
 
     # ---- status ---------------------------------------------------------------------------------
+    def seconds_per_query(self) -> float | None:
+        """This session's pace: active (unpaused) time over the queries completed in it (two at least)."""
+        new = len(self.results) - self.resumed
+        if self.started is None or new < 2:
+            return None
+        return (self.clock() - self.started) / new
+
+    def eta_seconds(self) -> float | None:
+        """The cost model's time left (the app's EtaModel), for a run still going; the run table shows it."""
+        return None if self.finished or self.error else self.eta
+
     def status_parts(self) -> list[tuple[str, int]]:
         """The status line's items (markup) with the rank `fit_parts` leaves them out by on a narrow panel."""
         if self.error:

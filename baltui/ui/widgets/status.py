@@ -10,8 +10,8 @@ from textual.content import Content
 SEPARATOR = " · "
 
 
-def pack_parts(content: Content, width: int) -> Content:
-    """`content`'s " · "-separated parts in lines of at most `width` cells, broken between parts only.
+def pack_parts(content: Content, width: int, separator: str = SEPARATOR) -> Content:
+    """`content`'s `separator`-separated parts in lines of at most `width` cells, broken between parts only.
 
     A status line wrapped by the terminal splits an item ("acc" at the end of one line, "0.5400" on the next);
     this keeps every item whole. A single part longer than `width` still wraps on its own.
@@ -20,7 +20,7 @@ def pack_parts(content: Content, width: int) -> Content:
     if width <= 0 or cell_len(plain) <= width:
         return content
     parts, start = [], 0
-    for match in re.finditer(re.escape(SEPARATOR), plain):
+    for match in re.finditer(re.escape(separator), plain):
         parts.append((start, match.start()))
         start = match.end()
     parts.append((start, len(plain)))

@@ -88,6 +88,11 @@ class TileGrid(Static):
                     n = min(n, self.fit(other.content_size.width))
         return n
 
+    def height_for(self, count: int) -> int:
+        """The lines `count` tiles will take at the present width (a screen can be planned before they come)."""
+        per_row = self.per_row(self.content_size.width)
+        return -(-count // per_row) * (TILE // 2 + 1) if per_row else 1
+
     def on_resize(self) -> None:
         if self.ALIGN_ON_SCREEN and self.is_attached:
             for other in self.screen.query(type(self)):
