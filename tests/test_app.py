@@ -14,8 +14,9 @@ from rich.console import Console
 from baltui.commands.run import make_app
 from baltui.runs.results import curves, prepare_out_dir, read_records
 from baltui.ui.messages import EngineEvent
+from baltui.ui.widgets.class_balance import ClassBalancePlot
 from baltui.ui.widgets.digits import DigitPreviews
-from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
+from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import RunPanel
 
 
@@ -44,7 +45,7 @@ async def test_panels_charts_and_summary(out, tiny, digits):
         assert [p.run_id for p in panels] == ["entropy-s0", "uniform-s0"]
         entropy = app.query_one("#run-entropy-s0", RunPanel)
         assert entropy.query_one(".accuracy", AccuracyPlot).xs == [20, 25, 30, 35]
-        assert entropy.query_one(".pool", LinePlot).ys == [1000, 995, 990, 985]
+        assert entropy.query_one(ClassBalancePlot).counts == [c + 1 + 3 for c in range(10)]  # the last query's
         hist = entropy.query_one(ScoreHistogram)
         assert sum(hist.counts) == 50
         assert not app.query_one("#run-uniform-s0").query(ScoreHistogram)  # says so instead

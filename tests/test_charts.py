@@ -105,3 +105,14 @@ def test_terminal_chart_draws_each_series_and_its_legend_in_one_colour(tmp_path,
         assert any(colour in line for line in raw[:bottom]), slot  # its curve
         assert any(re.search(colour + r"m━", line) for line in raw[bottom + 2:]), slot  # its legend swatch
     assert any("band: mean ± std" in line for line in under)
+
+
+def test_class_balance_names_every_class_that_fits_and_every_kth_when_narrow():
+    from baltui.ui.widgets.class_balance import class_ticks
+
+    assert class_ticks(10, None, 40) == (list(range(10)), [str(i) for i in range(10)])
+    shown, labels = class_ticks(10, None, 8)  # 2 columns a name: every 3rd
+    assert shown == [0, 3, 6, 9] and labels == ["0", "3", "6", "9"]
+    shown, labels = class_ticks(4, ["quail", "duck", "owl", "emu"], 40)
+    assert labels == ["qua", "duc", "owl", "emu"]  # a name cut to its first characters, never the class lost
+    assert class_ticks(3, ["a"], 40)[1] == ["a", "1", "2"]  # a class without a name: its index

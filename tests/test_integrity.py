@@ -597,3 +597,19 @@ def test_label_resume_after_a_torn_line_loses_no_label(tmp_path, capsys):
     one_line(said.err, "labels.jsonl ended in an incomplete line", "labels.jsonl.torn-1")
     assert label_main(["--export", str(out)]) == 0
     assert "wrote 49 labels" in capsys.readouterr().out
+
+
+def test_leaving_through_exit_process_releases_the_folder_lock(tmp_path, capsys):
+    """The apps and a stopped headless run leave by os._exit, past every `finally`: the lock must not name the
+    process that left (the next writer would call it a writer that ended without releasing it)."""
+    from baltui.runs.lock import LOCK_FILE, take
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    code = ("import sys; from baltui.runs.lock import take; from baltui.ui.leaving import exit_process; "
+            "take(sys.argv[1], 'run'); take(sys.argv[1], 'run'); exit_process(130)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert (folder / LOCK_FILE).read_text() == ""  # released, though taken twice and never released by hand
+    take(folder, "resume").release()
+    assert "without releasing" not in capsys.readouterr().err

@@ -26,9 +26,10 @@ from baltui.runs.references import MNIST_SHA256
 from baltui.runs.results import prepare_out_dir
 from baltui.runs.watched import open_folders
 from baltui.ui.charts import GUIDE_COLOUR, PALETTE, PAPER_MARKER
+from baltui.ui.widgets.class_balance import ClassBalancePlot
 from baltui.ui.widgets.comparison import Comparison, ComparisonLegend, ComparisonPlot
 from baltui.ui.widgets.histogram import ScoreHistogram
-from baltui.ui.widgets.plots import AccuracyPlot, LinePlot
+from baltui.ui.widgets.plots import AccuracyPlot
 from baltui.ui.widgets.run_panel import RunPanel
 from baltui.ui.widgets.run_table import RunTable
 
@@ -341,7 +342,8 @@ def gapped_engine(gate):
         scores = np.concatenate([rng.random(40) * 0.3, 1.7 + rng.random(10) * 0.3])
         if strategy == "uniform":  # no scores, as the real uniform
             scores = None
-        return fake_result(strategy, seed, q, instances=config.instances, scores=scores)
+        balance = [0 if c == 7 else 2 + c + q for c in range(10)]  # class 7 never labelled: no bar
+        return fake_result(strategy, seed, q, instances=config.instances, scores=scores, labelled_per_class=balance)
 
     return FakeEngine(epochs=1, gate=gate, gate_at=1, result=result)
 
@@ -359,22 +361,27 @@ async def test_axes_tick_round_whole_numbers_and_histogram_bars_stand_whole(size
         while app.view != "panels":
             await pilot.press("v")
         await pilot.pause(0.3)
-        # one point (query 0): the pool chart's query axis has no negative tick
-        pool = panel.query_one(".pool", LinePlot)
-        assert x_tick_labels(text_of(pool)) and all(re.fullmatch(r"\d+", t) for t in x_tick_labels(text_of(pool)))
+        # the class balance (where the pool curve was): the classes named under their bars, evenly, from the first
+        balance = panel.query_one(ClassBalancePlot)
+        names = x_tick_labels(text_of(balance))
+        assert names and names[0] == "0" and all(re.fullmatch(r"\d", t) for t in names)
+        steps = {int(b) - int(a) for a, b in zip(names, names[1:], strict=False)}
+        assert len(steps) <= 1, names
         gate.set()
         await app.workers.wait_for_complete()
         await pilot.pause(0.3)
-        for chart in (pool, panel.query_one(".accuracy", AccuracyPlot)):
+        for chart in (panel.query_one(".accuracy", AccuracyPlot),):
             lines = text_of(chart)
-            ticks = [int(t) for t in x_tick_labels(lines)]  # whole numbers: queries, labelled images
+            ticks = [int(t) for t in x_tick_labels(lines)]  # whole numbers: labelled images
             assert_round_ticks(ticks)
             bottom = next(line for line in lines if "└" in line)
             marks = [i for i, c in enumerate(bottom) if c == "┬"]  # evenly spaced on the axis too
             assert max(b - a for a, b in zip(marks, marks[1:], strict=False)) - \
                 min(b - a for a, b in zip(marks, marks[1:], strict=False)) <= 1
-        pool_y = [line.split("┤")[0].strip() for line in plot_area(text_of(pool)) if "┤" in line]
-        assert pool_y and all(re.fullmatch(r"\d+", t) for t in pool_y)  # pool images: whole numbers
+        balance_y = [line.split("┤")[0].strip() for line in plot_area(text_of(balance)) if "┤" in line]
+        assert balance_y and all(re.fullmatch(r"\d+", t) for t in balance_y)  # images per class: whole numbers
+        assert balance.counts == [0 if c == 7 else 2 + c + 6 for c in range(10)]  # the last query's
+        assert "labelled per class" in " ".join(text_of(balance))
         histogram = panel.query_one(ScoreHistogram)
         lines = text_of(histogram)
         assert "pool images" in lines[-1] and "score" in lines[-1]  # both axes titled

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn import drawn
 from rich.console import Console
 
 from baltui.cli import main as cli_main
@@ -24,6 +25,7 @@ from baltui.core.events import SCORE_HISTOGRAM_BINS, QueryResult
 from baltui.runs.follower import FolderFollower, LineFollower, RecordedQuery, record_to_event
 from baltui.runs.status import FAILED, FINISHED, RUNNING, STALLED, StallClock, WriterProbe
 from baltui.runs.watched import open_folders
+from baltui.ui.widgets.class_balance import ClassBalancePlot
 
 QUERIES = 4
 
@@ -203,7 +205,7 @@ async def test_new_rows_appear_and_half_lines_wait(tmp_path):
     from baltui.commands.watch.app import WatchRunPanel
     from baltui.ui.widgets.digits import DigitPreviews
     from baltui.ui.widgets.histogram import ScoreHistogram
-    from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot
+    from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot
 
     folder = make_run(tmp_path)
     append(folder, query_row("entropy", 0), query_row("uniform", 0))  # already there when the watch starts
@@ -216,7 +218,8 @@ async def test_new_rows_appear_and_half_lines_wait(tmp_path):
         assert "running" in _overall(app)
         append(folder, query_row("entropy", 1), query_row("uniform", 1))
         await until(pilot, lambda: acc.xs == [20, 23])
-        assert entropy.query_one(".pool", LinePlot).ys == [1000, 997]
+        balance = entropy.query_one(ClassBalancePlot)  # these rows have no labelled_per_class: it says so
+        assert balance.counts == [] and "not recorded" in drawn(app, balance)
         hist = entropy.query_one(ScoreHistogram)
         assert sum(hist.counts) == 60
         assert hist.chosen_min == pytest.approx(min(query_row("entropy", 1)["queried_scores"]))

@@ -199,6 +199,16 @@ def _refusal(folder: Path, holder: Holder | None) -> str:
             f"everything twice: wait for it to end (baltui watch {folder} follows a run) or stop it first")
 
 
+def release_all() -> None:
+    """Release every lock this process holds: called just before os._exit, which skips the `finally` blocks that
+    release them one by one (the kernel drops the flock, but the file would still name this process)."""
+    with _GUARD:
+        held = list(_HELD.values())
+    for lock in held:
+        lock.count = 1
+        lock.release()
+
+
 def release(lock: FolderLock | None) -> None:
     """Release a lock taken with `take` (None: nothing was taken)."""
     if lock is not None:

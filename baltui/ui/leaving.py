@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from baltui.core.control import Control
+from baltui.runs.lock import release_all
 
 # ---- leaving the process ---------------------------------------------------------------------------
 # Every way out (q, Ctrl+Q, the command palette's Quit, Ctrl+C, SIGTERM, SIGHUP) calls Control.stop()
@@ -30,7 +31,8 @@ T = TypeVar("T")
 
 
 def exit_process(code: int) -> NoReturn:
-    """Leave now without waiting for any thread: flush our own streams, then os._exit."""
+    """Leave now without waiting for any thread: release the folder locks, flush our own streams, then os._exit."""
+    release_all()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

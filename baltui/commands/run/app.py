@@ -60,7 +60,8 @@ Each **panel** is one run (acquisition strategy x seed), all advancing together 
   the recorded ones too): a + b x labelled images where each query trains a fresh model on all of them, a
   constant where an epoch is a fixed number of draws. Paused time counts neither as elapsed nor in an ETA.
   The bar's ETA is the last run's.
-* **test accuracy** against labelled images, and the **unlabelled pool** shrinking per query
+* **test accuracy** against labelled images, and the labelled set's **class balance** (images per class
+  after the latest query: a strategy that keeps asking for a few classes shows at once)
 * **acquisition scores** of the latest query over the scored pool subset (red line: the lowest score
   that was still queried); uniform has none, and badge and coreset, which pick for diversity, show what
   their first pick maximises instead (gradient-embedding norm; distance to the nearest labelled image)

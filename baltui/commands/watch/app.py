@@ -40,8 +40,9 @@ from baltui.ui.app_base import AppBase
 from baltui.ui.keys import WATCH
 from baltui.ui.screens.insight import InsightKey
 from baltui.ui.view_toggles import ViewToggles
+from baltui.ui.widgets.class_balance import ClassBalancePlot
 from baltui.ui.widgets.comparison import Comparison
-from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, LinePlot, ScoreHistogram
+from baltui.ui.widgets.plots import AccuracyPlot, ComparisonPlot, ScoreHistogram
 from baltui.ui.widgets.run_panel import KEEP_ALWAYS, RunPanel
 from baltui.ui.widgets.run_table import RunTable
 
@@ -102,17 +103,15 @@ class WatchRunPanel(RunPanel):
 
     def show_saved_many(self, results: list[RecordedQuery]) -> None:
         """Rows already on disk: every point goes on the curves, which are drawn once with the newest row
-        (show_saved per row would replot both curves per row, seconds for a long run)."""
+        (show_saved per row would replot the curve per row, seconds for a long run)."""
         if not results:
             return
         *earlier, last = results
-        accuracy, pool = self.query_one(".accuracy", AccuracyPlot), self.query_one(".pool", LinePlot)
+        accuracy = self.query_one(".accuracy", AccuracyPlot)
         for result in earlier:
             self.results.append(result)
             accuracy.xs.append(result.n_labelled)
             accuracy.ys.append(result.accuracy)
-            pool.xs.append(result.query)
-            pool.ys.append(result.pool_size)
         self.resumed += len(earlier)
         self.show_saved(last)
         self.current_query = last.query
@@ -182,6 +181,7 @@ class WatchRunPanel(RunPanel):
             return
         images = preview_images(dataset, indices) if indices else None
         self.class_names = dataset.class_names
+        self.query_one(ClassBalancePlot).name_classes(dataset.class_names)
         self.show_previews(images, result.queried_labels, result.queried_scores)
 
     def eta_seconds(self) -> float | None:

@@ -1,4 +1,4 @@
-"""One run (strategy, seed): status, accuracy and pool charts, score histogram, queried digits."""
+"""One run (strategy, seed): status, accuracy and class-balance charts, score histogram, queried digits."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from baltui.core.acquisition import STRATEGIES
 from baltui.core.config import safe_id
 from baltui.core.eta import clock_text
 from baltui.core.events import PhaseChanged, QueryResult, RunFinished
+from baltui.ui.widgets.class_balance import ClassBalancePlot
 from baltui.ui.widgets.digits import DigitPreviews
 from baltui.ui.widgets.histogram import histogram_title
-from baltui.ui.widgets.plots import AccuracyPlot, LinePlot, ScoreHistogram
+from baltui.ui.widgets.plots import AccuracyPlot, ScoreHistogram
 from baltui.ui.widgets.status import fit_parts
 
 STATUS_LINES = 2  # the status line's height (app.tcss): every panel keeps one layout
@@ -64,7 +65,7 @@ class RunPanel(Vertical):
         yield Static("waiting to start...", classes="status")
         with Horizontal(classes="charts"):
             yield AccuracyPlot("test accuracy", "labelled images", classes="accuracy")
-            yield LinePlot("unlabelled pool", "query", y_integer=True, classes="pool")
+            yield ClassBalancePlot(self.class_names, classes="balance")
         acquisition = STRATEGIES.get(self.strategy)
         if acquisition is not None and not acquisition.has_scores:
             yield Static(f"{self.strategy} picks pool images without scoring them: no acquisition scores to show.",
@@ -90,7 +91,7 @@ class RunPanel(Vertical):
         self.results.append(result)
         self.current_query = max(self.current_query, result.query)
         self.query_one(".accuracy", AccuracyPlot).add(result.n_labelled, result.accuracy)
-        self.query_one(".pool", LinePlot).add(result.query, result.pool_size)
+        self.query_one(ClassBalancePlot).show(result.labelled_per_class)
         if result.scores is not None and len(result.scores):
             self.query_one(ScoreHistogram).show(result.scores, result.queried_scores)
         if result.query > 0:
