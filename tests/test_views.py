@@ -125,22 +125,23 @@ async def test_run_table_comes_first_sorts_and_opens_a_panel(size, dashboard):
         await wait_for(pilot, lambda: sum("■" in line and "finished" in line for line in screen_lines(app)) == 6)
         lines = screen_lines(app)
         # six runs: the table is the first thing under the top bar, one row per run, every column in view
-        header = lines[2].split()
-        assert header == ["run", "status", "query", "labels", "acc", "→90%", "→95%", "s/query", "ETA"], lines[2]
+        at = app.query_one("#top").region.bottom  # the top bar: 2 lines once the finish line names the folder
+        header = lines[at].split()
+        assert header == ["run", "status", "query", "labels", "acc", "→90%", "→95%", "s/query", "ETA"], lines[at]
         runs = [f"{strategy}-s{seed}" for strategy, seed in RUNS]
-        assert [re.search(r"■ (\S+)", line)[1] for line in lines[3:9]] == runs
-        assert all("finished" in line and "6/6" in line for line in lines[3:9])
+        assert [re.search(r"■ (\S+)", line)[1] for line in lines[at + 1:at + 7]] == runs
+        assert all("finished" in line and "6/6" in line for line in lines[at + 1:at + 7])
         assert not any("seed 0" in line for line in lines)  # no panel drawn
         # `o` sorts by the next column: status, query, labels, accuracy (best first, ▼ in its header)
         for _ in range(4):
             await pilot.press("o")
         await pilot.pause()
         by_accuracy = ["bald-s1", "entropy-s1", "uniform-s1", "entropy-s0", "bald-s0", "uniform-s0"]
-        assert table_order(app) == by_accuracy and "acc▼" in screen_lines(app)[2]
+        assert table_order(app) == by_accuracy and "acc▼" in screen_lines(app)[app.query_one("#top").region.bottom]
         await pilot.press("o")  # labels to 90%: fewest first, the run that never got there last
         await pilot.pause()
         assert table_order(app) == ["bald-s0", "entropy-s0", "bald-s1", "entropy-s1", "uniform-s1", "uniform-s0"]
-        assert "→90%▲" in screen_lines(app)[2]
+        assert "→90%▲" in screen_lines(app)[app.query_one("#top").region.bottom]
         # a click on the acc header sorts by it; a second click turns it round
         table = app.query_one(RunTable)
         acc_x = text_of(table)[0].index("acc")
@@ -149,7 +150,8 @@ async def test_run_table_comes_first_sorts_and_opens_a_panel(size, dashboard):
         assert table_order(app) == by_accuracy
         await pilot.click(RunTable, offset=(acc_x + 1, 0))
         await pilot.pause()
-        assert table_order(app) == by_accuracy[::-1] and "acc▲" in screen_lines(app)[2]
+        under_top = screen_lines(app)[app.query_one("#top").region.bottom]
+        assert table_order(app) == by_accuracy[::-1] and "acc▲" in under_top
         # Enter on the second row: the panels, that run's in view and marked; Escape: the table again
         table.focus()
         table.move_cursor(row=1)
@@ -162,7 +164,7 @@ async def test_run_table_comes_first_sorts_and_opens_a_panel(size, dashboard):
         assert not any("→90%" in line for line in screen_lines(app))
         await pilot.press("escape")
         await pilot.pause()
-        assert app.view == "table" and "→90%" in screen_lines(app)[2]
+        assert app.view == "table" and "→90%" in screen_lines(app)[app.query_one("#top").region.bottom]
 
 
 async def test_the_table_shows_the_eta_and_pace_the_panels_show(dashboard):
@@ -175,16 +177,15 @@ async def test_the_table_shows_the_eta_and_pace_the_panels_show(dashboard):
             await pilot.press("v")
         await pilot.press("p")  # paused: no new result between reading the table and the status line
         await pilot.pause(0.5)
-        app._tick()  # the once-a-second refresh: the status lines and the table together
+        app.tick()  # the once-a-second refresh: the status lines and the table together
         status = panel.status_text()  # what its status line says (the panel is hidden under the table)
+        pace = panel.seconds_per_query()
         row = next(line for line in text_of(app.query_one(RunTable)) if "entropy-s0" in line)
         await pilot.press("q")  # (a paused run would keep its thread, and the test, waiting)
         eta = re.search(r"ETA (\d+:\d\d)", status)[1]
         seconds = lambda clock: int(clock.split(":")[0]) * 60 + int(clock.split(":")[1])  # noqa: E731
         assert abs(seconds(row.split()[-1]) - seconds(eta)) <= 1  # read a moment apart
-        pace = float(row.split()[-2])
-        remaining = 200 - panel.results[-1].query
-        assert abs(pace * remaining - seconds(eta)) <= 0.05 * remaining + 1  # s/query is shown to 0.1 s
+        assert pace is not None and row.split()[-2] == f"{pace:.1f}"  # the panel's own pace, to 0.1 s
 
 
 @pytest.mark.parametrize(("size", "first"), [((80, 24), "table"), ((120, 40), "table"), ((160, 50), "panels"),
@@ -206,7 +207,8 @@ async def test_two_runs_open_on_the_panels_where_they_fit(size, first, dashboard
         assert app.view == first
         if first == "panels":  # and the panels fit now that the previews are in
             assert app.query_one(".panels").outer_size.height <= app.query_one("#main").size.height
-        assert (lines[2].split()[:2] == ["run", "status"]) == (first == "table")
+        at = app.query_one("#top").region.bottom
+        assert (lines[at].split()[:2] == ["run", "status"]) == (first == "table")
         assert any("entropy · seed 0" in line for line in lines) == (first == "panels")
         # `v`: the next view, round and round; the comparison view shows the chart and its legend alone
         views = ["table", "panels", "comparison"]
@@ -218,7 +220,7 @@ async def test_two_runs_open_on_the_panels_where_they_fit(size, first, dashboard
             if app.view == "comparison":
                 assert any("test accuracy, all runs" in line for line in lines)
                 assert any("━ entropy-s0" in line for line in lines)
-                assert not any("seed 0" in line or "→90%" in line for line in lines)
+                assert not any("seed 0" in line or "→90%" in line for line in lines[at:])  # (the header names seeds)
 
 
 async def test_more_than_four_runs_open_on_the_table_even_where_their_panels_fit(dashboard):
@@ -229,7 +231,8 @@ async def test_more_than_four_runs_open_on_the_table_even_where_their_panels_fit
             await app.workers.wait_for_complete()
             await pilot.pause(0.5)
             assert app.query_one(".panels").outer_size.height < 130 or first == "table"
-            assert app.view == first and (screen_lines(app)[2].split()[:2] == ["run", "status"]) == (first == "table")
+            under_top = screen_lines(app)[app.query_one("#top").region.bottom]
+            assert app.view == first and (under_top.split()[:2] == ["run", "status"]) == (first == "table")
             await pilot.press("v")
             await pilot.pause()
             assert app.query_one(".panels").outer_size.height < 130  # six panels would have fitted
@@ -381,7 +384,8 @@ async def test_axes_tick_round_whole_numbers_and_histogram_bars_stand_whole(size
         balance_y = [line.split("┤")[0].strip() for line in plot_area(text_of(balance)) if "┤" in line]
         assert balance_y and all(re.fullmatch(r"\d+", t) for t in balance_y)  # images per class: whole numbers
         assert balance.counts == [0 if c == 7 else 2 + c + 6 for c in range(10)]  # the last query's
-        assert "labelled per class" in " ".join(text_of(balance))
+        title = "per class" if balance.size.width < len("labelled per class") else "labelled per class"
+        assert title in " ".join(text_of(balance))  # a title that fits (plotext drops one that does not)
         histogram = panel.query_one(ScoreHistogram)
         lines = text_of(histogram)
         assert "pool images" in lines[-1] and "score" in lines[-1]  # both axes titled

@@ -111,6 +111,11 @@ class AppBase(App[int]):
         self.exit(self.exit_code)
 
     # ---- quitting -------------------------------------------------------------------------------
+    def on_unmount(self) -> None:
+        """However the app closes (a quit, an exception, a test leaving run_test), the work is told to stop:
+        a paused run would otherwise keep its thread, and the process, waiting for good."""
+        self.stop_work()
+
     async def action_quit(self) -> None:
         """Every way out comes here: it overrides App.action_quit, which Ctrl+Q and the palette's Quit call."""
         if self.quitting:  # a second quit: leave now

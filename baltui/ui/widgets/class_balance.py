@@ -13,6 +13,7 @@ from baltui.ui.axes import set_axes
 from baltui.ui.widgets.chart import ChartPlot
 
 TITLE = "labelled per class"
+SHORT_TITLE = "per class"  # where the chart is narrower than TITLE (plotext would drop it whole)
 MISSING = "labelled per class: not recorded"  # a folder from before baltui kept the counts
 BAR = 0.8  # of a class's slot
 NAME_CHARACTERS = 3  # of a class name under its bar (digits are one)
@@ -69,6 +70,7 @@ class ClassBalancePlot(ChartPlot):
         if not self.counts:
             return
         n = len(self.counts)
+        self.plt.title(TITLE if self.size.width >= len(TITLE) else SHORT_TITLE)
         self.plt.xlim(-0.5, n - 0.5)
         shown, labels = class_ticks(n, self.class_names, width)
         self.plt.xticks(shown, labels)
