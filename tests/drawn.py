@@ -20,3 +20,15 @@ def drawn(app, widget: Widget) -> str:
     region = widget.region.intersection(app.screen.region)
     lines = screen_lines(app)[region.y:region.bottom]
     return " ".join(line[region.x:region.right].strip() for line in lines).strip()
+
+
+async def show_panels(app, pilot) -> None:
+    """Press `v` until the run panels are in view, as a user would: two runs open on the run table where their
+    panels do not fit the screen, and a test that reads a panel must bring them up first."""
+    await pilot.pause()  # the view that fits is chosen once laid out
+    for _ in range(3):
+        if app.view == "panels":
+            break
+        await pilot.press("v")
+        await pilot.pause()
+    assert app.view == "panels"

@@ -22,7 +22,8 @@ from baltui.ui.widgets.run_panel import RunPanel
 
 def make_fake_engine(delay: float = 0.0, fail: str | None = None, gate: threading.Event | None = None):
     """The shared fake engine; `fail` names a strategy that raises at query 2, `gate` holds query 1."""
-    return FakeEngine(delay=delay, fail=fail, gate=gate, error=FloatingPointError("training loss is not finite"))
+    return FakeEngine(delay=delay, fail=fail, gate=gate, error=FloatingPointError("training loss is not finite"),
+                      result={"metrics": True})  # with the labelled set's class counts the panel draws
 
 
 @pytest.fixture

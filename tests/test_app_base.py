@@ -25,7 +25,7 @@ from baltui.runs.watched import open_folders
 from baltui.ui.keys import ALL, KEYS, LABEL, RUN, WATCH, bindings_for, help_lines
 from baltui.ui.screens.help import HelpScreen
 
-SIZE = (200, 80)  # tall enough for every help screen to show whole
+SIZE = (200, 100)  # tall enough for every help screen to show whole
 
 
 def fake_engine(delay: float = 0.0):

@@ -15,7 +15,7 @@ import re
 import threading
 
 import pytest
-from drawn import drawn
+from drawn import drawn, show_panels
 from fakes import FakeEngine, fake_result
 from test_layouts import SIZES
 
@@ -120,6 +120,7 @@ async def drive(app, pilot, engine: SteppedEngine, clock: FakeClock, on_step=Non
 
 
 async def _drive(app, pilot, engine: SteppedEngine, clock: FakeClock, on_step) -> list[tuple]:
+    await show_panels(app, pilot)  # the panels' status lines are read as drawn
     looks, finish = [], {}
     panels = {p.run_id: p for p in app.query(RunPanel)}
     done = {rid: -1 for rid in panels}

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from drawn import drawn, screen_lines
+from drawn import drawn, screen_lines, show_panels
 from fakes import FakeEngine, fake_result
 from test_layouts import SIZES
 
@@ -55,7 +55,7 @@ async def test_a_resumed_run_shows_where_it_stands(size, out, tiny, digits):
 
     app = make_app(config, out(config), engine_factory=engine, dataset=digits, resume=resume)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await show_panels(app, pilot)
         entropy, uniform = app.query_one("#run-entropy-s0", RunPanel), app.query_one("#run-uniform-s0", RunPanel)
         assert "query 3 of 6" in drawn(app, entropy.query_one(".status"))
         assert "query 2 of 6" in drawn(app, uniform.query_one(".status"))
@@ -79,6 +79,7 @@ async def test_the_end_names_the_folder_and_the_summary_keeps_run_names_whole(si
         await pilot.pause()
         line = drawn(app, app.query_one("#overall"))
         assert line.startswith("finished in 0:0") and line.endswith(f"results in {run_dir}"), line
+        await show_panels(app, pilot)  # the summary is under the panels (the run table has its figures)
         app.query_one("#main").scroll_end(animate=False)
         await pilot.pause()
         summary = drawn(app, app.query_one("#summary"))
@@ -97,9 +98,8 @@ async def test_help_scrolls_to_its_whole_key_table(size, out, tiny, digits):
         await pilot.press("end")
         await pilot.pause(0.3)
         screen = "\n".join(screen_lines(app))
-        for key, what in (("p", "pause / resume between epochs and phases"), ("d", "show / hide the queried digits"),
-                          ("Ctrl+P", "command palette")):
-            assert any(f"│ {key} " in row and what in row for row in screen.splitlines()), (key, screen)
+        # the end of the help is its key table's last row
+        assert any("│ Ctrl+P " in row and "command palette" in row for row in screen.splitlines()), screen
         # page by page from the top, the help reads whole: the ETA and the AUC are defined in it
         await pilot.press("home")
         pages = []
@@ -110,6 +110,9 @@ async def test_help_scrolls_to_its_whole_key_table(size, out, tiny, digits):
             await pilot.press("pagedown")
         read = " ".join(" ".join(pages).split())
         assert "AUC: the area under the learning curve" in read and "The ETA adds up the queries left" in read
+        for key, what in (("p", "pause / resume between epochs and phases"), ("d", "show / hide the queried digits"),
+                          ("Enter", "in the run table: open that run's panel")):
+            assert f"│ {key} " in read and what in read, key
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)

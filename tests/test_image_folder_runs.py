@@ -30,7 +30,7 @@ def test_headless_run_on_an_image_folder_records_its_classes_and_watch_reads_the
     proc = subprocess.run([sys.executable, "-m", "baltui", "--no-ui", "--data", str(folder), "--test-fraction", "0.2",
                            *TINY, "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "on digits3 (72 pool, 18 test, classes one, two, zero)" in proc.stdout
+    assert "digits3 (72 pool, 18 test, classes one, two, zero)" in proc.stdout
     assert "[bald seed 0] Accuracy after query 2:" in proc.stdout
     saved = json.loads((out / "config.json").read_text())
     assert saved["dataset"] == "folder" and saved["provenance"]["class_names"] == ["one", "two", "zero"]

@@ -10,7 +10,7 @@ import os
 import time
 
 import pytest
-from drawn import drawn, screen_lines
+from drawn import drawn, screen_lines, show_panels
 from test_layouts import SIZES
 from test_watch import append, end_row, make_run, query_row, until
 
@@ -46,6 +46,10 @@ async def test_a_folder_nobody_writes_was_interrupted(size, tmp_path):
         overall = drawn(app, app.query_one("#overall"))
         assert overall.startswith("interrupted at query 1 of 4"), overall  # uniform got to 1, entropy to 2
         assert "stalled" not in " ".join(screen_lines(app))
+        if app.view == "table":  # (80x24: two runs open on the run table) its rows say so too
+            rows = [line for line in screen_lines(app) if line.startswith(" ■ ")]
+            assert rows and all("interrupted" in row for row in rows), rows
+        await show_panels(app, pilot)
         status = drawn(app, entropy.query_one(".status"))
         assert "query 2 of 4" in status and "interrupted" in status and "ETA" not in status
         assert entropy.border_subtitle == "interrupted"

@@ -202,8 +202,9 @@ class InsightScreen(ModalScreen[None]):
 class InsightKey:
     """Mixin for an App with RunPanels: `i` opens the insight screen of the selected run.
 
-    Run panels take no focus, so the selected run is the one whose panel holds the focus or is under the
-    mouse (a click on a panel's chart selects it), else the first panel on screen."""
+    Run panels take no focus, so the selected run is the one whose panel is under the mouse, else the one whose
+    panel holds the focus (Tab moves it; showing the panels puts it on the first), else the first on screen. The
+    mouse goes first: the focus is placed by the view as well as by the user, the mouse only by the user."""
 
     screen: Any
     focused: Any
@@ -211,7 +212,7 @@ class InsightKey:
 
     def selected_panel(self) -> RunPanel | None:
         panels = list(self.screen.query(RunPanel))
-        for widget in (self.focused, self.mouse_over):
+        for widget in (self.mouse_over, self.focused):
             while widget is not None:
                 if isinstance(widget, RunPanel):
                     return widget

@@ -21,8 +21,9 @@ from baltui.ui.widgets.run_panel import RunPanel
 
 MISSING = "-"
 # Problems first when sorted by status: a failed or stalled run is what one looks for among fifty.
-STATUS_RANK = {"failed": 0, "stalled": 1, "running": 2, "waiting": 3, "finished": 4}
-STATUS_STYLE = {"failed": "bold red", "stalled": "bold yellow", "finished": "green", "waiting": "dim"}
+STATUS_RANK = {"failed": 0, "stalled": 1, "interrupted": 1, "running": 2, "waiting": 3, "finished": 4}
+STATUS_STYLE = {"failed": "bold red", "stalled": "bold yellow", "interrupted": "bold yellow", "finished": "green",
+                "waiting": "dim"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class RunRow:
 
     run_id: str
     order: int  # the run's place on the screen: the table's order before any sort
-    status: str  # failed, stalled, running, waiting or finished
+    status: str  # failed, stalled, interrupted, running, waiting or finished
     phase: str  # what the run is doing, as its panel says
     query: int
     queries: int
@@ -105,8 +106,8 @@ def row_of(panel: RunPanel, order: int, colour: str | None = None) -> RunRow:
     last = results[-1] if results else None
     if panel.error:
         status = "failed"
-    elif getattr(panel, "stalled", False):
-        status = "stalled"
+    elif getattr(panel, "stalled", False):  # a watched run: no row for a while, or its writer gone
+        status = "interrupted" if getattr(panel, "interrupted", False) else "stalled"
     elif panel.finished:
         status = "finished"
     elif panel.started is None and not results:
