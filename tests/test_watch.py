@@ -127,6 +127,21 @@ def test_stall_clock_uses_the_median_interval_and_a_floor():
     assert not clock.overdue(220.0 + 89.0) and clock.overdue(220.0 + 90.0)
 
 
+def test_a_folder_without_a_lock_file_is_interrupted_once_its_rows_are_overdue(tmp_path):
+    """A committed or copied folder has no writer.lock: no writer of this baltui holds it, so once no row has
+    come for the stall window it reads as interrupted (with `--resume`), not as a stall to wait out."""
+    folder = open_folders([str(make_run(tmp_path))])[0]
+    append(folder.path, query_row("entropy", 0), query_row("uniform", 0), query_row("entropy", 1))
+    follower = FolderFollower(folder, stall_floor_s=10.0, probe=True)
+    now = time.time()
+    status = follower.step(now=now)[1]
+    assert status.state == RUNNING and not status.writer_gone  # rows this fresh may still have a writer
+    status = follower.step(now=now + 10)[1]
+    assert status.interrupted and status.describe() == "interrupted at query 0 of 4", status.describe()
+    append(folder.path, query_row("uniform", 1))  # an older baltui was writing after all: running again
+    assert follower.step(now=now + 11)[1].state == RUNNING
+
+
 def test_folder_follower_states(tmp_path):
     folder = open_folders([str(make_run(tmp_path))])[0]
     follower = FolderFollower(folder, stall_floor_s=10.0, probe=False)

@@ -174,9 +174,10 @@ class FolderFollower:
         if self.done():
             state = FAILED if FAILED in self.ended.values() else FINISHED
         else:
-            gone = self.probe.gone() if self.probe is not None else False
+            overdue = self.clock.overdue(now)
+            gone = self.probe is not None and (self.probe.gone() or (overdue and self.probe.unlocked()))
             missing = not self.folder.path.is_dir()
-            state = STALLED if gone or missing or self.clock.overdue(now) else RUNNING
+            state = STALLED if gone or missing or overdue else RUNNING
         unfinished = [self.last_query.get(rid, -1) for rid in expected if rid not in self.ended]
         return FolderStatus(state, self.rows, self.clock.last, gone, self.lines.bad_lines + self.bad_records,
                             done, len(expected), folder_gone=missing, query=min(unfinished, default=-1),

@@ -119,14 +119,19 @@ class WriterProbe:
 
     Known gone: the lock names a process of this machine that no longer runs (or, its pid reused, no longer
     holds the lock file), or the lock file is there and released (empty: its writer ended normally, before the
-    watch began or while it ran). A writer on another machine, or a folder without a lock file (written by an
-    older baltui), is unknown: never gone.
+    watch began or while it ran). A writer on another machine is unknown: never gone. A folder without a lock
+    file (copied, committed to git, or written by a baltui from before the locks) is `unlocked`: no writer of
+    this baltui holds it, but an older one might, so it counts as gone only once its rows are overdue.
     """
 
     def __init__(self, path: Path) -> None:
         self.lock = Path(path).parent / LOCK_FILE  # `path`: the folder's results.jsonl
         self.target = os.path.realpath(self.lock)  # now, while the folder is there
         self.holder: Holder | None = None
+
+    def unlocked(self) -> bool:
+        """The folder is there and has no lock file at all (not even a released one)."""
+        return self.lock.parent.is_dir() and not self.lock.exists()
 
     def gone(self) -> bool:
         holder = read_holder(self.lock)

@@ -56,8 +56,9 @@ within a second of each new row of `results.jsonl`, with the same charts as the 
 histogram comes from the row's `score_histogram`; the digits are taken from the run's data (config.json).
 
 A run is **finished** or **failed** when its writer says so; a folder is **interrupted** (at query k of N) when
-no process writes it any more (its `writer.lock` is released, or names a process that is gone) short of its
-end, and **stalled** when no row has come for 3x the usual interval (and at least the `--stall-after` floor).
+no process writes it any more (its `writer.lock` is released or names a process that is gone, or a folder
+without one, committed or copied, is overdue) short of its end, and **stalled** when no row has come for 3x
+the usual interval (and at least the `--stall-after` floor).
 Times not of today come with their date.
 
 The ETA adds up each run's queries left at a cost per query fitted to its recorded times (see the dashboard's

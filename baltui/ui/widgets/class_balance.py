@@ -13,7 +13,10 @@ from baltui.ui.axes import set_axes
 from baltui.ui.widgets.chart import ChartPlot
 
 TITLE = "labelled per class"
-SHORT_TITLE = "per class"  # where the chart is narrower than TITLE (plotext would drop it whole)
+# Where the chart is too narrow for TITLE, the first of these that fits: plotext drops a title whole unless the
+# chart is TITLE_MARGIN columns wider than it.
+SHORT_TITLES = ("per class", "labelled")
+TITLE_MARGIN = 4
 MISSING = "labelled per class: not recorded"  # a folder from before baltui kept the counts
 BAR = 0.8  # of a class's slot
 NAME_CHARACTERS = 3  # of a class name under its bar (digits are one)
@@ -30,6 +33,11 @@ def class_ticks(n: int, class_names: Sequence[str] | None, width: int) -> tuple[
         step += 1
     shown = list(range(0, n, step))
     return shown, [names[i] for i in shown]
+
+
+def fitting_title(width: int) -> str:
+    """The longest of TITLE and SHORT_TITLES that a chart `width` columns wide draws."""
+    return next((t for t in (TITLE, *SHORT_TITLES) if len(t) + TITLE_MARGIN <= width), SHORT_TITLES[-1])
 
 
 class ClassBalancePlot(ChartPlot):
@@ -70,7 +78,7 @@ class ClassBalancePlot(ChartPlot):
         if not self.counts:
             return
         n = len(self.counts)
-        self.plt.title(TITLE if self.size.width >= len(TITLE) else SHORT_TITLE)
+        self.plt.title(fitting_title(self.size.width))
         self.plt.xlim(-0.5, n - 0.5)
         shown, labels = class_ticks(n, self.class_names, width)
         self.plt.xticks(shown, labels)
