@@ -30,10 +30,25 @@ def test_each_committed_folder_has_its_report_verbatim_in_the_readme(folder, cap
     assert f"baltui report {folder.relative_to(ROOT)}" in readme
 
 
+MULTI = r"baltui report ((?:results/[\w.-]+ )+results/[\w.-]+) --format markdown"
+
+
+def test_each_readme_table_of_several_folders_is_their_report_verbatim(capsys, monkeypatch):
+    """A table that puts folders side by side (`baltui report A B --format markdown`) is that command's output."""
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text()
+    for command in sorted(set(re.findall(MULTI, readme))):
+        assert main([*command.split(), "--format", "markdown"]) == 0
+        table = capsys.readouterr().out.rstrip("\n")
+        assert table in readme, f"README lacks the current `baltui report {command} --format markdown`"
+
+
 def test_every_readme_results_table_comes_from_a_committed_folder():
     """No table of results in the README without a folder under results/ that makes it."""
     readme = (ROOT / "README.md").read_text()
     commands = set(re.findall(r"baltui report (results/[\w.-]+) --format markdown", readme))
+    several = set(re.findall(MULTI, readme))
     tables = readme.count("| strategy | runs |")
-    assert commands <= {str(f.relative_to(ROOT)) for f in FOLDERS}
-    assert tables == len(commands)
+    folders = {str(f.relative_to(ROOT)) for f in FOLDERS}
+    assert commands <= folders and all(set(c.split()) <= folders for c in several)
+    assert tables == len(commands) + len(several)
