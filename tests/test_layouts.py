@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from drawn import show_panels
 from fakes import FakeEngine, fake_result
 from textual.content import Content
 from textual.geometry import Region
@@ -85,10 +86,7 @@ async def test_dashboard_lays_out_whole_previews_alike_in_every_panel(size, tmp_
     app = make_app(config, out, engine_factory=fixed_engine(images), dataset=digits)
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause()
-        while app.view != "panels":  # the run table comes first where the panels do not fit: `v` shows them
-            await pilot.press("v")
-        await pilot.pause()
+        await show_panels(app, pilot)  # the run table comes first where the panels do not fit: `v` shows them
         panels = list(app.query(RunPanel))
         assert len(panels) == 2 and all(len(p.results) == config.queries + 1 for p in panels)
         per_row, layouts = [], []

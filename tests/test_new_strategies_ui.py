@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+from drawn import show_panels
 
 from baltui.commands.run import make_app
 from baltui.core.events import PhaseChanged, QueryResult
@@ -47,10 +48,7 @@ async def test_dashboard_panels_of_the_new_strategies(tmp_path, tiny, digits):
     app = make_app(config, tmp_path / "run", engine_factory=_fake_engine, dataset=digits)
     async with app.run_test(size=(180, 80)) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause()
-        while app.view != "panels":  # more than four runs open on the run table
-            await pilot.press("v")
-        await pilot.pause()
+        await show_panels(app, pilot)  # more than four runs open on the run table
         assert [p.strategy for p in app.query(RunPanel)] == list(SHOWN)
         for name in SHOWN[:-1]:
             hist = app.query_one(f"#run-{name}-s0", RunPanel).query_one(ScoreHistogram)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawn import screen_lines, show_panels
 from fakes import FakeEngine, fake_result
 from textual.geometry import Region
 from textual.widget import Widget
@@ -41,10 +42,6 @@ BRAILLE = re.compile("[\u2801-\u28ff]")
 RUNS = {("entropy", 0): (0.93, 3), ("bald", 0): (0.91, 2), ("uniform", 0): (0.80, None),
         ("entropy", 1): (0.97, 5), ("bald", 1): (0.99, 4), ("uniform", 1): (0.95, 6)}
 TABLE_QUERIES = 6
-
-
-def screen_lines(app) -> list[str]:
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def drawn(widget: Widget) -> list:
@@ -361,8 +358,7 @@ async def test_axes_tick_round_whole_numbers_and_histogram_bars_stand_whole(size
         panel = app.query_one("#run-entropy-s0", RunPanel)
         await wait_for(pilot, lambda: len(panel.results) == 1)
         await pilot.pause(0.3)  # the view is chosen once laid out
-        while app.view != "panels":
-            await pilot.press("v")
+        await show_panels(app, pilot)
         await pilot.pause(0.3)
         # the class balance (where the pool curve was): the classes named under their bars, evenly, from the first
         balance = panel.query_one(ClassBalancePlot)
