@@ -98,3 +98,21 @@ def test_cancel_from_another_thread_stops_within_an_epoch(digits, tiny):
     with pytest.raises(RunCancelled):
         _run(config, digits, control=control, on_phase=on_phase)
     assert max(epochs_seen) < 10
+
+
+def test_a_pause_inside_a_query_is_not_recorded_as_its_training_time(digits, tiny):
+    """Paused between two epochs for 2 s: the record's training_s is the fit's own time, not the wait."""
+    control = Control()
+    config = tiny(queries=1, epochs=4)
+    paused = threading.Event()
+
+    def on_phase(event: PhaseChanged) -> None:
+        if event.query == 1 and event.phase == "training" and event.epoch == 2 and not paused.is_set():
+            paused.set()
+            control.pause()
+            threading.Timer(2.0, control.resume).start()
+
+    results = _run(config, digits, control=control, on_phase=on_phase)
+    assert paused.is_set()
+    assert control.waited >= 1.9
+    assert results[1].training_s < 1.5  # four epochs on 25 digits

@@ -44,7 +44,7 @@ def test_fit_grows_where_the_cost_grows_and_stays_flat_where_it_does_not():
 
 
 def test_one_query_that_waited_through_a_pause_does_not_bend_the_fit():
-    """results.jsonl records a paused query's wait (the engine's clock runs on at its checkpoint): 15 s for 1."""
+    """Older folders' results.jsonl record a paused query's wait (or load bursts do the same): 15 s for 1."""
     line = [(n, 0.2 + 0.01 * n) for n in range(30, 150, 10)]
     paused = line[:6] + [(90, line[6][1] + 14.0)] + line[7:]
     fitted, truth = fit_cost(paused), fit_cost(line)

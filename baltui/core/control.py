@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from baltui.core.errors import RunCancelled
 
@@ -18,6 +19,8 @@ class Control:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        # Seconds the run's thread has waited at checkpoints: a query's recorded durations leave them out.
+        self._waited = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -38,9 +41,17 @@ class Control:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def waited(self) -> float:
+        """Seconds spent blocked at checkpoints so far (only the run's own thread adds to it)."""
+        return self._waited
+
     def checkpoint(self) -> None:
         """Block while paused; raise RunCancelled once a stop was asked for."""
-        while not self._running.wait(0.1):
-            pass
+        if not self._running.is_set():
+            start = time.monotonic()
+            while not self._running.wait(0.1):
+                pass
+            self._waited += time.monotonic() - start
         if self._stop.is_set():
             raise RunCancelled()

@@ -90,9 +90,9 @@ def fit_cost(points: Sequence[tuple[int, float]], grows: bool = True) -> CostMod
 
     A line by least squares when the cost `grows` with the labelled set and there are MIN_POINTS_FOR_SLOPE
     points at two labelled counts or more; a constant (their mean) otherwise, or when the line would fall.
-    Outliers are left out first (`_typical`): one query that waited through a pause (an engine's clock runs
-    on at a paused checkpoint, so results.jsonl records it), or a burst of load, must not bend the line that
-    every query left is priced at.
+    Outliers are left out first (`_typical`): one query that waited through a pause (folders written before the
+    engine left checkpoint waits out of its durations record them), or a burst of load, must not bend the line
+    that every query left is priced at.
     """
     if not points:
         return None
