@@ -43,6 +43,45 @@ def test_a_random_initial_set_reads_no_label():
         initial_indices(labels, 2, 0, 10)
 
 
+def _farthest_first(images: np.ndarray, allowed: np.ndarray, first: int, k: int) -> set[int]:
+    """k-center greedy written out: each next image the one whose nearest chosen image is farthest."""
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    chosen = [first]
+    while len(chosen) < k:
+        nearest = np.min([((flat - flat[c]) ** 2).sum(axis=1) for c in chosen], axis=0)
+        nearest[~allowed] = -1.0
+        nearest[chosen] = -1.0
+        chosen.append(int(np.argmax(nearest)))
+    return set(chosen)
+
+
+def test_a_kcenter_initial_set_reads_no_label_and_spreads_over_the_images(digits):
+    n = len(digits.y_pool)
+    a = initial_indices(LabelsThatRaise(n), 2, 0, 10, initial_set="kcenter", images=digits.x_pool)
+    assert len(a) == 20 and len(np.unique(a)) == 20 and np.array_equal(a, np.sort(a))
+    assert np.array_equal(a, initial_indices(LabelsThatRaise(n), 2, 0, 10, initial_set="kcenter",
+                                             images=digits.x_pool))
+    assert not np.array_equal(a, initial_indices(LabelsThatRaise(n), 2, 1, 10, initial_set="kcenter",
+                                                 images=digits.x_pool))
+    # The same set as farthest-first written out, from the one image of the set that is not a farthest pick.
+    everywhere = np.ones(n, dtype=bool)
+    assert any(_farthest_first(digits.x_pool, everywhere, int(f), 20) == set(a.tolist()) for f in a)
+    held_out = np.arange(0, n, 2)
+    b = initial_indices(LabelsThatRaise(n), 3, 0, 10, exclude=held_out, initial_set="kcenter",
+                        images=digits.x_pool)
+    assert len(b) == 30 and not set(b) & set(held_out)
+    # Spread: every pool image is nearer its nearest chosen one than it is to a random set's, at the worst.
+    flat = digits.x_pool.reshape(n, -1).astype(np.float64)
+
+    def radius(chosen: np.ndarray) -> float:
+        return float(np.sqrt(np.min([((flat - flat[c]) ** 2).sum(axis=1) for c in chosen], axis=0).max()))
+
+    randoms = [initial_indices(LabelsThatRaise(n), 2, s, 10, initial_set="random") for s in range(5)]
+    assert radius(a) < min(radius(r) for r in randoms)
+    with pytest.raises(ValueError, match="pass images"):
+        initial_indices(LabelsThatRaise(n), 2, 0, 10, initial_set="kcenter")
+
+
 def test_the_balanced_set_stays_the_default(digits):
     a = initial_indices(digits.y_pool, 2, seed=0, n_classes=10)
     assert np.array_equal(a, initial_indices(digits.y_pool, 2, 0, 10, initial_set="balanced"))
@@ -59,6 +98,14 @@ def test_the_engine_starts_from_the_label_free_draw(digits, tiny):
     assert first.labelled_indices != initial_indices(digits.y_pool, 3, 5, 10).tolist()
 
 
+def test_the_engine_starts_from_the_kcenter_draw(digits, tiny):
+    config = tiny(strategies=["uniform"], queries=1, epochs=1, initial_set="kcenter")
+    first = next(iter(ActiveLearningRun(config, digits, "uniform", 2)))
+    expected = initial_indices(LabelsThatRaise(len(digits.y_pool)), 2, 2, 10, initial_set="kcenter",
+                               images=digits.x_pool)
+    assert first.query == 0 and first.labelled_indices == expected.tolist()
+
+
 def test_data_checks_ask_no_class_of_a_random_initial_set():
     few_sevens = {c: (1 if c == 7 else 100) for c in range(10)}
     with pytest.raises(BaltuiError, match="class 7 has only 1"):
@@ -66,8 +113,8 @@ def test_data_checks_ask_no_class_of_a_random_initial_set():
     check_against_data(RunConfig(queries=2, initial_per_class=2, initial_set="random"), 1000, 10, few_sevens)
     with pytest.raises(BaltuiError, match="need 40 images but the pool holds 39"):
         check_against_data(RunConfig(queries=2, instances=10, initial_set="random"), 39, 10, few_sevens)
-    with pytest.raises(BaltuiError, match="'initial_set' must be one of balanced, random, got 'kcenter'"):
-        build_config({}, {"initial_set": "kcenter"})
+    with pytest.raises(BaltuiError, match="'initial_set' must be one of balanced, random, kcenter, got 'kmeans'"):
+        build_config({}, {"initial_set": "kmeans"})
 
 
 def test_validation_may_leave_a_class_without_initial_images_for_a_random_set(digits):

@@ -18,6 +18,7 @@ import numpy as np
 from baltui.core.config import RunConfig, check_against_data, run_id
 from baltui.core.control import Control
 from baltui.core.data import Dataset, preview_images
+from baltui.core.diversity import k_center_greedy
 from baltui.core.events import PhaseChanged, QueryResult
 from baltui.core.loop import QUERY, TRAIN, ActiveLearningLoop, LoopSettings, stream
 from baltui.core.metrics import class_counts, fit_summary
@@ -30,16 +31,27 @@ _INITIAL, _VALIDATION = 0, 3  # and baltui.core.stopping.STOP_SET_STREAM
 
 
 def initial_indices(y_pool: np.ndarray, per_class: int, seed: int, n_classes: int = 10,
-                    exclude: np.ndarray | None = None, initial_set: str = "balanced") -> np.ndarray:
+                    exclude: np.ndarray | None = None, initial_set: str = "balanced",
+                    images: np.ndarray | None = None) -> np.ndarray:
     """The first labelled pool points, the same set for every strategy of a seed: "balanced", `per_class`
     random points of every class (the papers' protocol); "random", `per_class * n_classes` random points
-    chosen from the pool's size alone, never reading a label (a labelling project starts with none)."""
+    chosen from the pool's size alone, never reading a label (a labelling project starts with none);
+    "kcenter", that many chosen from the `images` alone: a random first image, then each the farthest in
+    pixel space from those before it (k-center greedy), so the start spreads over the pool's looks."""
     rng = np.random.default_rng([seed, _INITIAL])
     allowed = np.ones(len(y_pool), dtype=bool)
     if exclude is not None:
         allowed[exclude] = False
     if initial_set == "random":
         return np.sort(rng.choice(np.flatnonzero(allowed), size=per_class * n_classes, replace=False))
+    if initial_set == "kcenter":
+        if images is None:
+            raise ValueError("a k-center initial set is chosen from the pool's images: pass images")
+        candidates = np.flatnonzero(allowed)
+        flat = np.asarray(images)[candidates].reshape(len(candidates), -1)
+        first = int(rng.integers(len(candidates)))
+        rest = k_center_greedy(flat, flat[[first]], per_class * n_classes - 1)
+        return np.sort(candidates[np.concatenate([[first], rest]).astype(np.int64)])
     picks = [rng.choice(np.flatnonzero((y_pool == c) & allowed), size=per_class, replace=False)
              for c in range(n_classes)]
     return np.sort(np.concatenate(picks))
@@ -97,7 +109,7 @@ class ActiveLearningRun:
             start = self.resume[-1]["query"] + 1
         else:
             labelled = initial_indices(data.y_pool, cfg.initial_per_class, seed, data.n_classes,
-                                       held_out if len(held_out) else None, cfg.initial_set)
+                                       held_out if len(held_out) else None, cfg.initial_set, data.x_pool)
             start = 0
         rules = parse_rules(cfg.stop_when)
         history = [Measured.from_record(r) for r in self.resume]

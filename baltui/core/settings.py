@@ -46,7 +46,7 @@ from baltui.core.models.batching import BATCHINGS
 from baltui.core.models.precision import TRAIN_PRECISIONS
 
 MC_MASKS = ("auto", "consistent", "independent")
-INITIAL_SETS = ("balanced", "random")
+INITIAL_SETS = ("balanced", "random", "kcenter")
 
 
 class _Missing:
@@ -419,10 +419,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("recipe_seed", "whole", 0, "seed of the recipe's noise and samples (one per folder)",
             low=0, high=2**31 - 1, legacy=0),
     # The first labels: initial_per_class of every class (the papers' protocol, which needs the pool's labels), or
-    # that many times the classes at random from the images alone, as a new labelling project must.
+    # that many times the classes from the images alone (at random or spread by k-center), as a new labelling
+    # project must.
     Setting("initial_set", "word", "balanced",
             "the first labels: initial-per-class of every class (balanced, default), or that many times the "
-            "classes at random, chosen without reading a label (random)",
+            "classes chosen without reading a label: at random (random) or spread over the images by k-center "
+            "greedy in pixel space (kcenter)",
             choices=INITIAL_SETS, metavar="{" + ",".join(INITIAL_SETS) + "}", legacy="balanced"),
     # An image folder (--data DIR) without a DIR/test/ split: the share of every class held out to test on, drawn
     # once from a fixed seed (baltui.core.image_folder). 0: the folder's own test/ split, refused when it has none.
