@@ -123,3 +123,61 @@ def test_stratified_weight_samples_shrink_the_estimators_spread_at_the_same_cost
         assert joint_entropy_sampled(one_hot, 1000, np.random.default_rng(seed)) == pytest.approx(exact, abs=1e-9)
     spread = [_uniform_weight_samples_estimate(one_hot, 1000, np.random.default_rng(s)) for s in range(5)]
     assert np.std(spread) > 1e-3
+
+
+def _full_greedy(P, k, rng, max_exact_configs=1_000, n_config_samples=1_000):
+    """BatchBALD as it was before scoring in bound order: every candidate scored at every step."""
+    return batchbald_select(P, k, rng, max_exact_configs, n_config_samples, prune=False).tolist()
+
+
+def _repeated_pool(seed, T=30, originals=300, copies=3, C=10):
+    """A pool of near-copies, as Repeated MNIST makes: each original's probabilities a little perturbed."""
+    rng = np.random.default_rng(seed)
+    base = rng.dirichlet(np.full(C, 0.2), size=(T, originals))
+    noisy = [base * rng.uniform(0.95, 1.05, size=base.shape) for _ in range(copies)]
+    P = np.concatenate(noisy, axis=1)
+    return P / P.sum(axis=2, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_bound_holds_for_every_point_exact_and_sampled(seed):
+    from baltui.core.batchbald import _joint_entropies, _sample_configs, _upper_bounds
+
+    P = _repeated_pool(seed)
+    T, N, C = P.shape
+    everything = np.arange(N)
+    exact = np.ones((T, 1))
+    for j in (5, 17):  # two chosen points: 100 configurations, enumerated
+        exact = (exact[:, :, None] * P[:, j, None, :]).reshape(T, -1)
+    for prev, weights in [(np.ones((T, 1)), np.ones(1)), (exact, np.ones(exact.shape[1])),
+                          _sample_configs(P, [5, 17, 40, 301], 500, np.random.default_rng(seed))]:
+        scores = _joint_entropies(prev, weights, P, everything)
+        bounds = _upper_bounds(prev, weights, P)
+        assert np.all(bounds >= scores - 1e-9)
+    one = _joint_entropies(np.ones((T, 1)), np.ones(1), P, everything)  # one config: the bound is the score
+    assert _upper_bounds(np.ones((T, 1)), np.ones(1), P) == pytest.approx(one, abs=1e-12)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Score 16 candidates at a time, so that a step stops after a few chunks of a few hundred points."""
+    from baltui.core import batchbald
+
+    monkeypatch.setattr(batchbald, "MIN_CHUNK", 16)
+    monkeypatch.setattr(batchbald, "CHUNK_BYTES", 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_scoring_in_bound_order_picks_what_scoring_everything_picks(seed, small_chunks):
+    P = _repeated_pool(seed)
+    picked = batchbald_select(P, 10, np.random.default_rng(seed)).tolist()
+    assert picked == _full_greedy(P, 10, np.random.default_rng(seed))
+    small = _pool(seed, T=20, N=60, C=10)  # and on a pool without copies, through the switch to sampling
+    assert (batchbald_select(small, 6, np.random.default_rng(seed), max_exact_configs=100, n_config_samples=300)
+            .tolist() == _full_greedy(small, 6, np.random.default_rng(seed), 100, 300))
+
+
+def test_equal_points_resolve_to_the_lowest_index_as_before(small_chunks):
+    P = _pool(N=20, C=4)
+    P = np.concatenate([P, P, P], axis=1)  # three exact copies of every point: ties at every step
+    assert batchbald_select(P, 4, np.random.default_rng(0)).tolist() == _full_greedy(P, 4, np.random.default_rng(0))

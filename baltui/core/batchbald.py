@@ -15,6 +15,12 @@ share of them (stratified, as the authors' batchbald_redux does). Each step is o
 [configs, T] products with the [T, N*C] probabilities, done in candidate chunks so that the temporary
 [configs, chunk*C] array stays under CHUNK_BYTES (64 MB); the [T, configs] products add at most
 T x 10^3 x 8 bytes. Memory therefore stays below ~100 MB for N=2000, T=100, C=10, k=10.
+
+Scoring every candidate at every step costs configs x N x C logarithms, which on a whole pool (Repeated
+MNIST's tens of thousands of images) is most of a query. A step instead scores candidates in order of an
+upper bound on their score and stops once the best score found beats every bound left (`_upper_bounds`):
+the same pick as scoring them all, for the exact and the sampled joint entropy alike, since the bound holds
+for the estimator's own numbers, not only in expectation.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import numpy as np
 from baltui.core.scores import entropy as _entropy
 
 CHUNK_BYTES = 64 * 2**20
+# Candidates scored at once in bound order: enough that one matrix product is not all overhead.
+MIN_CHUNK = 256
 
 
 def _joint_entropies(prev: np.ndarray, weights: np.ndarray, P: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -39,6 +47,50 @@ def _joint_entropies(prev: np.ndarray, weights: np.ndarray, P: np.ndarray, candi
         logj = np.log(np.where(joint > 0, joint, 1.0))
         out[start : start + len(idx)] = -np.einsum("m,mnc->n", weights, joint * logj)
     return out
+
+
+def _upper_bounds(prev: np.ndarray, weights: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """[N] upper bounds on `_joint_entropies` for every point, from one [T] x [T, N*C] product.
+
+    Write the joint as p(m) q_m(c), p(m) = mean_t prev[t, m] the config's probability and q_m the candidate's
+    label distribution given config m: a mixture over weight samples t with weights prev[t, m] / (T p(m)).
+    Then the estimate is K + sum_m a_m H(q_m), with a_m = w_m p(m) and K = -sum_m a_m log p(m) the same for
+    every candidate, and by the concavity of entropy sum_m a_m H(q_m) <= A H(sum_m a_m q_m / A), A = sum_m a_m.
+    That average of the q_m is again a mixture over weight samples, with weights sum_m w_m prev[t, m] / (T A)
+    that do not depend on the candidate: so every bound comes from one product with P.
+    """
+    T, N, C = P.shape
+    p = prev.mean(axis=0)
+    live = p > 0  # a config of probability 0 adds nothing to any joint
+    a = weights[live] * p[live]
+    total = a.sum()
+    constant = -(a * np.log(p[live])).sum()
+    mix_weights = prev[:, live] @ weights[live] / (T * total)  # [T], sums to 1
+    mixture = (mix_weights @ P.reshape(T, N * C)).reshape(N, C)
+    return constant + total * _entropy(mixture)
+
+
+def _best_candidate(prev: np.ndarray, weights: np.ndarray, P: np.ndarray, candidates: np.ndarray,
+                    cond: np.ndarray) -> int:
+    """The candidate of highest joint entropy less its conditional entropy, the lowest index among equals (as
+    np.argmax over all of them), scoring them in chunks in order of their upper bound until none left can win."""
+    T, M = prev.shape
+    bounds = _upper_bounds(prev, weights, P)[candidates] - cond[candidates]
+    order = np.argsort(-bounds, kind="stable")
+    # The bound and the score are the same sums taken differently: a margin far above their rounding keeps
+    # every candidate that could tie the best in the scored set.
+    margin = 1e-9 * max(1.0, float(np.abs(bounds).max()))
+    chunk = max(MIN_CHUNK, int(CHUNK_BYTES // (8 * M * P.shape[2])))
+    best, best_score = -1, -np.inf
+    for start in range(0, len(order), chunk):
+        if best_score > bounds[order[start]] + margin:
+            break
+        idx = candidates[order[start : start + chunk]]
+        scores = _joint_entropies(prev, weights, P, idx) - cond[idx]
+        top = scores.max()
+        if top > best_score or (top == best_score and idx[scores == top].min() < best):
+            best_score, best = float(top), int(idx[scores == top].min())
+    return best
 
 
 def _stratified_samples(T: int, n_samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -93,8 +145,12 @@ def batchbald_select(
     rng: np.random.Generator,
     max_exact_configs: int = 1_000,
     n_config_samples: int = 1_000,
+    prune: bool = True,
 ) -> np.ndarray:
-    """k distinct indices into P's N axis, chosen greedily by the BatchBALD joint mutual information."""
+    """k distinct indices into P's N axis, chosen greedily by the BatchBALD joint mutual information.
+
+    `prune` scores candidates in bound order and stops when none left can win (the same picks); False scores
+    every candidate at every step, as the tests and the speed check compare."""
     P = np.asarray(P, dtype=np.float64)
     T, N, C = P.shape
     k = min(k, N)
@@ -104,8 +160,10 @@ def batchbald_select(
     prev, weights = np.ones((T, 1)), np.ones(1)
     for _ in range(k):
         candidates = np.flatnonzero(available)
-        scores = _joint_entropies(prev, weights, P, candidates) - cond[candidates] - cond[chosen].sum()
-        best = int(candidates[int(np.argmax(scores))])
+        if prune:
+            best = _best_candidate(prev, weights, P, candidates, cond)
+        else:
+            best = int(candidates[int(np.argmax(_joint_entropies(prev, weights, P, candidates) - cond[candidates]))])
         chosen.append(best)
         available[best] = False
         if prev.shape[1] * C <= max_exact_configs:
