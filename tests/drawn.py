@@ -7,6 +7,9 @@ feature is cut off at a small size.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from textual.widget import Widget
 
 
@@ -32,3 +35,11 @@ async def show_panels(app, pilot) -> None:
         await pilot.press("v")
         await pilot.pause()
     assert app.view == "panels"
+
+
+async def wait_until(pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until condition() holds: on a loaded machine one pause can come before the first frame."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from drawn import wait_until
 
 from baltui.commands.label.app import LabelApp
 from baltui.commands.label.session import LabelSession, class_keys
@@ -82,13 +83,6 @@ def label(tmp_path, digits):
 def screen_text(app) -> str:
     """The active screen as drawn, one line per row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 # ---- the key table --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from drawn import drawn, screen_lines, show_panels
+from drawn import drawn, screen_lines, show_panels, wait_until
 from fakes import FakeEngine, fake_result
 from test_layouts import SIZES
 
@@ -150,7 +150,7 @@ async def test_every_footer_shows_the_help_key(size, out, tiny, digits, tmp_path
     config = tiny(queries=2)
     app = make_app(config, out(config), engine_factory=FakeEngine(epochs=1), dataset=digits)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await wait_until(pilot, lambda: screen_lines(app)[-1].strip())
         assert "? Help" in screen_lines(app)[-1]
         await pilot.press("q")
         await app.workers.wait_for_complete()
@@ -160,7 +160,7 @@ async def test_every_footer_shows_the_help_key(size, out, tiny, digits, tmp_path
                            instances=3, epochs=2, batch_size=16, mc_samples=3)
     label = LabelApp(session)
     async with label.run_test(size=size) as pilot:
-        await pilot.pause()
+        await wait_until(pilot, lambda: screen_lines(label)[-1].strip())
         footer = screen_lines(label)[-1]
         assert "? Help" in footer and "Accept" in footer, footer
         await pilot.press("question_mark")

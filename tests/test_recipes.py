@@ -148,7 +148,7 @@ def test_recipes_are_recorded_with_every_value_named():
                                             "fewer than the 400 pool + 100 target"),
         (["--recipe", "redundant:200"], "recipe redundant: class 0 has 124 images"),
         (["--recipe-seed", "-1", "--recipe", "repeated"], "'recipe_seed' must be a whole number from 0 to 2147483647"),
-        (["--initial-set", "kcenter"], "'initial_set' must be one of balanced, random, got 'kcenter'"),
+        (["--initial-set", "kmeans"], "'initial_set' must be one of balanced, random, kcenter, got 'kmeans'"),
     ],
 )
 def test_bad_recipes_are_one_line_and_exit_2_before_a_folder(tmp_path, capsys, argv, message):
