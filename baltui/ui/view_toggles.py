@@ -139,14 +139,20 @@ class ViewToggles:
             self.refresh_run_table()
 
     def refresh_run_table(self) -> None:
-        """Every run's row, as its panel shows it now, in its comparison colour."""
+        """Every run's row, as its panel shows it now, in its comparison colour.
+
+        A timer can tick while the screen that holds the table is not the one queried (a modal on top, the
+        first frame not composed, the app closing): the rows wait, still stale, for the next tick."""
+        plots, tables = self.query(ComparisonPlot), self.query(RunTable)
+        if not plots or not tables:
+            return
         self._table_stale = False
-        plot = self.query_one(ComparisonPlot)
+        plot = plots.first()
         rows = []
         for order, panel in enumerate(self.query(RunPanel)):
             colour = hex_colour(plot.slot(plot.series_name(panel.run_id))) if panel.run_id in plot.curves else None
             rows.append(row_of(panel, order, colour))
-        self.query_one(RunTable).show(rows)
+        tables.first().show(rows)
 
     def action_sort(self) -> None:
         self.query_one(RunTable).next_sort()
