@@ -80,7 +80,7 @@ def _best_candidate(prev: np.ndarray, weights: np.ndarray, P: np.ndarray, candid
                     cond: np.ndarray) -> int:
     """The candidate of highest joint entropy less its conditional entropy, the lowest index among equals (as
     np.argmax over all of them), scoring them in chunks in order of their upper bound until none left can win."""
-    T, M = prev.shape
+    M = prev.shape[1]
     bounds = _upper_bounds(prev, weights, P)[candidates] - cond[candidates]
     order = np.argsort(-bounds, kind="stable")
     # The bound and the score are the same sums taken differently: a margin far above their rounding keeps
@@ -94,8 +94,9 @@ def _best_candidate(prev: np.ndarray, weights: np.ndarray, P: np.ndarray, candid
         idx = candidates[order[start : start + chunk]]
         scores = _joint_entropies(prev, weights, P, idx) - cond[idx]
         top = scores.max()
-        if top > best_score or (top == best_score and idx[scores == top].min() < best):
-            best_score, best = float(top), int(idx[scores == top].min())
+        first = int(idx[scores == top].min())
+        if top > best_score or (top == best_score and first < best):
+            best_score, best = float(top), first
     return best
 
 

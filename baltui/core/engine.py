@@ -127,8 +127,7 @@ class ActiveLearningRun:
         if start == 0:
             self.control.checkpoint()
             self._phase(0, "training", 0, cfg.epochs)
-            waited = self.control.waited
-            training_s = loop.start(labelled, stream(seed, 0, TRAIN)) - (self.control.waited - waited)
+            training_s = loop.start(labelled, stream(seed, 0, TRAIN))
             result = self._evaluate(loop, 0, labelled, in_pool, 0.0, training_s, np.empty(0, np.int64), None, None)
             if stop_images is not None:
                 previous = loop.predictions(stop_images)
@@ -151,17 +150,13 @@ class ActiveLearningRun:
                 if stop_images is not None:
                     previous = loop.predictions(stop_images)
             self._phase(query, "acquiring")
-            waited = self.control.waited
             acquired = loop.acquire(np.flatnonzero(in_pool), cfg.instances, stream(seed, query, QUERY))
-            acquisition_s = acquired.seconds - (self.control.waited - waited)  # a pause in the MC pass is no cost
             self.control.checkpoint()
             self._phase(query, "training", 0, cfg.epochs)
-            waited = self.control.waited
             training_s = loop.teach(acquired.chosen, stream(seed, query, TRAIN))
-            training_s -= self.control.waited - waited  # nor is one between two of the fit's epochs
             in_pool[acquired.chosen] = False
             labelled = np.concatenate([labelled, acquired.chosen])
-            result = self._evaluate(loop, query, labelled, in_pool, acquisition_s, training_s, acquired.chosen,
+            result = self._evaluate(loop, query, labelled, in_pool, acquired.seconds, training_s, acquired.chosen,
                                     acquired.chosen_scores, acquired.scores)
             if stop_images is not None:
                 current = loop.predictions(stop_images)

@@ -156,6 +156,12 @@ class ActiveLearningLoop:
         strategy = QueryStrategy(acquisition, s.mc_samples, s.subset, s.beta, s.epig_targets, targets)
         return cls(classifier, strategy, images, labels)
 
+    def _clock(self) -> float:
+        """Seconds of work: wall time less the time spent paused at the classifier's control checkpoints, so
+        the durations a round returns are what it cost, not how long it sat paused."""
+        control = self.classifier.control
+        return time.perf_counter() - (control.waited if control is not None else 0.0)
+
     # ---- the labelled set -----------------------------------------------------------------------
     def _answers(self, indices: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         if y is not None:
@@ -171,10 +177,10 @@ class ActiveLearningLoop:
         labelled = np.asarray(labelled, dtype=np.int64)
         answers = self._answers(labelled, y)
         self.classifier.rng = rng
-        t0 = time.perf_counter()
+        t0 = self._clock()
         with modal_warnings_silenced():
             self.learner = ActiveLearner(self.classifier, self.strategy, self.images[labelled], answers)
-        return time.perf_counter() - t0
+        return self._clock() - t0
 
     def resume(self, labelled: np.ndarray, y: np.ndarray | None = None) -> None:
         """A learner holding the labelled set without training on it: the next `teach` retrains from
@@ -194,27 +200,27 @@ class ActiveLearningLoop:
     def retrain(self, rng: np.random.Generator) -> float:
         """Train from fresh weights on the learner's labelled set (a resumed learner); returns the seconds."""
         self.classifier.rng = rng
-        t0 = time.perf_counter()
+        t0 = self._clock()
         self.learner._fit_to_known()
-        return time.perf_counter() - t0
+        return self._clock() - t0
 
     # ---- one round ------------------------------------------------------------------------------
     def acquire(self, pool: np.ndarray, n: int, rng: np.random.Generator) -> Acquired:
         """The strategy's `n` images from `pool` (image indices), by calling it directly (not learner.query)."""
         self.strategy.rng = rng
-        t0 = time.perf_counter()
+        t0 = self._clock()
         positions, chosen_scores = self.strategy(self.learner, PoolView(self.images, pool), n_instances=n)
-        seconds = time.perf_counter() - t0
+        seconds = self._clock() - t0
         chosen = pool[np.asarray(positions, dtype=np.int64)]
         return Acquired(chosen, chosen_scores, self.strategy.last_scores, seconds)
 
     def teach(self, indices: np.ndarray, rng: np.random.Generator, y: np.ndarray | None = None) -> float:
         """Add the images (with their answers) to the labelled set and retrain from fresh weights; seconds."""
         self.classifier.rng = rng
-        t0 = time.perf_counter()
+        t0 = self._clock()
         with modal_warnings_silenced():
             self.learner.teach(self.images[indices], self._answers(indices, y))
-        return time.perf_counter() - t0
+        return self._clock() - t0
 
     def predictions(self, x: np.ndarray) -> np.ndarray:
         """The model's class for each image, dropout off: deterministic, drawing no random numbers (what the
@@ -224,7 +230,7 @@ class ActiveLearningLoop:
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> Evaluation:
         """Accuracy on x, y, the seconds it took, and the test metrics, all from one float32 pass
         (`MCDropoutClassifier.evaluate_proba`): the accuracy is the argmax's, as `learner.score` gives it."""
-        t0 = time.perf_counter()
+        t0 = self._clock()
         metrics = test_metrics(self.classifier.evaluate_proba(x), y, self.classifier.n_classes)
         accuracy = float(metrics.pop("accuracy"))
-        return Evaluation(accuracy, time.perf_counter() - t0, metrics)
+        return Evaluation(accuracy, self._clock() - t0, metrics)
