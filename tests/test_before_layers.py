@@ -14,16 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from recorded_runs import FIXTURE, assert_same_field, queries
 
-FIXTURE = Path(__file__).parent / "fixtures" / "before_layers"
 STRATEGIES = "uniform,entropy,bald,var_ratios,mean_std,batchbald,powerbald,powerentropy"
 
 pytestmark = pytest.mark.slow
-
-
-def _queries(path: Path) -> dict[tuple[str, int], dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {(r["run_id"], r["query"]): r for r in rows if r.get("type", "query") == "query"}
 
 
 def test_recorded_runs_reproduce(tmp_path):
@@ -31,7 +26,7 @@ def test_recorded_runs_reproduce(tmp_path):
     cmd = [sys.executable, "-m", "baltui", "--no-ui", "--strategies", STRATEGIES, "--seeds", "0,1", "--queries", "2",
            "--epochs", "5", "--mc-samples", "10", "--beta", "2", "--threads-per-run", "1", "--out", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    before, after = _queries(FIXTURE / "runs" / "results.jsonl"), _queries(out / "results.jsonl")
+    before, after = queries(FIXTURE / "runs" / "results.jsonl"), queries(out / "results.jsonl")
     assert set(before) == set(after) and len(before) == 8 * 2 * 3
     for key, old in before.items():
         new = after[key]
@@ -45,7 +40,7 @@ def test_recorded_runs_reproduce(tmp_path):
             continue
         for field in ("n_labelled", "pool_size", "accuracy", "queried_indices", "queried_labels", "queried_scores",
                       "labelled_indices", "score_summary", "score_histogram"):
-            assert new[field] == old[field], (key, field)
+            assert_same_field(new, old, field, key)
 
 
 def _label_lines(path: Path) -> list[tuple]:

@@ -3,7 +3,8 @@
 
 The arithmetic of the metrics is checked by hand in test_metrics.py; here: they come from the same
 probabilities as the recorded accuracy, the fit's curves are the training's, collecting them leaves every
-weight as it was (the runs recorded before the layers reproduce bit for bit), and `even` batching cuts the
+weight as it was (the runs recorded before the layers reproduce: indices and accuracies exactly, scores to
+their float32 rounding on this CPU), and `even` batching cuts the
 epochs as it says while `keep` stays today's.
 """
 
@@ -12,35 +13,28 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from recorded_runs import FIXTURE, assert_same_field, queries
 
 from baltui.core.engine import ActiveLearningRun
 from baltui.core.loop import TRAIN, ActiveLearningLoop, LoopSettings, stream
 
-FIXTURE = Path(__file__).parent / "fixtures" / "before_layers"
 
-
-def _queries(path: Path) -> dict[tuple[str, int], dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {(r["run_id"], r["query"]): r for r in rows if r.get("type", "query") == "query"}
-
-
-def test_collecting_the_fit_curves_and_metrics_leaves_the_recorded_runs_bit_for_bit(tmp_path):
+def test_collecting_the_fit_curves_and_metrics_leaves_the_recorded_runs_as_they_were(tmp_path):
     """Two of the runs recorded before the layers (tests/fixtures/before_layers, made without any of this): the
     same accuracies, queried indices and scores, now with the new fields beside them."""
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "baltui", "--no-ui", "--strategies", "uniform,entropy", "--seeds", "0", "--queries",
            "2", "--epochs", "5", "--mc-samples", "10", "--beta", "2", "--threads-per-run", "1", "--out", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    before, after = _queries(FIXTURE / "runs" / "results.jsonl"), _queries(out / "results.jsonl")
+    before, after = queries(FIXTURE / "runs" / "results.jsonl"), queries(out / "results.jsonl")
     assert set(after) == {(f"{s}-s0", q) for s in ("uniform", "entropy") for q in range(3)}
     for key, new in after.items():
         old = before[key]
         for field in ("accuracy", "queried_indices", "queried_scores", "labelled_indices", "score_histogram"):
-            assert new[field] == old[field], (key, field)
+            assert_same_field(new, old, field, key)
         assert len(new["fit"]["loss"]) == len(new["fit"]["accuracy"]) == new["fit"]["epochs"] == 5
         assert new["nll"] > 0 and 0 <= new["ece"] <= 1 and 0 <= new["brier"] <= 2
     # `keep` is the default and what config.json records
