@@ -26,7 +26,7 @@ def test_recorded_runs_reproduce(tmp_path):
     cmd = [sys.executable, "-m", "baltui", "--no-ui", "--strategies", STRATEGIES, "--seeds", "0,1", "--queries", "2",
            "--epochs", "5", "--mc-samples", "10", "--beta", "2", "--threads-per-run", "1", "--out", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    before, after = queries(FIXTURE / "runs" / "results.jsonl"), queries(out / "results.jsonl")
+    before, after = queries(FIXTURE / "runs"), queries(out)
     assert set(before) == set(after) and len(before) == 8 * 2 * 3
     for key, old in before.items():
         new = after[key]

@@ -29,7 +29,7 @@ def test_collecting_the_fit_curves_and_metrics_leaves_the_recorded_runs_as_they_
     cmd = [sys.executable, "-m", "baltui", "--no-ui", "--strategies", "uniform,entropy", "--seeds", "0", "--queries",
            "2", "--epochs", "5", "--mc-samples", "10", "--beta", "2", "--threads-per-run", "1", "--out", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    before, after = queries(FIXTURE / "runs" / "results.jsonl"), queries(out / "results.jsonl")
+    before, after = queries(FIXTURE / "runs"), queries(out)
     assert set(after) == {(f"{s}-s0", q) for s in ("uniform", "entropy") for q in range(3)}
     for key, new in after.items():
         old = before[key]
