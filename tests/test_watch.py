@@ -354,6 +354,32 @@ async def test_several_folders_side_by_side(tmp_path):
         assert "a: running" in _overall(app) and "b: running" in _overall(app)
 
 
+async def test_data_that_arrives_while_the_app_shuts_down_draws_nothing(tmp_path):
+    """The data loader's thread can post its result while Textual takes the panels down (a test leaving
+    run_test, a quit): that message must not raise on a panel whose charts are already gone (CI saw it)."""
+    from baltui.commands.watch.app import WatchRunPanel
+    from baltui.core.data import load_digits
+
+    folder = make_run(tmp_path)
+    append(folder, query_row("entropy", 0), query_row("entropy", 1))
+    app = _app([folder])
+    close_all = app._close_all
+    seen: list[bool] = []
+
+    async def close_mid_way() -> None:  # Textual's teardown, caught after it removed a panel's charts
+        panel = app.query_one("#run-entropy-s0", WatchRunPanel)
+        await panel.query_one(ClassBalancePlot).remove()
+        seen.append(panel.latest is not None)
+        app.data_loaded(app.DataLoaded(0, load_digits(), None))
+        await close_all()
+
+    async with app.run_test(size=(180, 70)) as pilot:
+        await until(pilot, lambda: len(app.query_one("#run-entropy-s0", WatchRunPanel).results) == 2)
+        assert not app.closing
+        app._close_all = close_mid_way
+    assert seen == [True]  # the panel had a query to preview, so only the guard kept it from drawing
+
+
 async def test_previews_say_why_when_the_data_cannot_be_loaded(tmp_path):
     from baltui.commands.watch.app import WatchRunPanel
     from baltui.ui.widgets.digits import DigitPreviews

@@ -100,8 +100,9 @@ class AppBase(App[int]):
 
     @property
     def closing(self) -> bool:
-        """The screen is closing (`leave` ran): messages still queued have no widgets left to draw on."""
-        return self._left
+        """The screen is closing (`leave` ran, or Textual is shutting the app down however it ended): messages a
+        worker still has queued have no widgets left to draw on, and what they report is on disk already."""
+        return self._left or not self.is_running
 
     def leave(self) -> None:
         """Close the screen with exit_code: the last step of every way out (once)."""

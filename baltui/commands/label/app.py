@@ -214,6 +214,8 @@ class LabelApp(AppBase):
 
     @on(RoundDone)
     def round_done(self, message: RoundDone) -> None:
+        if self.closing:  # trained while the screen closed: the labels are saved, nothing is left to draw on
+            return
         self.training = False
         self.rounds_done += 1
         if message.result.scores is not None:

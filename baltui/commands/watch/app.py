@@ -381,6 +381,8 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
     # ---- handlers (UI thread) -------------------------------------------------------------------
     @on(RowsRead)
     def rows_read(self, message: RowsRead) -> None:
+        if self.closing:  # read while the screen closed: nothing left to draw on (the rows stay on disk)
+            return
         index = message.folder
         before = self.statuses.get(index)
         previous_row = before.last_row if before else None
@@ -433,6 +435,8 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
 
     @on(DataLoaded)
     def data_loaded(self, message: DataLoaded) -> None:
+        if self.closing:  # loaded while the screen closed: its panels are being taken down
+            return
         if message.dataset is not None:
             self.datasets[message.folder] = message.dataset
         else:
@@ -443,6 +447,8 @@ class WatchApp(ViewToggles, InsightKey, AppBase):
 
     @on(FolderChanged)
     def folder_changed(self, message: FolderChanged) -> None:
+        if self.closing:
+            return
         self._set_status(message.folder, message.status)
 
     def _skip_progress(self, index: int, panel: WatchRunPanel) -> None:
