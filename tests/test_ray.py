@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 import pytest
+from recorded_runs import queries
 
 from baltui.cli import main
 from baltui.core.config import build_config, load_preset
@@ -36,10 +37,6 @@ def _config(**overrides):
     values = dict(strategies=["entropy", "uniform"], seeds=[0], queries=3, epochs=3, mc_samples=5)
     values.update(overrides)
     return build_config(load_preset("quick"), values)
-
-
-def _queries(out):
-    return {(r["run_id"], r["query"]): r for r in read_records(out) if r["type"] == "query"}
 
 
 def _check_rows(out):
@@ -88,7 +85,7 @@ def executor(local_ray):
 
 
 def test_ray_gives_the_same_indices_and_accuracies_as_in_process(reference):
-    a, b = _queries(reference["in_process"]), _queries(reference["ray"])
+    a, b = queries(reference["in_process"]), queries(reference["ray"])
     assert a.keys() == b.keys() and len(a) == 2 * 4
     for key in a:
         assert a[key]["queried_indices"] == b[key]["queried_indices"], key
@@ -122,7 +119,7 @@ def test_records_stream_live_while_the_tasks_run(tmp_path, digits, executor):
         "type"}
 
 
-def test_stop_cancels_the_tasks_and_keeps_completed_queries(tmp_path, digits, executor):
+def test_stop_cancels_the_tasks_and_keeps_completedqueries(tmp_path, digits, executor):
     # 60 queries: long enough that no run can finish between its first record and the cancel (at 20, one
     # CI run in several saw both tiny runs end first and report "finished")
     config = _config(queries=60, epochs=2, mc_samples=3)
@@ -212,7 +209,7 @@ def test_a_killed_worker_fails_its_run_and_resume_continues_it(tmp_path, digits,
     records = _check_rows(out)
     assert [r["type"] for r in records if r["run_id"] == "entropy-s0"][-1] == "run_finished"
     # and ends exactly where an uninterrupted run ends
-    a, b = _queries(reference["in_process"]), _queries(out)
+    a, b = queries(reference["in_process"]), queries(out)
     assert a.keys() == b.keys()
     for key in a:
         assert a[key]["queried_indices"] == b[key]["queried_indices"], key
