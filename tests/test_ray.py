@@ -119,7 +119,7 @@ def test_records_stream_live_while_the_tasks_run(tmp_path, digits, executor):
         "type"}
 
 
-def test_stop_cancels_the_tasks_and_keeps_completedqueries(tmp_path, digits, executor):
+def test_stop_cancels_the_tasks_and_keeps_completed_queries(tmp_path, digits, executor):
     # 60 queries: long enough that no run can finish between its first record and the cancel (at 20, one
     # CI run in several saw both tiny runs end first and report "finished")
     config = _config(queries=60, epochs=2, mc_samples=3)
@@ -144,10 +144,11 @@ def test_stop_cancels_the_tasks_and_keeps_completedqueries(tmp_path, digits, exe
     # every query that reached emit is on disk, and nothing else is
     assert set(executor.emitted_at) == {(r["run_id"], r["query"]) for r in records if r["type"] == "query"}
     # the runs really stopped: their workers go idle once each reaches its next epoch or phase boundary (a
-    # swallowed cancel would keep them training for 60 queries)
+    # swallowed cancel would keep them training for 60 queries); up to 20 s, as on a loaded machine a worker
+    # can take several seconds to reach that boundary (a clean-clone check with an MNIST job beside it saw 0.35)
     pids = [executor.started[rid]["pid"] for rid in RUN_IDS if rid in executor.started]
     used = []
-    while len(used) < 10:
+    while len(used) < 20:
         before = _cpu_seconds(pids)
         time.sleep(1.0)
         used.append(round(_cpu_seconds(pids) - before, 2))
